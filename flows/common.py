@@ -1,0 +1,38 @@
+"""Shared flow plumbing: the task runner chosen by params, and fan-out with a progress bar."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence, TypeVar
+
+from prefect import Flow, Task
+from prefect.futures import as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import unmapped
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from s2f.config import Params
+
+T = TypeVar("T")
+
+
+def with_runner(flow: Flow, params: Params) -> Flow:
+    """The flow with the task runner `runner.*` asks for."""
+    return flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=params.runner.workers))
+
+
+def map_tasks(task: Task, items: Sequence[Any], *shared: Any, label: str) -> list[Any]:
+    """Run `task(item, *shared)` for every item in parallel; results in item order, with a progress bar."""
+    futures = task.map(list(items), *(unmapped(s) for s in shared))
+    index = {f.task_run_id: i for i, f in enumerate(futures)}
+    results: list[Any] = [None] * len(futures)
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, transient=False) as bar:
+        tick = bar.add_task(label, total=len(futures))
+        for fut in as_completed(futures):
+            results[index[fut.task_run_id]] = fut.result()
+            bar.advance(tick)
+    return results
+
+
+def chunks(items: Sequence[T], size: int) -> list[list[T]]:
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]

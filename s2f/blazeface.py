@@ -1,0 +1,58 @@
+"""The BlazeFace short-range detector model, fetched once from the mediapipe 0.10.21 wheel and checked by hash.
+
+mediapipe >= 1.0 ships no model files; the 0.10.21 wheel carries the one the Tasks FaceDetector needs.
+Run `python -m s2f.blazeface` to fetch it (set-up does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from s2f.hashing import sha256_file
+
+MODEL_NAME = "face_detection_short_range.tflite"
+MODEL_SHA256 = "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8"
+WHEEL_SPEC = "mediapipe==0.10.21"
+WHEEL_MEMBER = f"mediapipe/modules/face_detection/{MODEL_NAME}"
+
+
+def cache_dir() -> Path:
+    """Where downloaded model files live: $S2F_CACHE, else .cache/models in the project."""
+    return Path(os.environ.get("S2F_CACHE", Path(__file__).resolve().parents[1] / ".cache" / "models"))
+
+
+def model_path() -> Path:
+    return cache_dir() / MODEL_NAME
+
+
+def ensure_model(dest: Path | None = None) -> Path:
+    """Return the verified model path, downloading the wheel and extracting the model if needed."""
+    dest = dest or model_path()
+    if dest.exists() and sha256_file(dest) == MODEL_SHA256:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "-d", tmp, WHEEL_SPEC],
+            check=True,
+        )
+        (wheel,) = Path(tmp).glob("mediapipe-*.whl")
+        with zipfile.ZipFile(wheel) as zf:
+            data = zf.read(WHEEL_MEMBER)
+    got = hashlib.sha256(data).hexdigest()
+    if got != MODEL_SHA256:
+        raise RuntimeError(f"{MODEL_NAME} from {WHEEL_SPEC} has SHA-256 {got}, expected {MODEL_SHA256}")
+    tmp_path = dest.with_suffix(".tmp")
+    tmp_path.write_bytes(data)
+    os.replace(tmp_path, dest)
+    return dest
+
+
+if __name__ == "__main__":
+    print(f"[setup] {MODEL_NAME}: {ensure_model()} (sha256 ok)")

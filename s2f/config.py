@@ -1,0 +1,161 @@
+"""params.yaml schema: every stage reads its parameters through here, validated before any work starts.
+
+A bad value stops the run with a message that names the key path and what is allowed, instead of failing
+halfway through a long stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class ParamsError(ValueError):
+    """Raised for an unreadable or invalid params file; the message lists each bad key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunnerParams(_Section):
+    """How Prefect runs a stage's parallel tasks."""
+
+    kind: Literal["threads"] = "threads"
+    workers: int = Field(2, ge=1, le=512)
+
+
+class SynthParams(_Section):
+    """The synthetic talking-face corpus (the embedded default dataset)."""
+
+    speakers: int = Field(100, ge=2, le=1_000_000)
+    clips_per_speaker: int = Field(3, ge=1, le=1000)
+    seconds: float = Field(6.0, ge=1.0, le=60.0)
+    fps: int = Field(25, ge=5, le=60)
+    size: int = Field(256, ge=64, le=1024)
+    seed: int = Field(0, ge=0)
+    out: str = "data/raw/synth"
+
+    @field_validator("size")
+    @classmethod
+    def _even(cls, v: int) -> int:
+        if v % 2:
+            raise ValueError("must be even (H.264 4:2:0 needs even sides)")
+        return v
+
+
+class SplitParams(_Section):
+    """Speaker-disjoint split ratios."""
+
+    train: float = Field(0.8, ge=0.0, le=1.0)
+    val: float = Field(0.1, ge=0.0, le=1.0)
+    test: float = Field(0.1, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> "SplitParams":
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"train + val + test must sum to 1 (got {total:g})")
+        return self
+
+
+class IngestParams(_Section):
+    """Which videos become the clip table, and how they are split."""
+
+    source: Literal["synth", "folder", "voxceleb2", "avspeech"] = "synth"
+    root: str = "data/raw/synth"
+    csv: str | None = None
+    min_seconds: float = Field(1.5, ge=0.0)
+    shard_size: int = Field(64, ge=1)
+    seed: int = Field(0, ge=0)
+    split: SplitParams = SplitParams()
+    out: str = "data/processed"
+
+    @model_validator(mode="after")
+    def _csv_needed(self) -> "IngestParams":
+        if self.source == "avspeech" and not self.csv:
+            raise ValueError("source 'avspeech' needs csv: the header-less AVSpeech CSV (youtube_id,start,end,x,y)")
+        return self
+
+
+class Params(_Section):
+    runner: RunnerParams = RunnerParams()
+    synth: SynthParams = SynthParams()
+    ingest: IngestParams = IngestParams()
+
+    def section_hash(self, *names: str) -> str:
+        """Short stable hash of some sections, recorded with outputs so a table says what made it."""
+        blob = json.dumps({n: getattr(self, n).model_dump(mode="json") for n in names}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """Field names allowed at the parent of an unknown key, for the error message."""
+    model: type[BaseModel] = Params
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return []
+        model = field.annotation
+    return sorted(model.model_fields)
+
+
+def _describe(err: ValidationError, origin: str) -> str:
+    lines = [f"{origin}: invalid parameters (nothing was run):"]
+    for e in err.errors():
+        loc = tuple(p for p in e["loc"])
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            lines.append(f"  - {key}: unknown key; allowed here: {', '.join(_allowed_keys(loc))}")
+        else:
+            msg = e["msg"].removeprefix("Value error, ")
+            lines.append(f"  - {key}: {msg} (got {e['input']!r})")
+    return "\n".join(lines)
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply `key.path=value` overrides (values parsed as YAML) to a params dict, returning a new dict."""
+    out = json.loads(json.dumps(raw))
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ParamsError(f"--set {item!r}: expected key.path=value, e.g. synth.speakers=10")
+        node = out
+        *parents, leaf = key.split(".")
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ParamsError(f"--set {item!r}: {part} is a value, not a section")
+            node = child
+        node[leaf] = yaml.safe_load(value)
+    return out
+
+
+def validate(raw: Any, origin: str = "params") -> Params:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{origin}: expected a mapping of sections, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as err:
+        raise ParamsError(_describe(err, origin)) from None
+
+
+def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = None) -> Params:
+    """Read, override and validate a params file; raises ParamsError naming every bad key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: params file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {exc}") from None
+    if overrides:
+        raw = apply_overrides(raw or {}, overrides)
+    return validate(raw, origin=str(path))

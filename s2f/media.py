@@ -1,0 +1,86 @@
+"""ffmpeg through ffmpeg-python: probing, encoding a clip from frames and audio, decoding frames."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import ffmpeg
+import numpy as np
+
+
+def ffmpeg_message(err: ffmpeg.Error) -> str:
+    """The last meaningful line of ffmpeg's stderr, for a reject reason or an error."""
+    lines = [ln.strip() for ln in (err.stderr or b"").decode(errors="replace").splitlines() if ln.strip()]
+    return lines[-1] if lines else str(err)
+
+
+def probe(path: str | Path) -> dict[str, Any]:
+    """ffprobe's format and streams of a file (raises ffmpeg.Error when it cannot be read)."""
+    return ffmpeg.probe(str(path))
+
+
+def encode_clip(frames: Iterable[np.ndarray], size: int, fps: int, audio: np.ndarray, rate: int, out: Path,
+                audio_rate: int = 16000) -> Path:
+    """Write an H.264 + AAC mp4 from RGB frames and float audio, atomically and bit-exactly.
+
+    Single-threaded x264 and +bitexact make the same inputs give the same bytes, so the corpus is reproducible.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.{uuid.uuid4().hex}.tmp.mp4")
+    wav = out.with_name(f".{out.stem}.{uuid.uuid4().hex}.tmp.f32")
+    try:
+        np.asarray(audio, "<f4").tofile(wav)
+        video_in = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{size}x{size}", framerate=fps)
+        audio_in = ffmpeg.input(str(wav), format="f32le", ar=rate, ac=1)
+        proc = (
+            ffmpeg.output(video_in, audio_in, str(tmp), vcodec="libx264", pix_fmt="yuv420p", preset="veryfast",
+                          crf=20, threads=1, acodec="aac", audio_bitrate="64k", ar=audio_rate, ac=1,
+                          movflags="+faststart", fflags="+bitexact", map_metadata=-1,
+                          **{"flags:v": "+bitexact", "flags:a": "+bitexact"})
+            .global_args("-hide_banner", "-loglevel", "error")
+            .overwrite_output()
+            .run_async(pipe_stdin=True, pipe_stderr=True)
+        )
+        try:
+            for frame in frames:
+                proc.stdin.write(np.ascontiguousarray(frame, np.uint8).tobytes())
+        finally:
+            proc.stdin.close()
+            err = proc.stderr.read()
+            proc.stderr.close()
+        if proc.wait() != 0:
+            raise ffmpeg.Error("ffmpeg", b"", err)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+        wav.unlink(missing_ok=True)
+    return out
+
+
+def decode_frames(path: str | Path, width: int, height: int, fps: float | None = None) -> Iterator[np.ndarray]:
+    """Stream RGB frames of a video at its size (or resampled to `fps`), one at a time."""
+    stream = ffmpeg.input(str(path))
+    if fps:
+        stream = stream.filter("fps", fps=fps)
+    proc = (stream.output("pipe:", format="rawvideo", pix_fmt="rgb24")
+            .global_args("-hide_banner", "-loglevel", "error").run_async(pipe_stdout=True))
+    nbytes = width * height * 3
+    try:
+        while chunk := proc.stdout.read(nbytes):
+            if len(chunk) < nbytes:
+                break
+            yield np.frombuffer(chunk, np.uint8).reshape(height, width, 3)
+    finally:
+        proc.stdout.close()
+        proc.wait()
+
+
+def decode_audio(path: str | Path, rate: int = 16000) -> np.ndarray:
+    """The whole soundtrack as float32 mono at `rate`."""
+    out, _ = (ffmpeg.input(str(path)).output("pipe:", format="f32le", ac=1, ar=rate)
+              .global_args("-hide_banner", "-loglevel", "error").run(capture_stdout=True, capture_stderr=True))
+    return np.frombuffer(out, "<f4")

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Idempotent set-up for s2f: system tools, .venv, pinned packages, model files.
+# Each step checks what is already there, so a second run takes seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=.venv
+PY="$VENV/bin/python"
+PYTHON=${PYTHON:-python3.11}
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+step() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+# 1. Debian packages: ffmpeg (ffprobe) for media, espeak-ng for the synthetic voices.
+missing=()
+command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing+=(ffmpeg)
+command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+if [ ${#missing[@]} -gt 0 ]; then
+  step "installing Debian packages: ${missing[*]}"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else
+    echo "s2f setup: need ${missing[*]} but cannot install them (not root, no sudo)." >&2
+    echo "Install them with your package manager, e.g. 'apt-get install ${missing[*]}', then rerun." >&2
+    exit 1
+  fi
+  if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null; }; then
+    echo "s2f setup: 'apt-get install ${missing[*]}' failed; install them by hand and rerun." >&2
+    exit 1
+  fi
+fi
+
+# 2. The virtual environment.
+if ! "$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null; then
+  command -v "$PYTHON" >/dev/null || { echo "s2f setup: $PYTHON not found; s2f needs Python 3.11 (set PYTHON=...)." >&2; exit 1; }
+  step "creating $VENV with $PYTHON"
+  rm -rf "$VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+
+# 3. torch 2.13.0 first and alone: the CPU build. Any other torch request pulls CUDA packages.
+if ! "$PY" -c 'import torch, sys; sys.exit(not torch.__version__.startswith("2.13.0"))' 2>/dev/null; then
+  step "installing torch==2.13.0 (CPU build)"
+  "$PY" -m pip install -q torch==2.13.0
+fi
+
+# 4. Pinned packages and the project itself, redone only when the lock or pyproject changes.
+want=$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
+stamp="$VENV/.s2f-installed"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  step "installing pinned packages (requirements.lock)"
+  "$PY" -m pip install -q -r requirements.lock
+  "$PY" -m pip install -q --no-deps --no-build-isolation -e .
+  "$PY" -m pip check
+  echo "$want" > "$stamp"
+fi
+
+# 5. Model files, verified by hash (downloaded only when missing or wrong).
+"$PY" -m s2f.blazeface
+step "ready"
