@@ -1,0 +1,1 @@
+"""Ingest: sources of clips, probing, and the clip table."""

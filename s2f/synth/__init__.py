@@ -1,0 +1,1 @@
+"""Synthetic talking-face corpus: speakers, voices, drawn faces, rendered clips."""
