@@ -1,0 +1,79 @@
+"""params.yaml validation: bad values stop the run with a message naming the key and what is allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from flows.cli import main
+from s2f.config import Params, ParamsError, apply_overrides, load_params, validate
+from tests.conftest import PROJECT
+
+
+def _error(raw: dict) -> str:
+    with pytest.raises(ParamsError) as exc:
+        validate(raw, origin="params.yaml")
+    return str(exc.value)
+
+
+def test_project_params_file_is_valid_and_matches_defaults():
+    assert load_params(PROJECT / "params.yaml") == Params()
+
+
+def test_unknown_key_names_path_and_allowed_keys():
+    msg = _error({"synth": {"speakerz": 3}})
+    assert "synth.speakerz: unknown key" in msg
+    assert "allowed here: clips_per_speaker, fps, out, seconds, seed, size, speakers" in msg
+
+
+def test_unknown_nested_key_and_unknown_section():
+    msg = _error({"ingest": {"split": {"training": 0.9}}, "sinth": {}})
+    assert "ingest.split.training: unknown key; allowed here: test, train, val" in msg
+    assert "sinth: unknown key; allowed here: ingest, runner, synth" in msg
+
+
+def test_wrong_type_and_range_name_the_key_and_the_limit():
+    msg = _error({"synth": {"speakers": "many", "fps": 0}})
+    assert "synth.speakers: Input should be a valid integer" in msg and "'many'" in msg
+    assert "synth.fps: Input should be greater than or equal to 5 (got 0)" in msg
+
+
+def test_choices_are_listed():
+    msg = _error({"ingest": {"source": "youtube"}})
+    assert "ingest.source: Input should be 'synth', 'folder', 'voxceleb2' or 'avspeech' (got 'youtube')" in msg
+
+
+def test_cross_field_rules():
+    assert "must be even" in _error({"synth": {"size": 129}})
+    assert "must sum to 1 (got 1.1)" in _error({"ingest": {"split": {"train": 0.9, "val": 0.1, "test": 0.1}}})
+    assert "source 'avspeech' needs csv" in _error({"ingest": {"source": "avspeech"}})
+
+
+def test_overrides_parse_yaml_values_and_reject_bad_syntax():
+    raw = apply_overrides({"synth": {"speakers": 5}}, ["synth.speakers=7", "ingest.split.val=0.2", "ingest.csv=null"])
+    assert raw == {"synth": {"speakers": 7}, "ingest": {"split": {"val": 0.2}, "csv": None}}
+    with pytest.raises(ParamsError, match="expected key.path=value"):
+        apply_overrides({}, ["synth.speakers"])
+    with pytest.raises(ParamsError, match="speakers is a value, not a section"):
+        apply_overrides({"synth": {"speakers": 5}}, ["synth.speakers.x=1"])
+
+
+def test_missing_or_broken_params_file(tmp_path: Path):
+    with pytest.raises(ParamsError, match="params file not found"):
+        load_params(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("synth: [1, 2\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(bad)
+
+
+def test_cli_stops_before_any_work_on_a_bad_param(tmp_path: Path, capsys: pytest.CaptureFixture):
+    params = tmp_path / "params.yaml"
+    out = tmp_path / "corpus"
+    params.write_text(yaml.safe_dump({"synth": {"out": str(out)}}))
+    code = main(["run", "synth", "--params", str(params), "--set", "synth.speakers=1"])
+    assert code == 2
+    assert "synth.speakers: Input should be greater than or equal to 2 (got 1)" in capsys.readouterr().err
+    assert not out.exists()

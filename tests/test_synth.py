@@ -1,0 +1,128 @@
+"""The synthetic corpus: deterministic, VoxCeleb2-shaped, voices that follow faces, faces a detector finds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mediapipe as mp
+import numpy as np
+import pandas as pd
+from mediapipe.tasks.python import BaseOptions, vision
+
+from s2f.blazeface import MODEL_SHA256, model_path
+from s2f.hashing import sha256_file
+from s2f.media import decode_audio, decode_frames, probe
+from s2f.synth.attributes import ACCENTS, sample_speaker
+from s2f.synth.corpus import plan_corpus, render_clip
+from s2f.synth.face import FaceRenderer
+from s2f.synth.voice import espeak, loudness_envelope
+from s2f.tables import read_dataset, read_meta
+from tests.conftest import TINY, render_corpus
+
+
+def test_speaker_depends_only_on_seed_and_index():
+    assert sample_speaker(3, 11) == sample_speaker(3, 11)
+    assert sample_speaker(3, 11) != sample_speaker(4, 11)
+    small = TINY.model_copy(update={"speakers": 2})
+    assert plan_corpus(small) == plan_corpus(TINY)[: 2 * TINY.clips_per_speaker]
+
+
+def test_voice_settings_follow_the_face_and_details_do_not():
+    people = pd.DataFrame([sample_speaker(0, i).as_row() for i in range(3000)])
+    size = people.face_width / people.face_width.std() + people.face_height / people.face_height.std()
+    assert people.pitch.corr(size) < -0.3
+    assert people.speed.corr(people.age) < -0.5
+    assert people.groupby("gender").variant.agg(lambda v: set(s[0] for s in v)).to_dict() == {"f": {"f"}, "m": {"m"}}
+    skin_by_group = people.groupby("accent_group").skin_tone.mean().to_numpy()
+    assert np.all(np.diff(skin_by_group) > 0.1)
+    assert set(people.accent) == set(ACCENTS)
+    for independent in ("eye_spacing", "nose_width", "lip_thickness", "mouth_width", "iris", "background"):
+        assert abs(people[independent].corr(people.pitch)) < 0.08, independent
+    assert abs(people.glasses.astype(float).corr(people.pitch)) < 0.08
+
+
+def _f0(samples: np.ndarray, rate: int) -> float:
+    """Median pitch of voiced 40 ms frames by autocorrelation (60-400 Hz)."""
+    n, out = int(0.04 * rate), []
+    for start in range(0, len(samples) - n, n):
+        x = samples[start:start + n] - samples[start:start + n].mean()
+        if np.sqrt(np.mean(x**2)) < 0.02:
+            continue
+        ac = np.correlate(x, x, "full")[n - 1:]
+        lo, hi = rate // 400, rate // 60
+        lag = lo + int(np.argmax(ac[lo:hi]))
+        if ac[lag] > 0.3 * ac[0]:
+            out.append(rate / lag)
+    return float(np.median(out))
+
+
+def test_female_voices_are_higher_pitched_than_male_voices():
+    people = [sample_speaker(0, i) for i in range(40)]
+    women = [p for p in people if p.gender == "f"][:4]
+    men = [p for p in people if p.gender == "m"][:4]
+    pitch = {p.speaker_id: _f0(*espeak("She sells sea shells by the shore.", p)) for p in women + men}
+    assert min(pitch[p.speaker_id] for p in women) > max(pitch[p.speaker_id] for p in men)
+
+
+def test_corpus_layout_meta_and_attributes(tiny_corpus: Path, tiny_clips: list[Path]):
+    assert len(tiny_clips) == TINY.speakers * TINY.clips_per_speaker
+    assert all(c.relative_to(tiny_corpus).parts[0] == "mp4" and c.name == "00001.mp4" for c in tiny_clips)
+    header, *rows = (tiny_corpus / "meta.csv").read_text().splitlines()
+    assert header == "VoxCeleb2 ID ,VGGFace2 ID ,Gender ,Set "
+    assert rows[0].startswith("id00000 ,n000000 ,") and len(rows) == TINY.speakers
+    attrs = read_dataset(tiny_corpus / "attributes.parquet")
+    assert list(attrs.speaker_id) == [f"id{i:05d}" for i in range(TINY.speakers)]
+    assert {"gender", "age", "accent_group", "jaw", "skin_tone", "beard", "glasses", "pitch"} <= set(attrs.columns)
+    assert read_meta(tiny_corpus / "attributes.parquet")["params"]["seed"] == TINY.seed
+    info = probe(tiny_clips[0])
+    video, audio = info["streams"][0], info["streams"][1]
+    assert (video["codec_name"], video["width"], video["height"], video["avg_frame_rate"]) == ("h264", 128, 128, "25/1")
+    assert (audio["codec_name"], audio["sample_rate"], audio["channels"]) == ("aac", "16000", 1)
+    assert abs(float(info["format"]["duration"]) - TINY.seconds) < 0.05
+    transcripts = pd.read_csv(tiny_corpus / "transcripts.csv")
+    assert len(transcripts) == len(tiny_clips) and transcripts.text.str.len().min() > 10
+
+
+def test_same_seed_same_corpus_other_seed_other_corpus(tiny_corpus: Path, tmp_path: Path):
+    job = plan_corpus(TINY)[3]
+    render_clip(job, TINY, tmp_path / "again")
+    first, again = tiny_corpus / job.relpath, tmp_path / "again" / job.relpath
+    assert sha256_file(first) == sha256_file(again)
+    frames = [np.stack(list(decode_frames(p, TINY.size, TINY.size))) for p in (first, again)]
+    assert frames[0].shape == (50, 128, 128, 3) and np.array_equal(frames[0], frames[1])
+    assert np.array_equal(decode_audio(first), decode_audio(again))
+
+    other = TINY.model_copy(update={"seed": TINY.seed + 1, "speakers": 2})
+    other_root = render_corpus(other, tmp_path / "other")
+    other_frames = np.stack(list(decode_frames(other_root / plan_corpus(other)[0].relpath, 128, 128)))
+    assert not np.array_equal(other_frames, np.stack(list(decode_frames(tiny_corpus / plan_corpus(TINY)[0].relpath,
+                                                                      128, 128))))
+
+
+def test_mouth_opens_with_the_voice(tiny_corpus: Path):
+    """The mouth region departs from its silent look as the soundtrack gets louder."""
+    corr = []
+    for job in plan_corpus(TINY)[:4]:
+        path = tiny_corpus / job.relpath
+        face = FaceRenderer(sample_speaker(TINY.seed, job.speaker_index), TINY.size)
+        y, x, w = int(face.mouth_y), int(face.cx), int(face.mouth_w)
+        frames = np.stack(list(decode_frames(path, TINY.size, TINY.size)))
+        mouth = frames[:, y - 8:y + 12, x - w:x + w].astype(float)
+        loud = loudness_envelope(decode_audio(path), 16000, TINY.fps, len(frames))
+        silent = np.median(mouth[loud == 0], axis=0)
+        change = np.abs(mouth - silent).mean((1, 2, 3))
+        corr.append(np.corrcoef(change, loud)[0, 1])
+    assert np.median(corr) > 0.5, corr
+
+
+def test_blazeface_detects_the_drawn_faces(tiny_clips: list[Path]):
+    assert sha256_file(model_path()) == MODEL_SHA256
+    options = vision.FaceDetectorOptions(base_options=BaseOptions(model_asset_path=str(model_path())))
+    found = total = 0
+    with vision.FaceDetector.create_from_options(options) as detector:
+        for clip in tiny_clips:
+            for frame in list(decode_frames(clip, TINY.size, TINY.size))[::10]:
+                image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame))
+                found += len(detector.detect(image).detections) == 1
+                total += 1
+    assert found / total >= 0.95, (found, total)
