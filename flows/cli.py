@@ -10,7 +10,7 @@ from flows.env import configure
 from s2f.config import ParamsError, load_params
 from s2f.ingest.sources import SourceError
 
-STAGES = ("synth", "ingest")
+STAGES = ("synth", "ingest", "faces", "audio")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,11 +21,29 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                      help="override one parameter, e.g. --set synth.speakers=10 (repeatable)")
+    sheet = sub.add_parser("contact-sheet", help="tile the aligned face crops of a faces table into one PNG")
+    sheet.add_argument("--faces", default="data/processed/faces", help="faces dataset (default: %(default)s)")
+    sheet.add_argument("-o", "--out", default="reports/contact_sheet.png", help="PNG to write (default: %(default)s)")
+    sheet.add_argument("--per-row", type=int, default=8)
+    sheet.add_argument("--max-clips", type=int, default=64, help="show at most this many clips (default: 64)")
     return parser
+
+
+def _contact_sheet(args: argparse.Namespace) -> int:
+    from s2f.faces.sheet import contact_sheet, write_png
+    from s2f.tables import read_dataset
+
+    faces = read_dataset(args.faces, columns=["clip_id", "speaker_id", "time", "frontality", "crop"])
+    shown = sorted(faces.clip_id.unique())[: args.max_clips]
+    path = write_png(contact_sheet(faces[faces.clip_id.isin(shown)], args.per_row), args.out)
+    print(f"wrote {path}: {faces.clip_id.isin(shown).sum()} crops of {len(shown)} clips")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "contact-sheet":
+        return _contact_sheet(args)
     try:
         params = load_params(args.params, args.overrides)  # validated before anything starts
     except ParamsError as err:

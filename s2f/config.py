@@ -83,10 +83,47 @@ class IngestParams(_Section):
         return self
 
 
+class FacesParams(_Section):
+    """Face detection, speaker-face choice, alignment, descriptors."""
+
+    fps: float = Field(2.0, gt=0.0, le=30.0)
+    max_side: int = Field(360, ge=64, le=4096)
+    min_score: float = Field(0.6, ge=0.0, le=1.0)
+    min_face_px: int = Field(40, ge=8)
+    ambiguity: float = Field(0.5, gt=0.0, le=1.0)
+    per_clip: int = Field(4, ge=1, le=100)
+    min_frames: int = Field(2, ge=1, le=100)
+    crop_size: int = Field(128, ge=32, le=512)
+    shard_size: int = Field(16, ge=1)
+    clips: str = "data/processed/clips"
+    out: str = "data/processed"
+
+    @model_validator(mode="after")
+    def _frames(self) -> "FacesParams":
+        if self.min_frames > self.per_clip:
+            raise ValueError(f"min_frames ({self.min_frames}) cannot exceed per_clip ({self.per_clip})")
+        return self
+
+
+class AudioParams(_Section):
+    """The paper's audio front end and the clips' speech segments."""
+
+    seconds: float = Field(6.0, ge=0.5, le=60.0)
+    segments_per_clip: int = Field(1, ge=1, le=100)
+    normalize: bool = False
+    silence_db: float = Field(-40.0, ge=-100.0, le=-1.0)
+    min_seconds: float = Field(1.0, ge=0.1)
+    shard_size: int = Field(32, ge=1)
+    clips: str = "data/processed/clips"
+    out: str = "data/processed"
+
+
 class Params(_Section):
     runner: RunnerParams = RunnerParams()
     synth: SynthParams = SynthParams()
     ingest: IngestParams = IngestParams()
+    faces: FacesParams = FacesParams()
+    audio: AudioParams = AudioParams()
 
     def section_hash(self, *names: str) -> str:
         """Short stable hash of some sections, recorded with outputs so a table says what made it."""

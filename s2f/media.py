@@ -61,13 +61,32 @@ def encode_clip(frames: Iterable[np.ndarray], size: int, fps: int, audio: np.nda
     return out
 
 
-def decode_frames(path: str | Path, width: int, height: int, fps: float | None = None) -> Iterator[np.ndarray]:
-    """Stream RGB frames of a video at its size (or resampled to `fps`), one at a time."""
-    stream = ffmpeg.input(str(path))
+def scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """Frame size with the short side at most `max_side`, aspect kept, even sides."""
+    scale = min(1.0, max_side / min(width, height))
+    return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
+
+
+def _segment(stream_kwargs: dict, start: float | None, duration: float | None) -> dict:
+    if start is not None:
+        stream_kwargs["ss"] = start
+    if duration is not None:
+        stream_kwargs["t"] = duration
+    return stream_kwargs
+
+
+def decode_frames(path: str | Path, width: int, height: int, fps: float | None = None, start: float | None = None,
+                  duration: float | None = None) -> Iterator[np.ndarray]:
+    """Stream RGB frames scaled to width x height (optionally resampled to `fps`, or cut), one at a time.
+
+    Only one frame is in memory at a time, however long the clip.
+    """
+    stream = ffmpeg.input(str(path), **_segment({}, start, duration))
     if fps:
         stream = stream.filter("fps", fps=fps)
+    stream = stream.filter("scale", width, height)
     proc = (stream.output("pipe:", format="rawvideo", pix_fmt="rgb24")
-            .global_args("-hide_banner", "-loglevel", "error").run_async(pipe_stdout=True))
+            .global_args("-hide_banner", "-loglevel", "error", "-nostdin").run_async(pipe_stdout=True))
     nbytes = width * height * 3
     try:
         while chunk := proc.stdout.read(nbytes):
@@ -79,8 +98,11 @@ def decode_frames(path: str | Path, width: int, height: int, fps: float | None =
         proc.wait()
 
 
-def decode_audio(path: str | Path, rate: int = 16000) -> np.ndarray:
-    """The whole soundtrack as float32 mono at `rate`."""
-    out, _ = (ffmpeg.input(str(path)).output("pipe:", format="f32le", ac=1, ar=rate)
-              .global_args("-hide_banner", "-loglevel", "error").run(capture_stdout=True, capture_stderr=True))
+def decode_audio(path: str | Path, rate: int = 16000, start: float | None = None,
+                 duration: float | None = None) -> np.ndarray:
+    """The soundtrack (or a cut of it) as float32 mono at `rate`; raises ffmpeg.Error if it cannot be decoded."""
+    out, _ = (ffmpeg.input(str(path), **_segment({}, start, duration))
+              .output("pipe:", format="f32le", ac=1, ar=rate)
+              .global_args("-hide_banner", "-loglevel", "error", "-nostdin")
+              .run(capture_stdout=True, capture_stderr=True))
     return np.frombuffer(out, "<f4")

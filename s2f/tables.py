@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -87,3 +88,16 @@ def read_meta(path: Path) -> dict[str, Any]:
     path = Path(path)
     first = min(path.glob("part-*.parquet")) if path.is_dir() else path
     return json.loads(pq.read_schema(first).metadata[META_KEY])
+
+
+def list_column(arrays: list[np.ndarray], value_type: pa.DataType) -> pa.ListArray:
+    """An Arrow list column from numpy arrays (flattened), without a Python loop over values."""
+    flat = [np.asarray(a).ravel() for a in arrays]
+    offsets = np.concatenate([[0], np.cumsum([len(a) for a in flat])]).astype(np.int32)
+    values = np.concatenate(flat) if flat else np.zeros(0)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values.astype(value_type.to_pandas_dtype())))
+
+
+def stack_column(values: pd.Series, shape: tuple[int, ...]) -> np.ndarray:
+    """Rows of a list column read by pandas, stacked to an array of (rows, *shape)."""
+    return np.stack([np.asarray(v).reshape(shape) for v in values]) if len(values) else np.zeros((0, *shape))

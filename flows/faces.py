@@ -1,0 +1,34 @@
+"""Stage `faces`: detect, choose, align and describe the speaker's face in every clip, in resumable shards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from flows.common import with_runner
+from flows.sharded import run_sharded
+from s2f.config import FacesParams, Params
+from s2f.faces.stage import dataset_dirs, run_shard
+from s2f.shards import Shard
+
+
+@task(retries=1, cache_policy=NO_CACHE, task_run_name="faces-{shard.key}")
+def faces_shard(shard: Shard, p: FacesParams, meta: dict[str, Any]) -> dict[str, Any]:
+    return run_shard(shard, p, meta)
+
+
+@flow(name="faces", validate_parameters=False)
+def faces_flow(params: Params) -> dict[str, Any]:
+    totals = run_sharded(faces_shard, params.faces, "faces", dataset_dirs(params.faces.out), label="faces")
+    drops = {k.removeprefix("drop "): v for k, v in totals.items() if k.startswith("drop ")}
+    get_run_logger().info("%d clips with a face feature, %d rejects; frames: %d decoded, %d kept, dropped %s; "
+                          "seconds detect %.1f, align %.1f, descriptor %.1f", totals["features"],
+                          totals["rejects"], totals["frames"], totals["kept"], drops, totals["s_detect"],
+                          totals["s_align"], totals["s_descriptor"])
+    return dict(totals)
+
+
+def run(params: Params) -> dict[str, Any]:
+    return with_runner(faces_flow, params)(params)

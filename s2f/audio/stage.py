@@ -1,0 +1,70 @@
+"""The `audio` stage on one shard of clips: spectrogram and rejects part files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import ffmpeg
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from s2f.audio.speech import segments
+from s2f.audio.spectrogram import SAMPLE_RATE, spectrogram
+from s2f.config import AudioParams
+from s2f.media import decode_audio, ffmpeg_message
+from s2f.shards import Shard, is_done, rejects_table, write_parts
+from s2f.tables import list_column
+
+SCHEMA_VERSION = 1
+DATASETS = ("spectrograms", "audio_rejects")
+
+
+def dataset_dirs(out: str | Path) -> list[Path]:
+    return [Path(out) / name for name in DATASETS]
+
+
+def clip_audio(clip: dict[str, Any]) -> np.ndarray:
+    """16 kHz mono samples of a clip-table row, honouring its segment."""
+    start, end = clip.get("segment_start"), clip.get("segment_end")
+    cut = (start, end - start) if start is not None and end is not None else (None, None)
+    return decode_audio(clip["path"], SAMPLE_RATE, *cut)
+
+
+def run_shard(shard: Shard, p: AudioParams, meta: dict[str, Any]) -> dict[str, Any]:
+    """Process a shard unless its parts already exist; returns counts for the log."""
+    dirs = dataset_dirs(p.out)
+    if is_done(dirs, shard.key):
+        return {"skipped": 1}
+    rows, specs, rejects = [], [], []
+    for clip in shard.clips:
+        ident = {"clip_id": clip["clip_id"], "speaker_id": clip["speaker_id"]}
+        try:
+            pieces, problem = segments(clip_audio(clip), p)
+        except ffmpeg.Error as err:
+            pieces, problem = [], ("undecodable", ffmpeg_message(err))
+        if problem:
+            rejects.append({**ident, "path": clip["path"], "reason": problem[0], "detail": problem[1]})
+        for k, seg in enumerate(pieces):
+            spec = spectrogram(seg.samples)
+            rows.append({**ident, "split": clip["split"], "segment": k, "segment_start": seg.start,
+                         "shape": list(spec.shape)})
+            specs.append(spec.astype(np.float16))
+    table = pa.table({
+        "clip_id": pa.array([r["clip_id"] for r in rows], pa.string()),
+        "speaker_id": pa.array([r["speaker_id"] for r in rows], pa.string()),
+        "split": pa.array([r["split"] for r in rows], pa.string()),
+        "segment": pa.array([r["segment"] for r in rows], pa.int32()),
+        "segment_start": pa.array([r["segment_start"] for r in rows], pa.float64()),
+        "shape": pa.array([r["shape"] for r in rows], pa.list_(pa.int32())),
+        "values": list_column(specs, pa.float16()),
+    })
+    rej = rejects_table(rejects)
+    write_parts({dirs[1]: rej, dirs[0]: table}, shard.key, schema_version=SCHEMA_VERSION, params=meta)
+    return {"clips": len(shard.clips), "segments": len(rows), "rejects": len(rejects)}
+
+
+def spectrogram_array(row: pd.Series) -> np.ndarray:
+    """A spectrograms-table row's values as a float32 (2, frames, 257) array."""
+    return np.asarray(row["values"], np.float32).reshape(tuple(row["shape"]))

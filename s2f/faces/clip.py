@@ -1,0 +1,108 @@
+"""One clip through the face path: sampled frames -> speaker face -> aligned crops -> descriptors.
+
+Frames are streamed; only the `per_clip` most frontal candidates are held, so memory does not grow with clip
+length. Descriptors (the slow part) are computed for the kept frames only.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import ffmpeg
+import numpy as np
+
+from s2f.config import FacesParams
+from s2f.faces.align import AlignedFace, Aligner
+from s2f.faces.detect import Detection, FaceDetector, choose_face
+from s2f.media import decode_frames, ffmpeg_message, scaled_size
+
+# Clip reject reason when no frame survives, by the commonest frame drop reason.
+CLIP_REASON = {"no face": "no face", "two faces": "several faces", "small face": "face too small"}
+
+
+@dataclass
+class ClipFaces:
+    """What one clip yields: kept frame rows, its feature row, or a reject; and per-frame drop counts."""
+
+    frames: list[dict[str, Any]] = field(default_factory=list)
+    feature: dict[str, Any] | None = None
+    reject: dict[str, Any] | None = None
+    drops: Counter = field(default_factory=Counter)
+    decoded: int = 0
+    seconds: Counter = field(default_factory=Counter)  # time spent in detect / align / descriptor
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    assert ok
+    return buf.tobytes()
+
+
+def _segment(clip: dict[str, Any]) -> tuple[float | None, float | None]:
+    start, end = clip.get("segment_start"), clip.get("segment_end")
+    if start is None or end is None:
+        return None, None
+    return start, end - start
+
+
+def process_clip(clip: dict[str, Any], p: FacesParams, detector: FaceDetector, aligner: Aligner) -> ClipFaces:
+    """Run the face path on one clip-table row."""
+    out = ClipFaces()
+    width, height = scaled_size(int(clip["width"]), int(clip["height"]), p.max_side)
+    scale = width / int(clip["width"])
+    start, duration = _segment(clip)
+    hint = clip.get("face_x"), clip.get("face_y")
+    reference = np.array([hint[0] * width, hint[1] * height]) if None not in hint else None
+    hinted = reference is not None
+    kept: list[tuple[float, float, int, Detection, AlignedFace]] = []  # min-heap on (frontality, score)
+    try:
+        for i, frame in enumerate(decode_frames(clip["path"], width, height, p.fps, start, duration)):
+            out.decoded += 1
+            tick = time.perf_counter()
+            dets = detector.detect(frame)
+            out.seconds["detect"] += time.perf_counter() - tick
+            face, reason = choose_face(dets, (width, height), reference, hinted, p.min_score, p.min_face_px,
+                                       p.ambiguity)
+            if face is None:
+                out.drops[reason] += 1
+                continue
+            if not hinted:
+                reference = face.center  # follow the speaker from frame to frame
+            tick = time.perf_counter()
+            aligned = aligner.align(frame, face, p.crop_size)
+            out.seconds["align"] += time.perf_counter() - tick
+            item = (aligned.frontality, face.score, -i, face, aligned)
+            (heapq.heappush if len(kept) < p.per_clip else heapq.heappushpop)(kept, item)
+    except ffmpeg.Error as err:
+        out.reject = {"reason": "undecodable", "detail": ffmpeg_message(err)}
+        return out
+    if out.decoded == 0:
+        out.reject = {"reason": "undecodable", "detail": "no video frames decoded"}
+    elif len(kept) < p.min_frames:
+        commonest = out.drops.most_common(1)[0][0] if out.drops else "no face"
+        reason = CLIP_REASON.get(commonest, "too few good frames") if not kept else "too few good frames"
+        out.reject = {"reason": reason, "detail": f"{len(kept)} good of {out.decoded} frames "
+                                                  f"(need {p.min_frames}); dropped: {dict(out.drops)}"}
+    if out.reject:
+        return out
+
+    offset = start or 0.0
+    descriptors = []
+    for front, score, neg_i, face, aligned in sorted(kept, key=lambda k: -k[2]):
+        tick = time.perf_counter()
+        descriptor = aligner.descriptor(aligned.chip)
+        out.seconds["descriptor"] += time.perf_counter() - tick
+        descriptors.append(descriptor)
+        out.frames.append({
+            "time": offset + (-neg_i) / p.fps, "box": np.array(face.box, np.float32) / scale, "score": score,
+            "keypoints": face.keypoints / scale, "landmarks": aligned.landmarks, "frontality": front,
+            "crop": png_bytes(aligned.crop), "descriptor": descriptor,
+        })
+    mean = np.mean(descriptors, axis=0)
+    out.feature = {"feature": (mean / np.linalg.norm(mean)).astype(np.float32), "n_frames": len(descriptors)}
+    return out

@@ -1,0 +1,89 @@
+"""The `faces` stage on one shard of clips: three part files (kept frames, per-clip features, rejects)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from s2f.config import FacesParams
+from s2f.faces.align import Aligner
+from s2f.faces.clip import process_clip
+from s2f.faces.detect import FaceDetector
+from s2f.shards import Shard, is_done, rejects_table, write_parts
+from s2f.tables import list_column
+
+SCHEMA_VERSION = 1
+DATASETS = ("faces", "face_features", "faces_rejects")
+
+_local = threading.local()
+
+
+def _aligner() -> Aligner:
+    """One set of dlib models per worker thread (the recognition network is not shared across threads)."""
+    if not hasattr(_local, "aligner"):
+        _local.aligner = Aligner()
+    return _local.aligner
+
+
+def dataset_dirs(out: str | Path) -> list[Path]:
+    return [Path(out) / name for name in DATASETS]
+
+
+def _faces_table(rows: list[dict[str, Any]]) -> pa.Table:
+    def col(name: str) -> list:
+        return [r[name] for r in rows]
+
+    return pa.table({
+        "clip_id": pa.array(col("clip_id"), pa.string()), "speaker_id": pa.array(col("speaker_id"), pa.string()),
+        "split": pa.array(col("split"), pa.string()), "time": pa.array(col("time"), pa.float64()),
+        "box": list_column(col("box"), pa.float32()), "score": pa.array(col("score"), pa.float32()),
+        "keypoints": list_column(col("keypoints"), pa.float32()),
+        "landmarks": list_column(col("landmarks"), pa.float32()),
+        "frontality": pa.array(col("frontality"), pa.float32()), "crop": pa.array(col("crop"), pa.binary()),
+        "descriptor": list_column(col("descriptor"), pa.float32()),
+    })
+
+
+def _features_table(rows: list[dict[str, Any]]) -> pa.Table:
+    return pa.table({
+        "clip_id": pa.array([r["clip_id"] for r in rows], pa.string()),
+        "speaker_id": pa.array([r["speaker_id"] for r in rows], pa.string()),
+        "split": pa.array([r["split"] for r in rows], pa.string()),
+        "feature": list_column([r["feature"] for r in rows], pa.float32()),
+        "n_frames": pa.array([r["n_frames"] for r in rows], pa.int32()),
+    })
+
+
+def run_shard(shard: Shard, p: FacesParams, meta: dict[str, Any]) -> dict[str, Any]:
+    """Process a shard unless its parts already exist; returns counts and timings for the log."""
+    dirs = dataset_dirs(p.out)
+    if is_done(dirs, shard.key):
+        return {"skipped": 1}
+    frames, features, rejects = [], [], []
+    drops: Counter = Counter()
+    seconds: Counter = Counter()
+    decoded = 0
+    with FaceDetector() as detector:
+        for clip in shard.clips:
+            ident = {"clip_id": clip["clip_id"], "speaker_id": clip["speaker_id"], "split": clip["split"]}
+            res = process_clip(clip, p, detector, _aligner())
+            drops.update(res.drops)
+            seconds.update(res.seconds)
+            decoded += res.decoded
+            if res.reject:
+                rejects.append({**ident, "path": clip["path"], **res.reject})
+                continue
+            frames += [{**ident, **f} for f in res.frames]
+            features.append({**ident, **res.feature})
+    rej = rejects_table(rejects)
+    # faces last: a shard counts as done only when all three parts exist
+    write_parts({dirs[2]: rej, dirs[1]: _features_table(features), dirs[0]: _faces_table(frames)}, shard.key,
+                schema_version=SCHEMA_VERSION, params=meta)
+    return {"clips": len(shard.clips), "features": len(features), "rejects": len(rejects), "frames": decoded,
+            "kept": len(frames), **{f"drop {k}": v for k, v in drops.items()},
+            **{f"s_{k}": v for k, v in seconds.items()}}
+
