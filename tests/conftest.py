@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from s2f.config import SynthParams
+from s2f.config import AudioParams, FacesParams, SplitParams, SynthParams
+from s2f.ingest.probe import inspect_shard
+from s2f.ingest.sources import list_source
+from s2f.ingest.table import build_tables
+from s2f.shards import plan_shards, prune
 from s2f.synth.corpus import plan_corpus, render_clip, write_index
+from s2f.tables import write_dataset
 
 PROJECT = Path(__file__).resolve().parents[1]
 REALDATA = PROJECT.parent / "shared" / "realdata"
@@ -49,7 +55,7 @@ def lavfi_clip(path: Path, seconds: float, video: bool = True, audio: bool = Tru
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def realdata() -> Path:
     if not (REALDATA / "manifest.csv").is_file():
         pytest.skip(f"real clips not present at {REALDATA} (only on machines with ../shared/realdata)")
@@ -60,3 +66,51 @@ def copy_clip(src: Path, dst: Path) -> Path:
     dst.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, dst)
     return dst
+
+
+def ingest_to(source: str, root: Path, csv: Path | None, out: Path) -> Path:
+    """Ingest without Prefect (list, probe, assemble, write); returns the clips dataset path."""
+    cands, rejects = list_source(source, root, csv)
+    rows, more = inspect_shard(cands, 1.5)
+    clips, _ = build_tables(source, rows, rejects + more, SplitParams(), seed=0)
+    return write_dataset([clips], out / "clips", dataset="clips", schema_version=1, params={})
+
+
+def run_stage(run_shard, dataset_dirs, section) -> Counter:
+    """A sharded stage without Prefect: what flows/sharded.py does, one shard after another."""
+    from s2f.tables import read_dataset
+
+    settings = section.model_dump(mode="json")
+    shards = plan_shards(read_dataset(section.clips), section.shard_size, settings)
+    totals: Counter = Counter()
+    for shard in shards:
+        totals.update(run_shard(shard, section, {"test": settings}))
+    prune(dataset_dirs(section.out), [s.key for s in shards])
+    return totals
+
+
+@pytest.fixture(scope="session")
+def tiny_processed(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny corpus through ingest, faces and audio (shards of 3 clips)."""
+    from s2f.audio import stage as audio
+    from s2f.faces import stage as faces
+
+    out = tmp_path_factory.mktemp("processed")
+    clips = ingest_to("synth", tiny_corpus, None, out)
+    run_stage(faces.run_shard, faces.dataset_dirs, FacesParams(clips=str(clips), out=str(out), shard_size=3))
+    run_stage(audio.run_shard, audio.dataset_dirs,
+              AudioParams(clips=str(clips), out=str(out), shard_size=3, seconds=TINY.seconds))
+    return out
+
+
+@pytest.fixture(scope="session")
+def real_processed(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 33 real clips through ingest (folder source, manifest as speakers CSV), faces and audio."""
+    from s2f.audio import stage as audio
+    from s2f.faces import stage as faces
+
+    out = tmp_path_factory.mktemp("real")
+    clips = ingest_to("folder", realdata / "clips", realdata / "manifest.csv", out)
+    run_stage(faces.run_shard, faces.dataset_dirs, FacesParams(clips=str(clips), out=str(out)))
+    run_stage(audio.run_shard, audio.dataset_dirs, AudioParams(clips=str(clips), out=str(out)))
+    return out

@@ -16,7 +16,9 @@ from tests.conftest import PROJECT
 
 pytestmark = pytest.mark.slow
 
-TINY = {"synth": {"speakers": 3, "clips_per_speaker": 1, "seconds": 2.0, "size": 128}, "ingest": {"shard_size": 2}}
+TINY = {"synth": {"speakers": 3, "clips_per_speaker": 1, "seconds": 2.0, "size": 128}, "ingest": {"shard_size": 2},
+        "faces": {"shard_size": 2}, "audio": {"seconds": 2.0, "shard_size": 2}}
+STAGES = ("synth", "ingest", "faces", "audio")
 
 
 def tiny_params() -> dict:
@@ -55,10 +57,12 @@ def project(tmp_path: Path) -> Path:
 
 def test_dvc_repro_runs_stages_then_only_what_changed(project: Path):
     first = _repro(project)
-    assert "Running stage 'synth'" in first and "Running stage 'ingest'" in first
+    assert all(f"Running stage '{s}'" in first for s in STAGES)
     clips = read_dataset(project / "data/processed/clips")
     assert len(clips) == 3 and set(clips.split) == {"train", "val", "test"}
     assert read_dataset(project / "data/processed/clips_rejects").empty
+    assert set(read_dataset(project / "data/processed/face_features").clip_id) == set(clips.clip_id)
+    assert set(read_dataset(project / "data/processed/spectrograms").clip_id) == set(clips.clip_id)
 
     second = _repro(project)
     assert "Running stage" not in second
@@ -67,10 +71,13 @@ def test_dvc_repro_runs_stages_then_only_what_changed(project: Path):
     params["synth"]["speakers"] = 4
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     third = _repro(project)
-    assert "Running stage 'synth'" in third and "Running stage 'ingest'" in third
-    assert len(read_dataset(project / "data/processed/clips")) == 4
+    assert all(f"Running stage '{s}'" in third for s in STAGES)
+    assert len(read_dataset(project / "data/processed/face_features")) == 4
 
+    # An ingest change that leaves the clips as they were: ingest reruns, faces and audio find every shard done.
+    parts = {p: p.stat().st_mtime_ns for p in (project / "data/processed/faces").glob("part-*")}
     params["ingest"]["min_seconds"] = 1.0
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     fourth = _repro(project)
     assert "Running stage 'ingest'" in fourth and "Running stage 'synth'" not in fourth
+    assert {p: p.stat().st_mtime_ns for p in (project / "data/processed/faces").glob("part-*")} == parts

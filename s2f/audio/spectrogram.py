@@ -3,6 +3,10 @@
 16 kHz mono, `seconds` long (shorter speech tiled); STFT with a 400-sample (25 ms) Hann window, hop 160
 (10 ms), 512-point FFT, no centre padding; power-law compression sign(x)|x|^0.3 applied to the real and the
 imaginary parts separately (not to magnitude and phase). 6 s gives a 2 x 598 x 257 tensor (part, time, freq).
+
+Framing is done with `unfold` + `torch.fft.rfft` rather than `torch.stft`: torch.stft cuts frames of n_fft (512)
+samples with the 400-sample window centred inside them, which gives 597 frames for 6 s and shifted phases;
+the paper's TensorFlow front end cuts 400-sample frames and zero-pads each one to 512.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ def tile_to(samples: np.ndarray, length: int) -> np.ndarray:
 def spectrogram(samples: np.ndarray) -> np.ndarray:
     """(2, frames, 257) float32: compressed real and imaginary STFT parts of 16 kHz mono audio."""
     x = torch.from_numpy(np.ascontiguousarray(samples, np.float32))
-    spec = torch.stft(x, n_fft=NFFT, hop_length=HOP, win_length=WIN, window=torch.hann_window(WIN),
-                      center=False, return_complex=True)  # (257, frames)
-    parts = torch.stack([spec.real, spec.imag]).transpose(1, 2)  # (2, frames, 257)
+    frames = x.unfold(0, WIN, HOP) * torch.hann_window(WIN)  # (frames, 400), periodic Hann
+    spec = torch.fft.rfft(frames, n=NFFT)  # (frames, 257)
+    parts = torch.stack([spec.real, spec.imag])  # (2, frames, 257)
     return (torch.sign(parts) * parts.abs().pow(POWER)).numpy()
