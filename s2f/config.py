@@ -113,7 +113,7 @@ class AudioParams(_Section):
     normalize: bool = False
     silence_db: float = Field(-40.0, ge=-100.0, le=-1.0)
     min_seconds: float = Field(1.0, ge=0.1)
-    shard_size: int = Field(32, ge=1)
+    shard_size: int = Field(8, ge=1)
     clips: str = "data/processed/clips"
     out: str = "data/processed"
 

@@ -1,0 +1,1 @@
+"""Models: the face decoder, its discriminator, the voice encoder; training and safe saving."""

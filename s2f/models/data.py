@@ -1,0 +1,85 @@
+"""Training data: spectrograms streamed from Parquet, paired with their clip's face feature.
+
+The spectrogram set can be far larger than memory, so it is read one record batch at a time and shuffled
+through a bounded buffer; DataLoader workers take disjoint part files. Order and crops are a function of
+(seed, epoch), so runs are reproducible.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from s2f.tables import read_dataset, stack_column
+
+
+def load_features(path: str | Path, split: str | None = None) -> tuple[list[str], list[str], np.ndarray]:
+    """(clip ids, speaker ids, (n, dim) features) of a face_features dataset, optionally one split."""
+    table = read_dataset(path, columns=["clip_id", "speaker_id", "split", "feature"])
+    if split is not None:
+        table = table[table.split == split]
+    table = table.sort_values("clip_id")
+    dim = len(table.feature.iloc[0]) if len(table) else 0
+    return table.clip_id.tolist(), table.speaker_id.tolist(), stack_column(table.feature, (dim,)).astype(np.float32)
+
+
+class SpectrogramStream(IterableDataset):
+    """(spectrogram (2, frames, 257), face feature) pairs of one split, streamed."""
+
+    def __init__(self, spectrograms: str | Path, features: dict[str, np.ndarray], split: str, frames: int,
+                 train: bool, seed: int = 0, buffer: int = 64):
+        self.files = sorted(Path(spectrograms).glob("part-*.parquet"))
+        self.features, self.split, self.frames = features, split, frames
+        self.train, self.seed, self.buffer, self.epoch = train, seed, buffer, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _crop(self, spec: np.ndarray, rng: random.Random) -> np.ndarray:
+        """A `frames`-long window: random when training, centred otherwise; tiled if the input is shorter."""
+        have = spec.shape[1]
+        if have < self.frames:
+            spec = np.concatenate([spec] * (-(-self.frames // have)), axis=1)
+            have = spec.shape[1]
+        start = rng.randrange(have - self.frames + 1) if self.train else (have - self.frames) // 2
+        return spec[:, start:start + self.frames]
+
+    def _records(self, files: list[Path]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        rng = random.Random(f"{self.seed}/{self.epoch}/crop")  # str seeds are hashed stably
+        for f in files:
+            for batch in pq.ParquetFile(f).iter_batches(batch_size=16, columns=["clip_id", "split", "shape",
+                                                                               "values"]):
+                rows = batch.to_pydict()
+                for clip, split, shape, values in zip(rows["clip_id"], rows["split"], rows["shape"],
+                                                      rows["values"]):
+                    if split != self.split or clip not in self.features:
+                        continue
+                    spec = np.asarray(values, np.float32).reshape(shape)
+                    yield self._crop(spec, rng), self.features[clip]
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        files = list(self.files)
+        rng = random.Random(f"{self.seed}/{self.epoch}/order")
+        if self.train:
+            rng.shuffle(files)
+        info = get_worker_info()
+        if info is not None:
+            files = files[info.id::info.num_workers]
+        buffer: list[tuple[np.ndarray, np.ndarray]] = []
+        for item in self._records(files):
+            if not self.train:
+                yield torch.from_numpy(item[0]), torch.from_numpy(item[1])
+                continue
+            buffer.append(item)
+            if len(buffer) >= self.buffer:
+                spec, feat = buffer.pop(rng.randrange(len(buffer)))
+                yield torch.from_numpy(spec), torch.from_numpy(feat)
+        rng.shuffle(buffer)
+        for spec, feat in buffer:
+            yield torch.from_numpy(spec), torch.from_numpy(feat)

@@ -1,0 +1,140 @@
+"""The networks: face decoder (feature -> canonical face), its patch discriminator, and the voice encoder.
+
+Face decoder, in the spirit of Cole et al. (CVPR 2017)'s texture decoder: a fully connected layer to a small
+spatial map, then upsampling conv blocks to the face image in [0, 1]. Its first layer (`fc`) is also used by
+the voice encoder's loss, as in Speech2Face.
+
+Voice encoder: Speech2Face Table 1 (conv 4x4 blocks of conv, ReLU, batch norm; max-pools along time; average
+pool over time; FC 4096; FC to the face feature), with a width multiplier for narrower CPU presets.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    feature_dim: int = 128
+    size: int = 64
+    channels: tuple[int, ...] = (128, 64, 32, 16)  # one upsampling block each, from a 4x4 map
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "channels": list(self.channels)}
+
+
+class FaceDecoder(nn.Module):
+    """128-D face feature -> (3, size, size) face image in [0, 1]."""
+
+    def __init__(self, cfg: DecoderConfig):
+        super().__init__()
+        self.cfg = cfg
+        start = cfg.size // 2 ** len(cfg.channels)
+        if start * 2 ** len(cfg.channels) != cfg.size or start < 1:
+            raise ValueError(f"size {cfg.size} is not 2^{len(cfg.channels)} x an integer")
+        self.start = start
+        self.fc = nn.Linear(cfg.feature_dim, cfg.channels[0] * start * start)
+        blocks: list[nn.Module] = []
+        prev = cfg.channels[0]
+        for ch in cfg.channels:
+            blocks += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(prev, ch, 3, padding=1),
+                       nn.BatchNorm2d(ch), nn.LeakyReLU(0.2)]
+            prev = ch
+        self.blocks = nn.Sequential(*blocks)
+        self.to_rgb = nn.Conv2d(prev, 3, 3, padding=1)
+
+    def forward(self, feature: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.fc(feature)).view(-1, self.cfg.channels[0], self.start, self.start)
+        return torch.sigmoid(self.to_rgb(self.blocks(x)))
+
+
+class PatchDiscriminator(nn.Module):
+    """PatchGAN: a map of real/fake logits over overlapping patches of a face image."""
+
+    def __init__(self, channels: tuple[int, ...] = (32, 64, 128)):
+        super().__init__()
+        layers: list[nn.Module] = []
+        prev = 3
+        for i, ch in enumerate(channels):
+            layers += [nn.Conv2d(prev, ch, 4, stride=2, padding=1)]
+            layers += [nn.BatchNorm2d(ch)] if i else []
+            layers += [nn.LeakyReLU(0.2)]
+            prev = ch
+        layers.append(nn.Conv2d(prev, 1, 3, padding=1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.net(image)
+
+
+# Speech2Face Table 1: (output channels, time max-pool after the block, stride).
+PAPER_BLOCKS = ((64, False, 1), (64, False, 1), (128, True, 1), (128, True, 1), (128, True, 1), (256, True, 1),
+                (512, False, 1), (512, False, 2), (512, False, 2))
+PAPER_FC = 4096
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    width: float = 1.0
+    frames: int = 598  # STFT frames of input (598 = 6 s)
+    freq: int = 257
+    feature_dim: int = 128
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _scaled(channels: int, width: float) -> int:
+    return max(4, int(round(channels * width)))
+
+
+class VoiceEncoder(nn.Module):
+    """(batch, 2, frames, 257) compressed complex spectrogram -> (batch, feature_dim) face feature."""
+
+    def __init__(self, cfg: EncoderConfig):
+        super().__init__()
+        self.cfg = cfg
+        layers: list[nn.Module] = []
+        prev = 2
+        for ch, pool, stride in PAPER_BLOCKS:
+            ch = _scaled(ch, cfg.width)
+            conv = (nn.Conv2d(prev, ch, 4, padding="same") if stride == 1
+                    else nn.Conv2d(prev, ch, 4, stride=stride, padding=1))
+            layers += [conv, nn.ReLU(), nn.BatchNorm2d(ch)]
+            if pool:
+                layers.append(nn.MaxPool2d((2, 1)))
+            prev = ch
+        self.convs = nn.Sequential(*layers)
+        freq = cfg.freq
+        for _, _, stride in PAPER_BLOCKS:
+            if stride == 2:
+                freq = (freq + 2 - 4) // 2 + 1
+        hidden = _scaled(PAPER_FC, cfg.width)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(prev * freq, hidden), nn.ReLU(),
+                                  nn.Linear(hidden, cfg.feature_dim))
+
+    def forward(self, spec: torch.Tensor) -> torch.Tensor:
+        x = self.convs(spec)  # (batch, channels, time, freq)
+        return self.head(x.mean(dim=2))  # average pool over time
+
+
+def forward_gflops(model: nn.Module, example: torch.Tensor) -> float:
+    """Forward GFLOPs for one example (torch's FLOP counter; a multiply-add counts 2)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(example)
+    return counter.get_total_flops() / 1e9
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def is_power_of_two(n: int) -> bool:
+    return n > 0 and math.log2(n).is_integer()

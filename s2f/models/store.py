@@ -1,0 +1,58 @@
+"""Saving and loading models without pickle: safetensors weights + a JSON config; training checkpoints that
+torch loads with `weights_only=True` (tensors and plain values only)."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+WEIGHTS, CONFIG = "model.safetensors", "config.json"
+
+
+def _atomic(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_model(model: nn.Module, config: dict[str, Any], directory: str | Path) -> Path:
+    """Write `model.safetensors` and `config.json` (architecture, provenance, metrics) into `directory`."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    _atomic(directory / WEIGHTS, lambda p: save_file(state, str(p)))
+    _atomic(directory / CONFIG, lambda p: p.write_text(json.dumps(config, indent=2, sort_keys=True)))
+    return directory
+
+
+def load_config(directory: str | Path) -> dict[str, Any]:
+    path = Path(directory) / CONFIG
+    if not path.is_file():
+        raise FileNotFoundError(f"no trained model at {directory} (missing {CONFIG}); run `make run` first")
+    return json.loads(path.read_text())
+
+
+def load_weights(model: nn.Module, directory: str | Path) -> nn.Module:
+    model.load_state_dict(load_file(str(Path(directory) / WEIGHTS)))
+    return model.eval()
+
+
+def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic(path, lambda p: torch.save(state, p))
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any] | None:
+    path = Path(path)
+    return torch.load(path, weights_only=True) if path.is_file() else None
