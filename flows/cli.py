@@ -10,7 +10,7 @@ from flows.env import configure
 from s2f.config import ParamsError, load_params
 from s2f.ingest.sources import SourceError
 
-STAGES = ("synth", "ingest", "faces", "audio")
+STAGES = ("synth", "ingest", "faces", "audio", "train_face", "train_voice")
 
 
 def _parser() -> argparse.ArgumentParser:

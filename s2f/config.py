@@ -118,12 +118,87 @@ class AudioParams(_Section):
     out: str = "data/processed"
 
 
+class FaceModelParams(_Section):
+    """The face decoder (feature -> canonical face) and its GAN."""
+
+    size: int = Field(64, ge=16, le=512)
+    channels: list[int] = Field([128, 64, 32, 16], min_length=1, max_length=7)
+    epochs: int = Field(15, ge=1)
+    batch_size: int = Field(32, ge=1)
+    lr: float = Field(2e-4, gt=0.0)
+    gan_weight: float = Field(0.005, ge=0.0)
+    seed: int = Field(0, ge=0)
+    faces: str = "data/processed/faces"
+    out: str = "models/face_decoder"
+    reports: str = "reports/train_face"
+
+    @model_validator(mode="after")
+    def _size(self) -> "FaceModelParams":
+        start = self.size / 2 ** len(self.channels)
+        if start < 1 or not start.is_integer():
+            raise ValueError(f"size {self.size} must be a whole multiple of 2^len(channels) = "
+                             f"{2 ** len(self.channels)} (each channel entry doubles the map)")
+        return self
+
+
+class VoiceLossParams(_Section):
+    fc_l1: float = Field(1.0, ge=0.0)
+    feature_l2: float = Field(0.025, ge=0.0)
+    distill: float = Field(200.0, ge=0.0)
+    temperature: float = Field(2.0, gt=0.0)
+
+
+# Voice encoder presets: width multiplier and input STFT frames (598 = the paper's 6 s).
+VOICE_PRESETS = {"paper": (1.0, 598), "cpu": (0.0625, 298)}
+
+
+class VoiceModelParams(_Section):
+    """The voice encoder (spectrogram -> face feature) and its training."""
+
+    preset: Literal["cpu", "paper"] = "cpu"
+    width: float | None = Field(None, gt=0.0, le=4.0)
+    frames: int | None = Field(None, ge=40, le=6000)
+    epochs: int = Field(20, ge=1)
+    batch_size: int = Field(8, ge=1)
+    lr: float = Field(1e-3, gt=0.0)
+    lr_decay: float = Field(0.95, gt=0.0, le=1.0)
+    weight_decay: float = Field(0.0, ge=0.0)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    patience: int = Field(5, ge=1)
+    workers: int = Field(0, ge=0, le=64)
+    shuffle_buffer: int = Field(64, ge=1)
+    loss: VoiceLossParams = VoiceLossParams()
+    identity_steps: int = Field(300, ge=1)
+    identity_weight_decay: float = Field(0.0, ge=0.0)
+    seed: int = Field(0, ge=0)
+    spectrograms: str = "data/processed/spectrograms"
+    features: str = "data/processed/face_features"
+    decoder: str = "models/face_decoder"
+    out: str = "models/voice_encoder"
+    reports: str = "reports/train_voice"
+    checkpoints: str = ".cache/checkpoints"
+
+    def architecture(self) -> tuple[float, int]:
+        """(width, frames): the preset's, unless set explicitly."""
+        width, frames = VOICE_PRESETS[self.preset]
+        return self.width or width, self.frames or frames
+
+
 class Params(_Section):
     runner: RunnerParams = RunnerParams()
     synth: SynthParams = SynthParams()
     ingest: IngestParams = IngestParams()
     faces: FacesParams = FacesParams()
     audio: AudioParams = AudioParams()
+    face_model: FaceModelParams = FaceModelParams()
+    voice_model: VoiceModelParams = VoiceModelParams()
+
+    @model_validator(mode="after")
+    def _decoder_fits_crops(self) -> "Params":
+        if self.face_model.size > self.faces.crop_size:
+            raise ValueError(f"face_model.size ({self.face_model.size}) cannot exceed faces.crop_size "
+                             f"({self.faces.crop_size})")
+        return self
 
     def section_hash(self, *names: str) -> str:
         """Short stable hash of some sections, recorded with outputs so a table says what made it."""

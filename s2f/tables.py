@@ -8,6 +8,7 @@ dataset or the new one, never a half-written file that a rerun would trust.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -101,3 +102,11 @@ def list_column(arrays: list[np.ndarray], value_type: pa.DataType) -> pa.ListArr
 def stack_column(values: pd.Series, shape: tuple[int, ...]) -> np.ndarray:
     """Rows of a list column read by pandas, stacked to an array of (rows, *shape)."""
     return np.stack([np.asarray(v).reshape(shape) for v in values]) if len(values) else np.zeros((0, *shape))
+
+
+def dataset_version(path: str | Path) -> str:
+    """A short fingerprint of a dataset's parts (names and sizes), recorded with models trained on it."""
+    path = Path(path)
+    files = sorted(path.glob("part-*.parquet")) if path.is_dir() else [path]
+    blob = "|".join(f"{f.name}:{f.stat().st_size}" for f in files)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]

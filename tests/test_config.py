@@ -31,7 +31,7 @@ def test_unknown_key_names_path_and_allowed_keys():
 def test_unknown_nested_key_and_unknown_section():
     msg = _error({"ingest": {"split": {"training": 0.9}}, "sinth": {}})
     assert "ingest.split.training: unknown key; allowed here: test, train, val" in msg
-    assert "sinth: unknown key; allowed here: audio, faces, ingest, runner, synth" in msg
+    assert "sinth: unknown key; allowed here: audio, face_model, faces, ingest, runner, synth, voice_model" in msg
 
 
 def test_wrong_type_and_range_name_the_key_and_the_limit():

@@ -55,13 +55,15 @@ class SpectrogramStream(IterableDataset):
         for f in files:
             for batch in pq.ParquetFile(f).iter_batches(batch_size=16, columns=["clip_id", "split", "shape",
                                                                                "values"]):
-                rows = batch.to_pydict()
-                for clip, split, shape, values in zip(rows["clip_id"], rows["split"], rows["shape"],
-                                                      rows["values"]):
-                    if split != self.split or clip not in self.features:
+                values = batch.column("values")
+                flat = values.values.to_numpy(zero_copy_only=False)  # float16, no Python objects
+                offsets = values.offsets.to_numpy()
+                clips, splits = batch.column("clip_id").to_pylist(), batch.column("split").to_pylist()
+                for i, shape in enumerate(batch.column("shape").to_pylist()):
+                    if splits[i] != self.split or clips[i] not in self.features:
                         continue
-                    spec = np.asarray(values, np.float32).reshape(shape)
-                    yield self._crop(spec, rng), self.features[clip]
+                    spec = flat[offsets[i]:offsets[i + 1]].astype(np.float32).reshape(shape)
+                    yield self._crop(spec, rng), self.features[clips[i]]
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         files = list(self.files)

@@ -83,6 +83,7 @@ class EncoderConfig:
     frames: int = 598  # STFT frames of input (598 = 6 s)
     freq: int = 257
     feature_dim: int = 128
+    dropout: float = 0.0  # before each FC layer (regularises small training sets)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -114,12 +115,24 @@ class VoiceEncoder(nn.Module):
             if stride == 2:
                 freq = (freq + 2 - 4) // 2 + 1
         hidden = _scaled(PAPER_FC, cfg.width)
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(prev * freq, hidden), nn.ReLU(),
-                                  nn.Linear(hidden, cfg.feature_dim))
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(cfg.dropout), nn.Linear(prev * freq, hidden), nn.ReLU(),
+                                  nn.Dropout(cfg.dropout), nn.Linear(hidden, cfg.feature_dim))
+
+    @torch.no_grad()
+    def start_at(self, feature: torch.Tensor, scale: float = 0.01) -> None:
+        """Start training from (about) a given output, e.g. the train mean feature, instead of from ~0."""
+        last = self.head[-1]
+        last.weight.mul_(scale)
+        last.bias.copy_(feature)
 
     def forward(self, spec: torch.Tensor) -> torch.Tensor:
         x = self.convs(spec)  # (batch, channels, time, freq)
         return self.head(x.mean(dim=2))  # average pool over time
+
+
+def pick_device() -> torch.device:
+    """CUDA when present, else CPU: the same code path either way."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def forward_gflops(model: nn.Module, example: torch.Tensor) -> float:

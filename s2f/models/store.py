@@ -53,6 +53,6 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     _atomic(path, lambda p: torch.save(state, p))
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any] | None:
+def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dict[str, Any] | None:
     path = Path(path)
-    return torch.load(path, weights_only=True) if path.is_file() else None
+    return torch.load(path, weights_only=True, map_location=device) if path.is_file() else None

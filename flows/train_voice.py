@@ -1,0 +1,42 @@
+"""Stage `train_voice`: train the voice encoder against the frozen decoder, log with dvclive, save it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dvclive import Live
+from prefect import flow, get_run_logger
+
+from flows.common import with_runner
+from flows.train_face import live_logger
+from s2f.config import Params
+from s2f.models.store import save_model
+from s2f.models.train_voice import train_voice_encoder
+from s2f.models.zoo import load_decoder
+from s2f.tables import dataset_version
+
+
+@flow(name="train_voice", validate_parameters=False)
+def train_voice_flow(params: Params) -> Path:
+    log = get_run_logger()
+    p = params.voice_model
+    decoder, decoder_config = load_decoder(p.decoder)
+    data_version = f"{dataset_version(p.spectrograms)}-{dataset_version(p.features)}"
+    width, frames = p.architecture()
+    log.info("training the %s voice encoder (width %g, %d input frames) on %s against %s",
+             p.preset, width, frames, p.spectrograms, p.features)
+    with Live(dir=p.reports, dvcyaml=None, save_dvc_exp=False, monitor_system=False) as live:
+        encoder, metrics = train_voice_encoder(p, decoder.fc, data_version, live_logger(live))
+        live.summary.update(metrics)
+    out = save_model(encoder, {"model": "voice_encoder", "arch": encoder.cfg.to_json(), "preset": p.preset,
+                               "params": p.model_dump(mode="json"), "params_hash": params.section_hash("voice_model"),
+                               "data_version": data_version, "decoder": decoder_config["params_hash"],
+                               "metrics": metrics}, p.out)
+    log.info("wrote %s: best val loss %.3f (first epoch %.3f, train-mean baseline %.3f) after %d epochs", out,
+             metrics["best_val_loss"], metrics["first_epoch_val_loss"], metrics["val_loss_mean_baseline"],
+             metrics["epochs_run"])
+    return out
+
+
+def run(params: Params) -> Path:
+    return with_runner(train_voice_flow, params)(params)

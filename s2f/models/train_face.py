@@ -1,0 +1,145 @@
+"""Train the face decoder: each kept frame's own descriptor -> its aligned crop; L1 plus a patch GAN.
+
+Validated on val speakers by reconstruction L1 and by how close dlib's descriptor of the decoded face is to the
+descriptor that produced it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from s2f.config import FaceModelParams
+from s2f.faces.align import DESCRIPTOR_CHIP, Aligner
+from s2f.faces.sheet import decode_png
+from s2f.models.losses import adversarial
+from s2f.models.networks import DecoderConfig, FaceDecoder, PatchDiscriminator, pick_device
+from s2f.tables import read_dataset, stack_column
+
+EpochLog = Callable[[int, dict[str, float]], None]
+
+
+@dataclass
+class FaceData:
+    images: torch.Tensor  # (n, 3, size, size) uint8
+    features: torch.Tensor  # (n, 128) L2-normalised descriptors
+    speakers: list[str]
+
+
+def load_face_data(faces: str, size: int) -> dict[str, FaceData]:
+    """Aligned crops (resized to `size`) and their normalised descriptors, per split."""
+    table = read_dataset(faces, columns=["clip_id", "speaker_id", "split", "time", "crop", "descriptor"])
+    table = table.sort_values(["clip_id", "time"])
+    out = {}
+    for split, part in table.groupby("split"):
+        imgs = np.stack([cv2.resize(decode_png(b), (size, size), interpolation=cv2.INTER_AREA) for b in part.crop])
+        feats = torch.from_numpy(stack_column(part.descriptor, (128,)).astype(np.float32))
+        out[split] = FaceData(torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous(), F.normalize(feats, dim=1),
+                              part.speaker_id.tolist())
+    return out
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    return images.float() / 255.0
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(n, 3, s, s) floats in [0, 1] -> (n, s, s, 3) uint8 RGB."""
+    return (images.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
+
+
+@torch.no_grad()
+def decode(decoder: FaceDecoder, features: torch.Tensor, batch: int = 64) -> torch.Tensor:
+    """Decoded faces on the CPU, whatever device the decoder is on."""
+    decoder.eval()
+    device = next(decoder.parameters()).device
+    return torch.cat([decoder(features[i:i + batch].to(device)).cpu() for i in range(0, len(features), batch)])
+
+
+def descriptors_of(images: np.ndarray, aligner: Aligner) -> np.ndarray:
+    """dlib descriptors of decoded faces (they are aligned crops already: resized to dlib's chip size)."""
+    chips = [cv2.resize(im, (DESCRIPTOR_CHIP, DESCRIPTOR_CHIP), interpolation=cv2.INTER_CUBIC) for im in images]
+    out = np.stack([aligner.descriptor(c) for c in chips])
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def identity_metrics(decoder: FaceDecoder, data: FaceData, aligner: Aligner) -> dict[str, float]:
+    """How much of the identity survives decoding, on one split.
+
+    descriptor_cos: cosine between the input descriptor and dlib's descriptor of the decoded face;
+    descriptor_cos_other: the same against other speakers' inputs (the chance level);
+    identity_top1: share of decoded faces whose descriptor is nearest to an input of the same speaker.
+    """
+    decoded = descriptors_of(to_uint8(decode(decoder, data.features)), aligner)
+    inputs = data.features.numpy()
+    sims = decoded @ inputs.T
+    speakers = np.array(data.speakers)
+    same = speakers[:, None] == speakers[None, :]
+    return {"descriptor_cos": float(np.mean(np.diag(sims))),
+            "descriptor_cos_other": float(sims[~same].mean()) if (~same).any() else float("nan"),
+            "identity_top1": float(np.mean(same[np.arange(len(sims)), sims.argmax(1)]))}
+
+
+def train_face_decoder(p: FaceModelParams, data: dict[str, FaceData],
+                       on_epoch: EpochLog | None = None) -> tuple[FaceDecoder, dict[str, float]]:
+    """Train on data['train'], validate on data['val']; returns the decoder (eval mode) and final metrics."""
+    torch.manual_seed(p.seed)
+    gen = torch.Generator().manual_seed(p.seed)
+    device = pick_device()
+    train, val = data["train"], data.get("val")
+    decoder = FaceDecoder(DecoderConfig(feature_dim=train.features.shape[1], size=p.size,
+                                        channels=tuple(p.channels))).to(device)
+    critic = PatchDiscriminator().to(device) if p.gan_weight > 0 else None
+    opt_g = torch.optim.Adam(decoder.parameters(), lr=p.lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(critic.parameters(), lr=p.lr, betas=(0.5, 0.999)) if critic else None
+    metrics: dict[str, float] = {}
+    n = len(train.features)
+    for epoch in range(p.epochs):
+        decoder.train()
+        sums = {"train_l1": 0.0, "train_adv": 0.0, "critic": 0.0}
+        for idx in torch.randperm(n, generator=gen).split(p.batch_size):
+            real = to_float(train.images[idx])
+            flip = torch.rand(len(idx), generator=gen) < 0.5  # a mirrored face keeps its identity
+            real[flip] = real[flip].flip(-1)
+            real = real.to(device)
+            fake = decoder(train.features[idx].to(device))
+            if critic is not None:
+                opt_d.zero_grad()
+                d_loss = adversarial(critic(real), True) + adversarial(critic(fake.detach()), False)
+                d_loss.backward()
+                opt_d.step()
+                sums["critic"] += d_loss.item() * len(idx)
+            l1 = (fake - real).abs().mean()
+            adv = adversarial(critic(fake), True) if critic is not None else torch.zeros(())
+            opt_g.zero_grad()
+            (l1 + p.gan_weight * adv).backward()
+            opt_g.step()
+            sums["train_l1"] += l1.item() * len(idx)
+            sums["train_adv"] += adv.item() * len(idx)
+        metrics = {k: v / n for k, v in sums.items()}
+        if val is not None:
+            metrics["val_l1"] = float((decode(decoder, val.features) - to_float(val.images)).abs().mean())
+        if on_epoch:
+            on_epoch(epoch, metrics)
+    decoder = decoder.cpu().eval()
+    if val is not None:
+        metrics.update({f"val_{k}": v for k, v in identity_metrics(decoder, val, Aligner()).items()})
+    return decoder, metrics
+
+
+def comparison_grid(decoder: FaceDecoder, data: FaceData, count: int = 16) -> np.ndarray:
+    """Pairs of (real crop, decoded crop) for up to `count` speakers, 4 pairs a row."""
+    first = {}
+    for i, spk in enumerate(data.speakers):
+        first.setdefault(spk, i)
+    idx = torch.tensor(sorted(first.values())[:count])
+    real = data.images[idx].permute(0, 2, 3, 1).numpy()
+    fake = to_uint8(decode(decoder, data.features[idx]))
+    pairs = [np.hstack([r, f]) for r, f in zip(real, fake)]
+    pairs += [np.zeros_like(pairs[0])] * (-len(pairs) % 4)
+    return np.vstack([np.hstack(pairs[i:i + 4]) for i in range(0, len(pairs), 4)])

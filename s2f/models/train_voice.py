@@ -1,0 +1,176 @@
+"""Train the voice encoder with the Speech2Face loss against each clip's face feature.
+
+The frozen decoder's first layer and a frozen identity classifier (fitted here on train-speaker face features)
+shape the loss. Adam (beta1 0.5, eps 1e-4), exponential lr decay per epoch, early stopping on val loss. After
+every epoch a checkpoint is written; a rerun with the same params and data continues from it.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from s2f.config import VoiceModelParams
+from s2f.models.data import SpectrogramStream, load_features
+from s2f.models.losses import VoiceLossWeights, voice_loss
+from s2f.models.networks import EncoderConfig, VoiceEncoder, pick_device
+from s2f.models.store import load_checkpoint, save_checkpoint
+
+EpochLog = Callable[[int, dict[str, float]], None]
+
+
+class IdentityClassifier(nn.Module):
+    """Standardise a face feature, then a linear layer over train speakers.
+
+    Face descriptors of different people are close (cosine ~0.9), so without standardising, a linear softmax
+    stays nearly uniform at T = 2 and the distillation term carries no signal.
+    """
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor, classes: int):
+        super().__init__()
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+        self.linear = nn.Linear(len(mean), classes)
+
+    def forward(self, feature: torch.Tensor) -> torch.Tensor:
+        return self.linear((feature - self.mean) / self.std)
+
+
+def fit_identity_classifier(features: np.ndarray, speakers: list[str], steps: int, seed: int,
+                            weight_decay: float = 0.0) -> IdentityClassifier:
+    """The distillation teacher: fitted on train-speaker face features, then frozen."""
+    torch.manual_seed(seed)
+    classes = sorted(set(speakers))
+    y = torch.tensor([classes.index(s) for s in speakers])
+    x = torch.from_numpy(features)
+    clf = IdentityClassifier(x.mean(0), x.std(0) + 1e-6, len(classes))
+    opt = torch.optim.Adam(clf.parameters(), lr=0.01, weight_decay=weight_decay)
+    for _ in range(steps):
+        opt.zero_grad()
+        nn.functional.cross_entropy(clf(x), y).backward()
+        opt.step()
+    return clf.requires_grad_(False).eval()
+
+
+class VoiceTrainer:
+    """Everything one training run needs: data, frozen parts, the model and its optimiser."""
+
+    def __init__(self, p: VoiceModelParams, fc: nn.Linear):
+        self.p = p
+        self.device = pick_device()
+        torch.manual_seed(p.seed)
+        width, frames = p.architecture()
+        ids, speakers, feats = load_features(p.features, "train")
+        val_ids, _, val_feats = load_features(p.features, "val")
+        if not ids or not val_ids:
+            raise ValueError(f"{p.features}: need face features in both train and val splits")
+        self.fc = copy.deepcopy(fc).requires_grad_(False).to(self.device)
+        self.classifier = fit_identity_classifier(feats, speakers, p.identity_steps, p.seed,
+                                                  p.identity_weight_decay).to(self.device)
+        self.weights = VoiceLossWeights(**p.loss.model_dump())
+        self.mean_feature = torch.from_numpy(feats.mean(0)).to(self.device)
+        self.train_set = SpectrogramStream(p.spectrograms, dict(zip(ids, feats)), "train", frames, True, p.seed,
+                                           p.shuffle_buffer)
+        self.val_set = SpectrogramStream(p.spectrograms, dict(zip(val_ids, val_feats)), "val", frames, False)
+        self.model = VoiceEncoder(EncoderConfig(width=width, frames=frames, feature_dim=feats.shape[1],
+                                                dropout=p.dropout))
+        self.model.start_at(self.mean_feature)
+        self.model.to(self.device)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=p.lr, betas=(0.5, 0.999), eps=1e-4,
+                                    weight_decay=p.weight_decay)
+        self.sched = torch.optim.lr_scheduler.ExponentialLR(self.opt, gamma=p.lr_decay)
+
+    def loader(self, dataset: SpectrogramStream) -> DataLoader:
+        return DataLoader(dataset, batch_size=self.p.batch_size, num_workers=self.p.workers)
+
+    def loss(self, pred: torch.Tensor, true: torch.Tensor) -> dict[str, torch.Tensor]:
+        return voice_loss(pred, true, self.fc, self.classifier, self.weights)
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        self.model.train()
+        self.train_set.set_epoch(epoch)
+        total, count = 0.0, 0
+        for spec, true in self.loader(self.train_set):
+            spec, true = spec.to(self.device), true.to(self.device)
+            terms = self.loss(self.model(spec), true)
+            self.opt.zero_grad()
+            terms["loss"].backward()
+            self.opt.step()
+            total += terms["loss"].item() * len(spec)
+            count += len(spec)
+        self.sched.step()
+        return {"train_loss": total / max(count, 1), "lr": self.sched.get_last_lr()[0]}
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        """Val loss terms of the model, and the val loss of always predicting the train mean feature."""
+        self.model.eval()
+        sums: dict[str, float] = {}
+        count = 0
+        for spec, true in self.loader(self.val_set):
+            spec, true = spec.to(self.device), true.to(self.device)
+            model_terms = self.loss(self.model(spec), true)
+            mean_terms = self.loss(self.mean_feature.expand_as(true), true)
+            for k, v in model_terms.items():
+                sums[f"val_{k}"] = sums.get(f"val_{k}", 0.0) + v.item() * len(spec)
+            sums["val_loss_mean_baseline"] = sums.get("val_loss_mean_baseline", 0.0) + mean_terms["loss"].item() * len(spec)
+            count += len(spec)
+        return {k: v / max(count, 1) for k, v in sums.items()}
+
+
+def run_key(p: VoiceModelParams, data_version: str) -> str:
+    """What a checkpoint must match to be resumed: params (bar paths) and the training data."""
+    blob = json.dumps({**p.model_dump(mode="json"), "data": data_version}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def train_voice_encoder(p: VoiceModelParams, fc: nn.Linear, data_version: str,
+                        on_epoch: EpochLog | None = None) -> tuple[VoiceEncoder, dict[str, float]]:
+    """Train (resuming from a matching checkpoint), return the best-on-val encoder and its metrics."""
+    trainer = VoiceTrainer(p, fc)
+    key = run_key(p, data_version)
+    ckpt_path = Path(p.checkpoints) / f"voice_encoder-{key}.pt"
+    state = {"epoch": -1, "best_loss": float("inf"), "stale": 0, "history": [], "first_val_loss": None}
+    best_state = copy.deepcopy(trainer.model.state_dict())
+    saved = load_checkpoint(ckpt_path, trainer.device)
+    if saved is not None:
+        trainer.model.load_state_dict(saved["model"])
+        trainer.opt.load_state_dict(saved["optimizer"])
+        trainer.sched.load_state_dict(saved["scheduler"])
+        best_state = saved["best_model"]
+        state = saved["state"]
+        torch.set_rng_state(saved["rng"])
+    metrics: dict[str, float] = {}
+    for epoch in range(state["epoch"] + 1, p.epochs):
+        if state["stale"] >= p.patience:
+            break
+        metrics = {**trainer.train_epoch(epoch), **trainer.evaluate()}
+        if state["first_val_loss"] is None:
+            state["first_val_loss"] = metrics["val_loss"]
+        if metrics["val_loss"] < state["best_loss"] - 1e-6:
+            state["best_loss"], state["stale"] = metrics["val_loss"], 0
+            best_state = copy.deepcopy(trainer.model.state_dict())
+        else:
+            state["stale"] += 1
+        state["epoch"] = epoch
+        state["history"].append(metrics["val_loss"])
+        save_checkpoint({"model": trainer.model.state_dict(), "optimizer": trainer.opt.state_dict(),
+                         "scheduler": trainer.sched.state_dict(), "best_model": best_state, "state": state,
+                         "rng": torch.get_rng_state()},
+                        ckpt_path)
+        if on_epoch:
+            on_epoch(epoch, metrics)
+    trainer.model.load_state_dict(best_state)
+    final = trainer.evaluate()
+    trainer.model.cpu()
+    final.update({"best_val_loss": state["best_loss"], "first_epoch_val_loss": state["first_val_loss"],
+                  "epochs_run": state["epoch"] + 1})
+    return trainer.model.eval(), final

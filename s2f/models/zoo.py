@@ -1,0 +1,20 @@
+"""Load trained models from their folders (config.json + model.safetensors): no pickle involved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from s2f.models.networks import DecoderConfig, EncoderConfig, FaceDecoder, VoiceEncoder
+from s2f.models.store import load_config, load_weights
+
+
+def load_decoder(directory: str | Path) -> tuple[FaceDecoder, dict[str, Any]]:
+    config = load_config(directory)
+    arch = {**config["arch"], "channels": tuple(config["arch"]["channels"])}
+    return load_weights(FaceDecoder(DecoderConfig(**arch)), directory), config
+
+
+def load_encoder(directory: str | Path) -> tuple[VoiceEncoder, dict[str, Any]]:
+    config = load_config(directory)
+    return load_weights(VoiceEncoder(EncoderConfig(**config["arch"])), directory), config

@@ -1,0 +1,174 @@
+"""Networks, losses, training steps, checkpoint resume and safe saving."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from s2f.config import VOICE_PRESETS, FaceModelParams, VoiceModelParams
+from s2f.models.losses import VoiceLossWeights, adversarial, distillation, feature_l2, fc_l1, voice_loss
+from s2f.models.networks import (DecoderConfig, EncoderConfig, FaceDecoder, PatchDiscriminator, VoiceEncoder,
+                                 forward_gflops)
+from s2f.models.store import load_checkpoint, save_model
+from s2f.models.train_face import load_face_data, train_face_decoder
+from s2f.models.train_voice import train_voice_encoder
+from s2f.models.zoo import load_decoder, load_encoder
+
+
+@pytest.mark.parametrize("preset", sorted(VOICE_PRESETS))
+def test_voice_encoder_shapes_at_both_presets(preset: str):
+    width, frames = VOICE_PRESETS[preset]
+    with torch.device("meta"):  # shapes only: the paper preset is ~200 GFLOP a clip
+        model = VoiceEncoder(EncoderConfig(width=width, frames=frames))
+        x = torch.empty(3, 2, frames, 257)
+        convs = model.convs(x)
+        out = model(x)
+    assert out.shape == (3, 128)
+    if preset == "paper":
+        assert frames == 598  # the paper's 6 s input, 2 x 598 x 257
+        assert convs.shape == (3, 512, 9, 64)  # time 598 -> 37 by 4 max-pools -> 9; freq 257 -> 64 by 2 strides
+        assert model.head[2].out_features == 4096
+
+
+def test_cpu_preset_runs_for_real_and_paper_preset_costs_about_100_gmac():
+    width, frames = VOICE_PRESETS["cpu"]
+    model = VoiceEncoder(EncoderConfig(width=width, frames=frames))
+    assert model(torch.randn(2, 2, frames, 257)).shape == (2, 128)
+    with torch.device("meta"):
+        paper = VoiceEncoder(EncoderConfig(width=1.0, frames=598))
+        gflops = forward_gflops(paper, torch.empty(1, 2, 598, 257))
+    assert 150 < gflops < 250  # multiply-adds count 2: ~100 GMAC, as the paper's network
+
+
+def test_decoder_and_discriminator_shapes():
+    decoder = FaceDecoder(DecoderConfig(size=64))
+    faces = decoder(torch.randn(5, 128))
+    assert faces.shape == (5, 3, 64, 64) and faces.min() >= 0 and faces.max() <= 1
+    assert PatchDiscriminator()(faces).shape == (5, 1, 8, 8)
+    assert FaceDecoder(DecoderConfig(size=128, channels=(64, 32, 16, 8, 8))).forward(torch.randn(1, 128)).shape[-1] == 128
+    with pytest.raises(ValueError, match="not 2\\^4 x an integer"):
+        FaceDecoder(DecoderConfig(size=72))
+
+
+def _identity_linear(n: int = 2) -> nn.Linear:
+    """A linear layer that passes its input through unchanged."""
+    layer = nn.Linear(n, n)
+    with torch.no_grad():
+        layer.weight.copy_(torch.eye(n))
+        layer.bias.zero_()
+    return layer
+
+
+def test_loss_terms_on_hand_made_inputs():
+    fc = _identity_linear()
+    true, pred = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 2.0]])
+    assert fc_l1(fc, true, pred).item() == pytest.approx((1 + 2) / 2)
+    assert feature_l2(true, pred).item() == pytest.approx(2.0)  # unit vectors at right angles
+    assert feature_l2(true, 3 * true).item() == pytest.approx(0.0)  # scale does not matter
+    clf = _identity_linear()
+    # A uniform student costs ln 2 whatever the teacher; a student equal to the teacher costs its entropy.
+    assert distillation(clf, torch.tensor([[2.0, 0.0]]), torch.zeros(1, 2), 2.0).item() == pytest.approx(math.log(2))
+    p = torch.softmax(torch.tensor([4.0, 0.0]) / 2, 0)
+    entropy = -(p * p.log()).sum().item()
+    assert distillation(clf, torch.tensor([[4.0, 0.0]]), torch.tensor([[4.0, 0.0]]), 2.0).item() == pytest.approx(entropy)
+    terms = voice_loss(pred, true, fc, clf, VoiceLossWeights(fc_l1=1.0, feature_l2=0.025, distill=200.0))
+    assert terms["loss"].item() == pytest.approx(terms["fc_l1"].item() + 0.025 * terms["feature_l2"].item()
+                                                 + 200 * terms["distill"].item())
+    assert adversarial(torch.zeros(2, 1, 4, 4), real=True).item() == pytest.approx(math.log(2))
+
+
+def test_two_training_steps_lower_the_loss_on_a_tiny_batch():
+    torch.manual_seed(0)
+    model = VoiceEncoder(EncoderConfig(width=0.0625, frames=100))
+    spec, true = torch.randn(4, 2, 100, 257), 3 * torch.eye(4, 128)  # four clips, four identities
+    fc, clf = nn.Linear(128, 64), nn.Linear(128, 4)
+    with torch.no_grad():  # a teacher sure of each clip's identity
+        clf.weight.copy_(torch.eye(4, 128))
+        clf.bias.zero_()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.5, 0.999), eps=1e-4)
+    losses = []
+    for _ in range(3):
+        loss = voice_loss(model(spec), true, fc, clf, VoiceLossWeights())["loss"]
+        losses.append(loss.item())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert losses[2] < 0.9 * losses[0]
+
+    decoder = FaceDecoder(DecoderConfig(size=32, channels=(32, 16, 8)))
+    target, true = torch.rand(4, 3, 32, 32), nn.functional.normalize(torch.randn(4, 128), dim=1)
+    opt = torch.optim.Adam(decoder.parameters(), lr=1e-3)
+    l1 = []
+    for _ in range(3):
+        loss = (decoder(true) - target).abs().mean()
+        l1.append(loss.item())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert l1[2] < l1[0]
+
+
+def test_safetensors_round_trip(tmp_path: Path):
+    decoder = FaceDecoder(DecoderConfig()).eval()
+    encoder = VoiceEncoder(EncoderConfig(width=0.0625, frames=100)).eval()
+    save_model(decoder, {"arch": decoder.cfg.to_json(), "note": "test"}, tmp_path / "dec")
+    save_model(encoder, {"arch": encoder.cfg.to_json()}, tmp_path / "enc")
+    assert (tmp_path / "dec" / "model.safetensors").read_bytes()[8:9] == b"{"  # a JSON header, not a pickle
+    feature, spec = torch.randn(2, 128), torch.randn(2, 2, 100, 257)
+    loaded_dec, config = load_decoder(tmp_path / "dec")
+    loaded_enc, _ = load_encoder(tmp_path / "enc")
+    assert config["note"] == "test"
+    assert torch.equal(loaded_dec(feature), decoder(feature))
+    assert torch.equal(loaded_enc(spec), encoder(spec))
+    with pytest.raises(FileNotFoundError, match="no trained model .* run `make run` first"):
+        load_decoder(tmp_path / "nothing")
+
+
+def _voice_params(tiny_processed: Path, tmp_path: Path, **kw) -> VoiceModelParams:
+    return VoiceModelParams(spectrograms=str(tiny_processed / "spectrograms"),
+                            features=str(tiny_processed / "face_features"), checkpoints=str(tmp_path / "ck"),
+                            frames=100, batch_size=4, identity_steps=50, **kw)
+
+
+class Killed(Exception):
+    pass
+
+
+def test_killed_voice_training_resumes_from_its_checkpoint(tiny_processed: Path, tmp_path: Path):
+    fc = FaceDecoder(DecoderConfig()).fc
+    p = _voice_params(tiny_processed, tmp_path / "straight", epochs=3, dropout=0.3)
+    straight, metrics = train_voice_encoder(p, fc, "v1")
+    assert metrics["epochs_run"] == 3
+
+    p2 = _voice_params(tiny_processed, tmp_path / "killed", epochs=3, dropout=0.3)
+    seen: list[int] = []
+
+    def die_after_first(epoch: int, _: dict) -> None:
+        seen.append(epoch)
+        if epoch == 0:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train_voice_encoder(p2, fc, "v1", die_after_first)
+    saved = load_checkpoint(next((tmp_path / "killed" / "ck").glob("*.pt")))
+    assert saved["state"]["epoch"] == 0
+    resumed, metrics2 = train_voice_encoder(p2, fc, "v1", die_after_first)
+    assert seen == [0, 1, 2]  # the rerun started at epoch 1
+    spec = torch.randn(2, 2, 100, 257)
+    assert torch.allclose(straight(spec), resumed(spec)) and metrics2 == metrics
+
+
+def test_face_decoder_trains_on_the_tiny_corpus(tiny_processed: Path):
+    p = FaceModelParams(epochs=2, batch_size=8, faces=str(tiny_processed / "faces"))
+    data = load_face_data(p.faces, p.size)
+    assert data["train"].images.shape[1:] == (3, 64, 64) and data["train"].images.dtype == torch.uint8
+    logged: list[dict] = []
+    decoder, metrics = train_face_decoder(p, data, lambda e, m: logged.append(m))
+    assert len(logged) == 2 and logged[1]["train_l1"] < logged[0]["train_l1"]
+    assert {"val_l1", "val_descriptor_cos", "val_identity_top1"} <= set(metrics)
+    assert -1 <= metrics["val_descriptor_cos"] <= 1 and np.isfinite(metrics["val_l1"])
