@@ -158,18 +158,18 @@ class VoiceModelParams(_Section):
     preset: Literal["cpu", "paper"] = "cpu"
     width: float | None = Field(None, gt=0.0, le=4.0)
     frames: int | None = Field(None, ge=40, le=6000)
-    epochs: int = Field(20, ge=1)
+    epochs: int = Field(12, ge=1)
     batch_size: int = Field(8, ge=1)
-    lr: float = Field(1e-3, gt=0.0)
+    lr: float = Field(3e-4, gt=0.0)
     lr_decay: float = Field(0.95, gt=0.0, le=1.0)
-    weight_decay: float = Field(0.0, ge=0.0)
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    weight_decay: float = Field(1e-3, ge=0.0)
+    dropout: float = Field(0.5, ge=0.0, lt=1.0)
     patience: int = Field(5, ge=1)
     workers: int = Field(0, ge=0, le=64)
     shuffle_buffer: int = Field(64, ge=1)
     loss: VoiceLossParams = VoiceLossParams()
     identity_steps: int = Field(300, ge=1)
-    identity_weight_decay: float = Field(0.0, ge=0.0)
+    identity_weight_decay: float = Field(1e-2, ge=0.0)
     seed: int = Field(0, ge=0)
     spectrograms: str = "data/processed/spectrograms"
     features: str = "data/processed/face_features"

@@ -1,0 +1,95 @@
+"""Benchmark of training speed, peak memory and forward cost for each voice-encoder preset and the decoder.
+
+    python bench/train.py [--runs 3] [--steps 5] [--batch 8]
+
+For each preset: forward GFLOPs per 6 s clip (the preset's own input length too), training samples per second
+(forward, Speech2Face loss, backward, Adam step; median over runs of `--steps` timed steps after one warm-up)
+and peak RSS of a fresh process doing it. Runs on random inputs of the right shape: the data path is measured
+by bench/preprocess.py and the training logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def child(kind: str, steps: int, batch: int) -> None:
+    import torch
+    from torch import nn
+
+    from s2f.config import VOICE_PRESETS
+    from s2f.models.losses import VoiceLossWeights, voice_loss
+    from s2f.models.networks import DecoderConfig, EncoderConfig, FaceDecoder, VoiceEncoder, forward_gflops
+
+    torch.manual_seed(0)
+    if kind == "decoder":
+        model = FaceDecoder(DecoderConfig())
+        x, target = torch.randn(batch, 128), torch.rand(batch, 3, 64, 64)
+        gflops = gflops_own = forward_gflops(model, x[:1])
+
+        def step_loss() -> torch.Tensor:
+            return (model(x) - target).abs().mean()
+    else:
+        width, frames = VOICE_PRESETS[kind]
+        model = VoiceEncoder(EncoderConfig(width=width, frames=frames))
+        gflops = forward_gflops(model, torch.randn(1, 2, 598, 257))
+        gflops_own = forward_gflops(model, torch.randn(1, 2, frames, 257))
+        x, true = torch.randn(batch, 2, frames, 257), nn.functional.normalize(torch.randn(batch, 128), dim=1)
+        fc, clf = nn.Linear(128, 2048), nn.Linear(128, 80)
+
+        def step_loss() -> torch.Tensor:
+            return voice_loss(model(x), true, fc, clf, VoiceLossWeights())["loss"]
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    times = []
+    for i in range(steps + 1):
+        start = time.perf_counter()
+        loss = step_loss()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if i:  # the first step warms up
+            times.append(time.perf_counter() - start)
+    print(json.dumps({"samples_per_s": batch / statistics.median(times), "gflops_6s": gflops,
+                      "gflops_input": gflops_own, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "params_m": sum(p.numel() for p in model.parameters()) / 1e6}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=8)
+    args = parser.parse_args()
+    print(f"median of {args.runs} runs x {args.steps} steps, batch {args.batch}, CPU")
+    print("| model | params (M) | forward GFLOP per 6 s clip | forward GFLOP at its input | train samples/s | "
+          "peak MB |\n|---|---|---|---|---|---|")
+    for kind in ("cpu", "paper", "decoder"):
+        runs = []
+        for _ in range(args.runs):
+            done = subprocess.run([sys.executable, __file__, "child", kind, str(args.steps), str(args.batch)],
+                                  capture_output=True, text=True, check=True)
+            runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        name = {"cpu": "voice encoder, cpu preset", "paper": "voice encoder, paper preset",
+                "decoder": "face decoder (64 px)"}[kind]
+        six = "-" if kind == "decoder" else f"{med['gflops_6s']:.2f}"
+        print(f"| {name} | {med['params_m']:.2f} | {six} | {med['gflops_input']:.2f} | {med['samples_per_s']:.2f} | "
+              f"{med['peak_mb']:.0f} |")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "child":
+        child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    else:
+        main()
