@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -17,8 +18,10 @@ from tests.conftest import PROJECT
 pytestmark = pytest.mark.slow
 
 TINY = {"synth": {"speakers": 3, "clips_per_speaker": 1, "seconds": 2.0, "size": 128}, "ingest": {"shard_size": 2},
-        "faces": {"shard_size": 2}, "audio": {"seconds": 2.0, "shard_size": 2}}
-STAGES = ("synth", "ingest", "faces", "audio")
+        "faces": {"shard_size": 2}, "audio": {"seconds": 2.0, "shard_size": 2},
+        "face_model": {"epochs": 1, "batch_size": 4},
+        "voice_model": {"epochs": 1, "frames": 100, "batch_size": 2, "identity_steps": 20}}
+STAGES = ("synth", "ingest", "faces", "audio", "train_face", "train_voice")
 
 
 def tiny_params() -> dict:
@@ -63,6 +66,11 @@ def test_dvc_repro_runs_stages_then_only_what_changed(project: Path):
     assert read_dataset(project / "data/processed/clips_rejects").empty
     assert set(read_dataset(project / "data/processed/face_features").clip_id) == set(clips.clip_id)
     assert set(read_dataset(project / "data/processed/spectrograms").clip_id) == set(clips.clip_id)
+    for model in ("face_decoder", "voice_encoder"):
+        config = json.loads((project / "models" / model / "config.json").read_text())
+        assert (project / "models" / model / "model.safetensors").is_file() and config["data_version"]
+    metrics = json.loads(_dvc("metrics", "show", "--json", cwd=project))
+    assert "val_loss" in json.dumps(metrics) and "val_l1" in json.dumps(metrics)
 
     second = _repro(project)
     assert "Running stage" not in second
@@ -81,3 +89,4 @@ def test_dvc_repro_runs_stages_then_only_what_changed(project: Path):
     fourth = _repro(project)
     assert "Running stage 'ingest'" in fourth and "Running stage 'synth'" not in fourth
     assert {p: p.stat().st_mtime_ns for p in (project / "data/processed/faces").glob("part-*")} == parts
+    assert "Running stage 'train_face'" not in fourth and "Running stage 'train_voice'" not in fourth
