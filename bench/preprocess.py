@@ -39,7 +39,7 @@ def child(stage: str, clips: Path, out: Path, workers: int) -> None:
     from s2f.shards import plan_shards
     from s2f.tables import read_dataset
 
-    if stage == "decode-video" or stage == "decode-audio":
+    if stage in ("decode-video", "decode-audio"):
         paths = read_dataset(clips).path.tolist()
         stream = "0:v:0" if stage == "decode-video" else "0:a:0"
         start = time.perf_counter()
@@ -68,12 +68,12 @@ def measure(stage: str, clips: Path, workers: int) -> dict:
 
 def clip_table(source: Path, limit: int | None, copies: int, dest: Path) -> tuple[Path, float]:
     """A clip table of `limit` clips, repeated `copies` times under distinct ids; returns it and its seconds."""
+    import pyarrow as pa
+
     from s2f.tables import read_dataset, write_dataset
 
     clips = read_dataset(source).sort_values("clip_id").head(limit)
     table = pd.concat([clips.assign(clip_id=clips.clip_id + f"-{k}") for k in range(copies)], ignore_index=True)
-    import pyarrow as pa
-
     write_dataset([pa.Table.from_pandas(table, preserve_index=False)], dest, dataset="clips", schema_version=1,
                   params={})
     return dest, float(table.duration.sum())

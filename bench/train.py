@@ -1,6 +1,6 @@
 """Benchmark of training speed, peak memory and forward cost for each voice-encoder preset and the decoder.
 
-    python bench/train.py [--runs 3] [--steps 5] [--batch 8]
+    python bench/train.py [--runs 3] [--steps 5] [--batch 8] [--paper-steps 2] [--paper-batch 2]
 
 For each preset: forward GFLOPs per 6 s clip (the preset's own input length too), training samples per second
 (forward, Speech2Face loss, backward, Adam step; median over runs of `--steps` timed steps after one warm-up)
@@ -65,19 +65,29 @@ def child(kind: str, steps: int, batch: int) -> None:
                       "params_m": sum(p.numel() for p in model.parameters()) / 1e6}))
 
 
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--paper-steps", type=int, default=2, help="the paper preset is ~1 min a step here")
+    parser.add_argument("--paper-batch", type=int, default=2)
     args = parser.parse_args()
-    print(f"median of {args.runs} runs x {args.steps} steps, batch {args.batch}, CPU")
+    print(f"median of {args.runs} runs x {args.steps} steps at batch {args.batch} (paper preset: "
+          f"{args.paper_steps} steps at batch {args.paper_batch}), CPU, {torch_threads()} threads")
     print("| model | params (M) | forward GFLOP per 6 s clip | forward GFLOP at its input | train samples/s | "
           "peak MB |\n|---|---|---|---|---|---|")
     for kind in ("cpu", "paper", "decoder"):
         runs = []
+        steps, batch = (args.paper_steps, args.paper_batch) if kind == "paper" else (args.steps, args.batch)
         for _ in range(args.runs):
-            done = subprocess.run([sys.executable, __file__, "child", kind, str(args.steps), str(args.batch)],
+            done = subprocess.run([sys.executable, __file__, "child", kind, str(steps), str(batch)],
                                   capture_output=True, text=True, check=True)
             runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}

@@ -8,7 +8,7 @@ import sys
 
 from flows.env import configure
 from s2f.config import ParamsError, load_params
-from s2f.ingest.sources import SourceError
+from s2f.errors import InputError
 
 STAGES = ("synth", "ingest", "faces", "audio", "train_face", "train_voice")
 
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     stage = importlib.import_module(f"flows.{args.stage}")
     try:
         stage.run(params)
-    except SourceError as err:
+    except InputError as err:
         print(f"s2f {args.stage}: {err}", file=sys.stderr)
         return 1
     return 0

@@ -10,6 +10,7 @@ from prefect import flow, get_run_logger
 from flows.common import with_runner
 from flows.train_face import live_logger
 from s2f.config import Params
+from s2f.errors import require
 from s2f.models.store import save_model
 from s2f.models.train_voice import train_voice_encoder
 from s2f.models.zoo import load_decoder
@@ -20,6 +21,8 @@ from s2f.tables import dataset_version
 def train_voice_flow(params: Params) -> Path:
     log = get_run_logger()
     p = params.voice_model
+    for key in ("spectrograms", "features", "decoder"):
+        require(getattr(p, key), f"voice_model.{key}", "run the stages before train_voice first")
     decoder, decoder_config = load_decoder(p.decoder)
     data_version = f"{dataset_version(p.spectrograms)}-{dataset_version(p.features)}"
     width, frames = p.architecture()

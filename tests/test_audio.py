@@ -82,13 +82,15 @@ def test_audio_rejects_and_segments_honoured(tmp_path: Path, tiny_clips: list[Pa
              "segment_start": None, "segment_end": None} for i, p in enumerate([tone, silent, burst, garbage])]
     rows.append({**rows[0], "clip_id": "c4", "path": str(tiny_clips[0]), "segment_start": 0.5,
                  "segment_end": 1.5})
+    rows.append({**rows[0], "clip_id": "c5", "segment_start": "zero", "segment_end": 1.5})  # a broken row
     p = AudioParams(out=str(tmp_path / "out"), seconds=2.0, min_seconds=0.8)
     counts = run_shard(Shard("k1", rows), p, {})
     specs = read_dataset(tmp_path / "out/spectrograms")
     rejects = read_dataset(tmp_path / "out/audio_rejects").set_index("clip_id")
-    assert counts == {"clips": 5, "segments": 2, "rejects": 3}
+    assert counts == {"clips": 6, "segments": 2, "rejects": 4}
     assert sorted(specs.clip_id) == ["c0", "c4"]
-    assert rejects.reason.to_dict() == {"c1": "silent", "c2": "too short after trimming", "c3": "undecodable"}
+    assert rejects.reason.to_dict() == {"c1": "silent", "c2": "too short after trimming", "c3": "undecodable",
+                                        "c5": "failed"}
     assert spectrogram_array(specs.iloc[0]).shape == (2, n_frames(2.0), 257)
     assert abs(len(clip_audio(rows[4])) - SAMPLE_RATE) < 400  # the 0.5-1.5 s cut, not the whole clip
     assert run_shard(Shard("k1", rows), p, {}) == {"skipped": 1}

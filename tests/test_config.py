@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,3 +79,13 @@ def test_cli_stops_before_any_work_on_a_bad_param(tmp_path: Path, capsys: pytest
     assert code == 2
     assert "synth.speakers: Input should be greater than or equal to 2 (got 1)" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_missing_input_stops_a_stage_naming_the_key(tmp_path: Path):
+    s2f = Path(sys.executable).parent / "s2f"
+    done = subprocess.run([str(s2f), "run", "faces", "--params", str(PROJECT / "params.yaml"),
+                           "--set", f"faces.clips={tmp_path}/none", "--set", f"faces.out={tmp_path}/out"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 1
+    assert f"faces.clips: {tmp_path}/none not found (run the ingest stage first)" in done.stderr
+    assert not (tmp_path / "out").exists()

@@ -172,3 +172,13 @@ def test_real_clips_get_face_features(real_processed: Path):
 def test_frames_are_streamed_at_the_asked_rate(tiny_clips: list[Path]):
     frames = list(decode_frames(tiny_clips[0], 64, 64, fps=2.0))
     assert len(frames) == int(TINY.seconds * 2) and frames[0].shape == (64, 64, 3)
+
+
+def test_a_broken_row_is_a_reject_and_the_rest_of_the_shard_goes_on(tiny_clips: list[Path], tmp_path: Path):
+    good = _clip_row(tiny_clips[0], clip_id="good")
+    broken = {**_clip_row(tiny_clips[1], clip_id="broken"), "width": "not a number"}
+    counts = stage.run_shard(Shard("k", [good, broken]), FacesParams(out=str(tmp_path)), {})
+    assert counts["features"] == 1 and counts["rejects"] == 1
+    rejects = read_dataset(tmp_path / "faces_rejects")
+    assert list(rejects.reason) == ["failed"] and "ValueError" in rejects.detail[0]
+    assert list(read_dataset(tmp_path / "face_features").clip_id) == ["good"]

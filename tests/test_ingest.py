@@ -10,7 +10,8 @@ import pytest
 
 from s2f.config import SplitParams
 from s2f.ingest.probe import inspect_shard
-from s2f.ingest.sources import SourceError, avspeech_name, list_source
+from s2f.errors import InputError
+from s2f.ingest.sources import avspeech_name, list_source
 from s2f.ingest.table import SCHEMA_VERSION, assign_splits, build_tables
 from s2f.tables import read_dataset, read_meta, write_dataset
 from tests.conftest import TINY, copy_clip, lavfi_clip
@@ -89,9 +90,9 @@ def test_folder_source_speakers_from_parent_or_csv(tiny_clips: list[Path], tmp_p
     assert sorted(rejects.reason) == ["missing file", "no speaker"]
 
     (tmp_path / "nocols.csv").write_text("name,who\nx,y\n")
-    with pytest.raises(SourceError, match="ingest.csv: .* needs columns 'file'"):
+    with pytest.raises(InputError, match="ingest.csv: .* needs columns 'file'"):
         list_source("folder", root, tmp_path / "nocols.csv")
-    with pytest.raises(SourceError, match="ingest.root: .* is not a directory"):
+    with pytest.raises(InputError, match="ingest.root: .* is not a directory"):
         list_source("folder", tmp_path / "absent", None)
 
 

@@ -44,6 +44,8 @@ def run_shard(shard: Shard, p: AudioParams, meta: dict[str, Any]) -> dict[str, A
             pieces, problem = segments(clip_audio(clip), p)
         except ffmpeg.Error as err:
             pieces, problem = [], ("undecodable", ffmpeg_message(err))
+        except Exception as exc:  # one broken clip must become a reject, not stop the stage
+            pieces, problem = [], ("failed", f"{type(exc).__name__}: {exc}")
         if problem:
             rejects.append({**ident, "path": clip["path"], "reason": problem[0], "detail": problem[1]})
         for k, seg in enumerate(pieces):

@@ -53,6 +53,9 @@ def _segment(clip: dict[str, Any]) -> tuple[float | None, float | None]:
 def process_clip(clip: dict[str, Any], p: FacesParams, detector: FaceDetector, aligner: Aligner) -> ClipFaces:
     """Run the face path on one clip-table row."""
     out = ClipFaces()
+    if not clip.get("width") or not clip.get("height"):
+        out.reject = {"reason": "undecodable", "detail": "no frame size in the clip table"}
+        return out
     width, height = scaled_size(int(clip["width"]), int(clip["height"]), p.max_side)
     scale = width / int(clip["width"])
     start, duration = _segment(clip)

@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from s2f.config import FacesParams
 from s2f.faces.align import Aligner
-from s2f.faces.clip import process_clip
+from s2f.faces.clip import ClipFaces, process_clip
 from s2f.faces.detect import FaceDetector
 from s2f.shards import Shard, is_done, rejects_table, write_parts
 from s2f.tables import list_column
@@ -70,7 +70,10 @@ def run_shard(shard: Shard, p: FacesParams, meta: dict[str, Any]) -> dict[str, A
     with FaceDetector() as detector:
         for clip in shard.clips:
             ident = {"clip_id": clip["clip_id"], "speaker_id": clip["speaker_id"], "split": clip["split"]}
-            res = process_clip(clip, p, detector, _aligner())
+            try:
+                res = process_clip(clip, p, detector, _aligner())
+            except Exception as exc:  # one broken clip must become a reject, not stop the stage
+                res = ClipFaces(reject={"reason": "failed", "detail": f"{type(exc).__name__}: {exc}"})
             drops.update(res.drops)
             seconds.update(res.seconds)
             decoded += res.decoded

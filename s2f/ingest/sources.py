@@ -14,12 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from s2f.errors import InputError
+
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".flv", ".ts"}
 VOX_SPEAKER = re.compile(r"^id\d+$")
-
-
-class SourceError(ValueError):
-    """The source itself is unusable (missing root or CSV, CSV without the needed columns): stop before work."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +90,7 @@ def list_folder(root: Path, speakers_csv: Path | None) -> tuple[list[Candidate],
     table.columns = [c.strip() for c in table.columns]
     file_col = next((c for c in ("file", "path", "filename") if c in table.columns), None)
     if file_col is None or "speaker_id" not in table.columns:
-        raise SourceError(f"ingest.csv: {speakers_csv} needs columns 'file' (or 'path') and 'speaker_id'; "
+        raise InputError(f"ingest.csv: {speakers_csv} needs columns 'file' (or 'path') and 'speaker_id'; "
                           f"it has {list(table.columns)}")
     by_path: dict[Path, tuple[int, pd.Series]] = {}
     rejects = []
@@ -152,9 +150,9 @@ def list_avspeech(root: Path, csv: Path) -> tuple[list[Candidate], list[Reject]]
 def list_source(source: str, root: Path, csv: Path | None) -> tuple[list[Candidate], list[Reject]]:
     """Dispatch on `ingest.source`."""
     if not root.is_dir():
-        raise SourceError(f"ingest.root: {root} is not a directory")
+        raise InputError(f"ingest.root: {root} is not a directory")
     if csv is not None and not csv.is_file():
-        raise SourceError(f"ingest.csv: {csv} not found")
+        raise InputError(f"ingest.csv: {csv} not found")
     if source == "synth":
         return list_voxceleb2(root, csv or root / "meta.csv")
     if source == "voxceleb2":
@@ -164,4 +162,4 @@ def list_source(source: str, root: Path, csv: Path | None) -> tuple[list[Candida
     if source == "avspeech":
         assert csv is not None
         return list_avspeech(root, csv)
-    raise SourceError(f"ingest.source: unknown source {source!r}")
+    raise InputError(f"ingest.source: unknown source {source!r}")

@@ -10,7 +10,6 @@ pool over time; FC 4096; FC to the face feature), with a width multiplier for na
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -143,11 +142,3 @@ def forward_gflops(model: nn.Module, example: torch.Tensor) -> float:
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(example)
     return counter.get_total_flops() / 1e9
-
-
-def parameter_count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def is_power_of_two(n: int) -> bool:
-    return n > 0 and math.log2(n).is_integer()

@@ -121,7 +121,8 @@ class VoiceTrainer:
             mean_terms = self.loss(self.mean_feature.expand_as(true), true)
             for k, v in model_terms.items():
                 sums[f"val_{k}"] = sums.get(f"val_{k}", 0.0) + v.item() * len(spec)
-            sums["val_loss_mean_baseline"] = sums.get("val_loss_mean_baseline", 0.0) + mean_terms["loss"].item() * len(spec)
+            baseline = sums.get("val_loss_mean_baseline", 0.0)
+            sums["val_loss_mean_baseline"] = baseline + mean_terms["loss"].item() * len(spec)
             count += len(spec)
         return {k: v / max(count, 1) for k, v in sums.items()}
 
