@@ -57,21 +57,24 @@ fi
 "$PY" -m s2f.blazeface
 
 # 6. Vega, Vega-Lite and Vega-Embed builds, so `s2f plots` writes HTML that renders offline (no CDN).
+#    Optional: without npm (or its registry) set-up goes on and `s2f plots` falls back to DVC's CDN page.
 VEGA=.cache/vega
 VEGA_PACKAGES=(vega@5.30.0 vega-lite@5.21.0 vega-embed@6.26.0)
+fetch_vega() {
+  local tmp pkg
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "${VEGA_PACKAGES[@]}" >/dev/null 2>&1) || { rm -rf "$tmp"; return 1; }
+  mkdir -p "$VEGA"
+  for pkg in vega vega-lite vega-embed; do
+    tar -xzf "$tmp"/"$pkg"-[0-9]*.tgz -C "$tmp" package/build/"$pkg".min.js &&
+      mv "$tmp"/package/build/"$pkg".min.js "$VEGA/" || { rm -rf "$tmp"; return 1; }
+  done
+  rm -rf "$tmp"
+}
 if [ ! -f "$VEGA/vega-embed.min.js" ]; then
-  if command -v npm >/dev/null; then
-    step "fetching ${VEGA_PACKAGES[*]} (offline plot rendering)"
-    tmp=$(mktemp -d)
-    (cd "$tmp" && npm pack --silent "${VEGA_PACKAGES[@]}" >/dev/null 2>&1)
-    mkdir -p "$VEGA"
-    for pkg in vega vega-lite vega-embed; do
-      tar -xzf "$tmp"/"$pkg"-[0-9]*.tgz -C "$tmp" package/build/"$pkg".min.js
-      mv "$tmp"/package/build/"$pkg".min.js "$VEGA/"
-    done
-    rm -rf "$tmp"
-  else
-    echo "s2f setup: npm not found; 's2f plots' will fall back to DVC's CDN-based HTML." >&2
+  step "fetching ${VEGA_PACKAGES[*]} (offline plot rendering)"
+  if ! command -v npm >/dev/null || ! fetch_vega; then
+    echo "s2f setup: could not fetch Vega with npm; 's2f plots' will load it from a CDN instead." >&2
   fi
 fi
 step "ready"
