@@ -67,6 +67,14 @@ def scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
 
 
+def segment_cut(clip: dict[str, Any]) -> tuple[float | None, float | None]:
+    """(start, duration) for decode_frames/decode_audio from a clip-table row; (None, None) = whole file."""
+    start, end = clip.get("segment_start"), clip.get("segment_end")
+    if start is None or end is None:
+        return None, None
+    return start, end - start
+
+
 def _segment(stream_kwargs: dict, start: float | None, duration: float | None) -> dict:
     if start is not None:
         stream_kwargs["ss"] = start

@@ -13,7 +13,7 @@ import pyarrow as pa
 from s2f.audio.speech import segments
 from s2f.audio.spectrogram import SAMPLE_RATE, spectrogram
 from s2f.config import AudioParams
-from s2f.media import decode_audio, ffmpeg_message
+from s2f.media import decode_audio, ffmpeg_message, segment_cut
 from s2f.shards import Shard, is_done, rejects_table, write_parts
 from s2f.tables import list_column
 
@@ -27,9 +27,7 @@ def dataset_dirs(out: str | Path) -> list[Path]:
 
 def clip_audio(clip: dict[str, Any]) -> np.ndarray:
     """16 kHz mono samples of a clip-table row, honouring its segment."""
-    start, end = clip.get("segment_start"), clip.get("segment_end")
-    cut = (start, end - start) if start is not None and end is not None else (None, None)
-    return decode_audio(clip["path"], SAMPLE_RATE, *cut)
+    return decode_audio(clip["path"], SAMPLE_RATE, *segment_cut(clip))
 
 
 def run_shard(shard: Shard, p: AudioParams, meta: dict[str, Any]) -> dict[str, Any]:

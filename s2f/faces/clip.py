@@ -19,7 +19,7 @@ import numpy as np
 from s2f.config import FacesParams
 from s2f.faces.align import AlignedFace, Aligner
 from s2f.faces.detect import Detection, FaceDetector, choose_face
-from s2f.media import decode_frames, ffmpeg_message, scaled_size
+from s2f.media import decode_frames, ffmpeg_message, scaled_size, segment_cut
 
 # Clip reject reason when no frame survives, by the commonest frame drop reason.
 CLIP_REASON = {"no face": "no face", "two faces": "several faces", "small face": "face too small"}
@@ -43,13 +43,6 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def _segment(clip: dict[str, Any]) -> tuple[float | None, float | None]:
-    start, end = clip.get("segment_start"), clip.get("segment_end")
-    if start is None or end is None:
-        return None, None
-    return start, end - start
-
-
 def process_clip(clip: dict[str, Any], p: FacesParams, detector: FaceDetector, aligner: Aligner) -> ClipFaces:
     """Run the face path on one clip-table row."""
     out = ClipFaces()
@@ -58,7 +51,7 @@ def process_clip(clip: dict[str, Any], p: FacesParams, detector: FaceDetector, a
         return out
     width, height = scaled_size(int(clip["width"]), int(clip["height"]), p.max_side)
     scale = width / int(clip["width"])
-    start, duration = _segment(clip)
+    start, duration = segment_cut(clip)
     hint = clip.get("face_x"), clip.get("face_y")
     reference = np.array([hint[0] * width, hint[1] * height]) if None not in hint else None
     hinted = reference is not None
