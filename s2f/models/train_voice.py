@@ -128,7 +128,7 @@ class VoiceTrainer:
 
 
 def run_key(p: VoiceModelParams, data_version: str) -> str:
-    """What a checkpoint must match to be resumed: params (bar paths) and the training data."""
+    """What a checkpoint must match to be resumed: every voice_model param and the training data version."""
     blob = json.dumps({**p.model_dump(mode="json"), "data": data_version}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
