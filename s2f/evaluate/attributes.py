@@ -1,0 +1,128 @@
+"""Attribute labels per speaker, and classifiers that read them off a face feature.
+
+The classifiers (standardise + logistic regression, scikit-learn) are fitted on train-speaker face features and
+applied to dlib descriptors of reconstructions, as the paper does with its face attribute classifier. They are
+stored as JSON (no pickle) so that `s2f predict --json` can report attribute probabilities.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+GENDERS = {"m": "m", "male": "m", "f": "f", "female": "f"}
+
+
+def age_decade(age: float) -> str:
+    return f"{int(age) // 10 * 10}s"
+
+
+def speaker_labels(clips: pd.DataFrame, table: str | Path | None, labels: Sequence[str]) -> pd.DataFrame:
+    """One row per speaker, one column per label that is known ('' where a speaker has none).
+
+    Gender comes from the clip table (synthetic meta, VoxCeleb meta, or the folder CSV) unless the attribute
+    table has it; a column named `age` is binned to decades; every other column is used as it is.
+    """
+    out = clips.groupby("speaker_id")["gender"].first().to_frame() if "gender" in clips else pd.DataFrame()
+    out = out.reindex(sorted(clips.speaker_id.unique()))
+    if table is not None:
+        path = Path(table)
+        extra = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        extra = extra.assign(speaker_id=extra.speaker_id.astype(str).str.strip()).set_index("speaker_id")
+        out = out.drop(columns=[c for c in extra.columns if c in out.columns]).join(extra, how="left")
+    result = pd.DataFrame(index=out.index)
+    for name in labels:
+        if name not in out.columns:
+            continue
+        col = out[name]
+        if name == "age":
+            result["age"] = col.map(lambda a: age_decade(a) if pd.notna(a) else "")
+        elif name == "gender":
+            result["gender"] = col.map(lambda g: GENDERS.get(str(g).strip().lower(), "") if pd.notna(g) else "")
+        else:
+            result[name] = col.map(lambda v: str(v).strip() if pd.notna(v) else "")
+    return result
+
+
+def fit_classifier(features: np.ndarray, labels: Sequence[str]) -> Pipeline:
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(features, list(labels))
+
+
+def fit_classifiers(features: np.ndarray, speakers: Sequence[str], table: pd.DataFrame,
+                    min_speakers: int = 2) -> dict[str, Pipeline]:
+    """A classifier per label column, fitted on clips of speakers with that label.
+
+    Classes with fewer than `min_speakers` speakers are left out (a class of one person is that person);
+    a label with fewer than two classes left gets no classifier.
+    """
+    out = {}
+    speakers = list(speakers)
+    for name in table.columns:
+        per_speaker = table[name][table[name] != ""]
+        per_speaker = per_speaker[per_speaker.index.isin(speakers)]
+        counts = per_speaker.value_counts()
+        classes = counts[counts >= min_speakers].index
+        if len(classes) < 2:
+            continue
+        y = table[name].reindex(speakers).fillna("").to_numpy()
+        keep = np.isin(y, classes)
+        out[name] = fit_classifier(features[keep], y[keep])
+    return out
+
+
+def to_json(classifiers: dict[str, Pipeline]) -> dict:
+    out = {}
+    for name, pipe in classifiers.items():
+        scaler, clf = pipe[0], pipe[-1]
+        out[name] = {"classes": clf.classes_.tolist(), "mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(),
+                     "coef": clf.coef_.tolist(), "intercept": clf.intercept_.tolist()}
+    return out
+
+
+def from_json(data: dict) -> dict[str, Pipeline]:
+    """Rebuild fitted pipelines from their parameters (predict_proba is identical to the fitted ones')."""
+    out = {}
+    for name, d in data.items():
+        scaler = StandardScaler()
+        scaler.mean_, scaler.scale_ = np.array(d["mean"]), np.array(d["scale"])
+        scaler.var_, scaler.n_features_in_ = scaler.scale_ ** 2, len(d["mean"])
+        clf = LogisticRegression()
+        clf.classes_, clf.coef_, clf.intercept_ = np.array(d["classes"]), np.array(d["coef"]), np.array(d["intercept"])
+        clf.n_features_in_ = len(d["mean"])
+        out[name] = Pipeline([("standardscaler", scaler), ("logisticregression", clf)])
+    return out
+
+
+def save_classifiers(classifiers: dict[str, Pipeline], path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(to_json(classifiers), indent=1))
+    os.replace(tmp, path)
+    return path
+
+
+def load_classifiers(path: str | Path) -> dict[str, Pipeline]:
+    return from_json(json.loads(Path(path).read_text()))
+
+
+def predict_labels(classifiers: dict[str, Pipeline], features: np.ndarray) -> dict[str, list[str]]:
+    return {name: clf.predict(features).tolist() for name, clf in classifiers.items()}
+
+
+def probabilities(classifiers: dict[str, Pipeline], feature: np.ndarray) -> dict[str, dict[str, float]]:
+    """Each attribute's class probabilities for one feature, most likely first."""
+    out = {}
+    for name, clf in classifiers.items():
+        probs = clf.predict_proba(feature[None])[0]
+        order = np.argsort(-probs)
+        out[name] = {str(clf.classes_[i]): round(float(probs[i]), 4) for i in order}
+    return out

@@ -1,0 +1,58 @@
+"""Baselines that predict a face feature without our voice encoder, evaluated exactly like it.
+
+- chance: a random train clip's face feature (what a voice that says nothing would give);
+- mean: the train-mean face feature, for every clip;
+- resemblyzer: a pretrained speaker embedding (resemblyzer's bundled GE2E encoder, trained on other data)
+  mapped to the face feature by ridge regression fitted on train clips: what an off-the-shelf voice model gets.
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+from sklearn.linear_model import RidgeCV
+from sklearn.model_selection import GroupKFold
+
+from s2f.audio.spectrogram import SAMPLE_RATE
+from s2f.evaluate.metrics import normalize
+
+BASELINES = ("chance", "mean", "resemblyzer")
+
+
+def chance(train_features: np.ndarray, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return train_features[rng.integers(0, len(train_features), n)]
+
+
+def mean(train_features: np.ndarray, n: int) -> np.ndarray:
+    return np.repeat(normalize(train_features.mean(0))[None], n, axis=0)
+
+
+@lru_cache(maxsize=1)
+def _speaker_encoder():
+    with warnings.catch_warnings():  # webrtcvad imports pkg_resources, which warns
+        warnings.simplefilter("ignore")
+        from resemblyzer import VoiceEncoder, preprocess_wav
+    return VoiceEncoder("cpu", verbose=False), preprocess_wav
+
+
+def speaker_embeddings(waves: Sequence[np.ndarray]) -> np.ndarray:
+    """(n, 256) resemblyzer embeddings of 16 kHz mono waveforms (its own loudness and VAD preprocessing)."""
+    encoder, preprocess = _speaker_encoder()
+    out = []
+    for wave in waves:
+        clean = preprocess(wave, source_sr=SAMPLE_RATE)
+        out.append(encoder.embed_utterance(clean if len(clean) else wave))
+    return np.stack(out).astype(np.float32)
+
+
+def fit_ridge(embeddings: np.ndarray, features: np.ndarray, speakers: Sequence[str],
+              alphas: Sequence[float]) -> RidgeCV:
+    """Ridge from speaker embedding to face feature; alpha chosen by 5-fold CV grouped by speaker (a clip's
+    neighbours from the same speaker would otherwise reward memorising)."""
+    folds = min(5, len(set(speakers)))
+    cv = list(GroupKFold(folds).split(embeddings, features, list(speakers))) if folds >= 2 else None
+    return RidgeCV(alphas=list(alphas), cv=cv).fit(embeddings, features)

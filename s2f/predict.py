@@ -1,0 +1,114 @@
+"""Inference: a face from any speech recording ffmpeg reads (wav, mp3, m4a, mp4, mpg...).
+
+The most speech-dense window of `seconds` is used (shorter speech is tiled, as in training); the voice encoder
+gives a face feature and the frozen decoder draws it. Attribute probabilities are read off the drawn face by
+the classifiers the evaluate stage fitted, the same way evaluation reads them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import ffmpeg
+import numpy as np
+import torch
+
+from s2f.audio.speech import FRAME, SILENT_PEAK_DB, frame_rms, trim_silence
+from s2f.audio.spectrogram import SAMPLE_RATE, spectrogram, tile_to
+from s2f.config import FacesParams
+from s2f.errors import InputError
+from s2f.evaluate.attributes import load_classifiers, probabilities
+from s2f.faces.align import Aligner
+from s2f.media import decode_audio, ffmpeg_message, probe
+from s2f.models.train_face import decode, descriptors_of, to_uint8
+from s2f.models.zoo import load_decoder, load_encoder
+
+
+@dataclass
+class Speech:
+    samples: np.ndarray  # exactly the window length, 16 kHz
+    start: float  # window start in the recording (s)
+    speech_seconds: float  # speech found in the whole recording
+    tiled: bool  # the speech was shorter than the window and was repeated
+
+
+def read_speech(path: str | Path) -> np.ndarray:
+    try:
+        return decode_audio(path, SAMPLE_RATE)
+    except ffmpeg.Error as err:
+        raise InputError(f"{path}: cannot decode audio ({ffmpeg_message(err)})") from None
+
+
+def speech_window(samples: np.ndarray, seconds: float, min_seconds: float, silence_db: float) -> Speech:
+    """The `seconds` with the most speech (frames within `silence_db` of the peak); refuses too little speech."""
+    rms = frame_rms(samples)
+    peak = float(rms.max()) if len(rms) else 0.0
+    if peak <= 10 ** (SILENT_PEAK_DB / 20):
+        raise InputError(f"no speech found (silent or under {FRAME / SAMPLE_RATE:.3f} s of audio)")
+    voiced = rms > peak * 10 ** (silence_db / 20)
+    speech_seconds = float(voiced.sum() * FRAME / SAMPLE_RATE)
+    if speech_seconds < min_seconds:
+        raise InputError(f"only {speech_seconds:.2f} s of speech; predict.min_seconds is {min_seconds:g} s "
+                         "(give a longer recording)")
+    length = int(round(seconds * SAMPLE_RATE))
+    window = length // FRAME
+    if len(voiced) <= window:
+        speech, start = trim_silence(samples, silence_db)
+        return Speech(tile_to(speech, length), start, speech_seconds, len(speech) < length)
+    counts = np.convolve(voiced.astype(np.int32), np.ones(window, np.int32), mode="valid")
+    best = int(np.argmax(counts))
+    piece = samples[best * FRAME: best * FRAME + length]
+    return Speech(tile_to(piece, length), best * FRAME / SAMPLE_RATE, speech_seconds, len(piece) < length)
+
+
+class Predictor:
+    """The trained voice encoder, face decoder and attribute classifiers, loaded once."""
+
+    def __init__(self, encoder_dir: str | Path, decoder_dir: str | Path, attributes: str | Path | None):
+        for what, path in (("voice encoder", encoder_dir), ("face decoder", decoder_dir)):
+            if not (Path(path) / "config.json").is_file():
+                raise InputError(f"no trained {what} at {path}: run `make run` first (or pass its folder)")
+        self.encoder, _ = load_encoder(encoder_dir)
+        self.decoder, _ = load_decoder(decoder_dir)
+        self.classifiers = load_classifiers(attributes) if attributes and Path(attributes).is_file() else {}
+        self.aligner = Aligner()
+
+    @torch.no_grad()
+    def feature(self, samples: np.ndarray) -> np.ndarray:
+        feat = self.encoder(torch.from_numpy(spectrogram(samples))[None])[0]
+        return (feat / feat.norm()).numpy()
+
+    def draw(self, feature: np.ndarray) -> np.ndarray:
+        """(size, size, 3) uint8 face from a face feature."""
+        return to_uint8(decode(self.decoder, torch.from_numpy(feature[None].astype(np.float32))))[0]
+
+    def attributes(self, face: np.ndarray) -> dict[str, dict[str, float]]:
+        return probabilities(self.classifiers, descriptors_of(face[None], self.aligner)[0]) if self.classifiers else {}
+
+
+def real_face(path: str | Path, aligner: Aligner) -> tuple[np.ndarray, np.ndarray] | None:
+    """The most frontal aligned face crop of a video and its face feature, or None when no face is found."""
+    from s2f.faces.clip import process_clip
+    from s2f.faces.detect import FaceDetector
+    from s2f.faces.sheet import decode_png
+
+    try:
+        video = next((s for s in probe(path)["streams"] if s["codec_type"] == "video"), None)
+    except ffmpeg.Error:
+        return None
+    if video is None:
+        return None
+    clip: dict[str, Any] = {"path": str(path), "width": video["width"], "height": video["height"]}
+    with FaceDetector() as detector:
+        faces = process_clip(clip, FacesParams(min_frames=1), detector, aligner)
+    if faces.reject or not faces.frames:
+        return None
+    best = max(faces.frames, key=lambda f: f["frontality"])
+    return decode_png(best["crop"]), faces.feature["feature"]
+
+
+def upscale(image: np.ndarray, size: int) -> np.ndarray:
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_CUBIC)

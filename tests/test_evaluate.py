@@ -1,0 +1,125 @@
+"""Evaluation metrics on hand-made inputs with known answers, attribute classifiers, and the speech window."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from s2f.errors import InputError
+from s2f.evaluate import metrics as m
+from s2f.evaluate.attributes import fit_classifiers, from_json, probabilities, speaker_labels, to_json
+from s2f.evaluate.craniofacial import MEASURES, measures
+from s2f.predict import speech_window
+
+RATE = 16000
+
+
+def test_cosine_distance_in_degrees():
+    a = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    b = np.array([[0.0, 3.0], [2.0, 0.0], [-1.0, 0.0], [0.5, np.sqrt(3) / 2]])
+    assert np.allclose(m.cosine_degrees(a, b), [90.0, 0.0, 180.0, 60.0])
+    sim = m.feature_similarity(a[:2], b[:2])
+    assert sim["cosine_deg_mean"] == pytest.approx(45.0) and sim["cosine_deg_std"] == pytest.approx(45.0)
+    assert sim["l1_mean"] == pytest.approx(1.0) and sim["l2_mean"] == pytest.approx(np.sqrt(2) / 2)
+
+
+def test_recall_of_a_perfect_and_of_a_reversed_ranking():
+    n = 10
+    dist = np.tile(np.arange(n, dtype=float), (n, 1))  # pool item j is at distance j from every query
+    assert m.recall_at_k(m.ranks(dist, np.zeros(n, int))) == {1: 1.0, 2: 1.0, 5: 1.0, 10: 1.0}
+    assert m.recall_at_k(m.ranks(dist, np.full(n, n - 1))) == {1: 0.0, 2: 0.0, 5: 0.0, 10: 1.0}
+    middle = m.recall_at_k(m.ranks(dist, np.arange(n)))  # query i's truth has rank i
+    assert middle == {1: 0.1, 2: 0.2, 5: 0.5, 10: 1.0}
+    tied = np.zeros((1, 4))  # ties count against: a constant distance ranks last
+    assert m.ranks(tied, np.array([0]))[0] == 3
+    assert m.chance_recall(10) == {1: 0.1, 2: 0.2, 5: 0.5, 10: 1.0}
+    assert m.chance_recall(4, (1, 10)) == {1: 0.25, 10: 1.0}
+
+
+def _faces(n: int, dim: int = 16, seed: int = 0) -> tuple[np.ndarray, list[str]]:
+    rng = np.random.default_rng(seed)
+    return m.normalize(rng.normal(size=(n, dim))), [f"s{i:03d}" for i in range(n)]
+
+
+@pytest.mark.parametrize("metric", m.METRICS)
+def test_pooled_recall_of_perfect_opposite_and_random_predictions(metric: str):
+    faces, speakers = _faces(60)
+    perfect = m.pooled_recall(faces, speakers, faces, speakers, 20, metric, 5, 0)
+    assert perfect == {1: 1.0, 2: 1.0, 5: 1.0, 10: 1.0}
+    opposite = m.pooled_recall(-faces, speakers, faces, speakers, 100, metric, 1, 0)  # pool = all 60
+    assert opposite[1] == 0.0 and opposite[10] == 0.0
+    random_pred, _ = _faces(1200, seed=1)  # 20 random queries per speaker
+    chance = m.pooled_recall(random_pred, speakers * 20, faces, speakers, 20, metric, 20, 0)
+    for k, expected in m.chance_recall(20).items():  # random pools of 20: R@K is K/20
+        assert chance[k] == pytest.approx(expected, abs=0.03)
+
+
+def test_confusion_agreement_and_correlations():
+    true = ["m", "m", "f", "f", "f"]
+    pred = ["m", "f", "f", "f", "m"]
+    assert m.confusion(true, pred, ["f", "m"]).tolist() == [[2, 1], [1, 1]]
+    assert m.agreement(true, pred) == pytest.approx(0.6)
+    x = np.arange(50, dtype=float)
+    assert m.pearson(x, 2 * x + 1) == pytest.approx(1.0) and m.pearson(x, -x) == pytest.approx(-1.0)
+    assert m.pearson(x, np.ones(50)) == 0.0
+    assert abs(m.shuffled_pearson(x, x, 500, 0)) < 0.05  # a perfect relation means nothing once pairs are shuffled
+
+
+def test_craniofacial_measures_are_ratios_of_the_right_points():
+    rng = np.random.default_rng(0)
+    marks = rng.uniform(20, 100, size=(3, 68, 2))
+    marks[0, 36], marks[0, 45] = (30, 50), (90, 50)  # eye corners 60 px apart
+    marks[0, 31], marks[0, 35] = (50, 80), (65, 80)  # nose 15 px wide
+    marks[0, 27], marks[0, 33] = (60, 50), (60, 80)  # nose 30 px high
+    got = measures(marks)
+    assert set(got) == set(MEASURES)
+    assert got["nose_width"][0] == pytest.approx(0.25) and got["nasal_index"][0] == pytest.approx(0.5)
+    moved = measures(marks * 2.5 + 7)  # scale and position do not change a face's proportions
+    assert all(np.allclose(got[k], moved[k]) for k in MEASURES)
+
+
+def test_labels_and_classifiers_round_trip_through_json(tmp_path):
+    clips = pd.DataFrame({"speaker_id": ["a", "a", "b", "c", "d"], "gender": ["female", "female", "M", "m", "f"]})
+    table = pd.DataFrame({"speaker_id": ["a", "b", "c", "d"], "age": [23, 38, 71, 45], "group": [0, 1, 1, 0]})
+    table.to_csv(tmp_path / "attrs.csv", index=False)
+    labels = speaker_labels(clips, tmp_path / "attrs.csv", ["gender", "age", "group", "missing"])
+    assert labels.to_dict("index") == {"a": {"gender": "f", "age": "20s", "group": "0"},
+                                       "b": {"gender": "m", "age": "30s", "group": "1"},
+                                       "c": {"gender": "m", "age": "70s", "group": "1"},
+                                       "d": {"gender": "f", "age": "40s", "group": "0"}}
+    rng = np.random.default_rng(0)
+    speakers = [s for s in "abcd" for _ in range(10)]
+    feats = rng.normal(size=(40, 8)) + np.array([[3.0 if labels.gender[s] == "m" else -3.0] for s in speakers])
+    classifiers = fit_classifiers(feats, speakers, labels)
+    assert set(classifiers) == {"gender", "group"}  # one example per age decade: too few to fit
+    rebuilt = from_json(to_json(classifiers))
+    for name, clf in classifiers.items():
+        assert np.allclose(clf.predict_proba(feats), rebuilt[name].predict_proba(feats))
+    probs = probabilities(rebuilt, feats[0])
+    assert list(probs["gender"])[0] == "f" and sum(probs["gender"].values()) == pytest.approx(1.0, abs=1e-3)
+
+
+def _tone(seconds: float, amp: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (amp * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+
+
+def test_speech_window_takes_the_most_speech_dense_seconds():
+    quiet = np.zeros(int(4 * RATE), np.float32)
+    samples = np.concatenate([_tone(1.0), quiet, _tone(5.0), quiet])  # 1 s, 4 s pause, 5 s, 4 s pause
+    speech = speech_window(samples, 6.0, 1.5, -40.0)
+    assert len(speech.samples) == 6 * RATE and not speech.tiled
+    assert speech.speech_seconds == pytest.approx(6.0, abs=0.05)
+    assert 4.0 <= speech.start <= 5.0  # covers the whole 5 s burst (which starts at 5 s)
+
+
+def test_short_speech_is_tiled_and_too_little_is_refused():
+    samples = np.concatenate([np.zeros(RATE, np.float32), _tone(2.0), np.zeros(RATE, np.float32)])
+    speech = speech_window(samples, 6.0, 1.5, -40.0)
+    assert speech.tiled and len(speech.samples) == 6 * RATE and speech.start == pytest.approx(1.0, abs=0.03)
+    assert np.abs(speech.samples).min() < 0.01 or np.abs(speech.samples).max() > 0.29
+    with pytest.raises(InputError, match=r"only 1\.00 s of speech; predict.min_seconds is 1.5 s"):
+        speech_window(np.concatenate([_tone(1.0), np.zeros(RATE, np.float32)]), 6.0, 1.5, -40.0)
+    with pytest.raises(InputError, match="no speech found"):
+        speech_window(np.zeros(3 * RATE, np.float32), 6.0, 1.5, -40.0)
