@@ -24,10 +24,17 @@ class _Section(BaseModel):
 
 
 class RunnerParams(_Section):
-    """How Prefect runs a stage's parallel tasks."""
+    """How Prefect runs a stage's parallel tasks: threads, local processes, or a Dask cluster."""
 
-    kind: Literal["threads"] = "threads"
+    kind: Literal["threads", "processes", "dask"] = "threads"
     workers: int = Field(2, ge=1, le=512)
+    address: str | None = None  # dask: scheduler address of an existing cluster (else a LocalCluster of `workers`)
+
+    @model_validator(mode="after")
+    def _address_needs_dask(self) -> "RunnerParams":
+        if self.address is not None and self.kind != "dask":
+            raise ValueError(f"address is only used with kind: dask (kind is {self.kind!r})")
+        return self
 
 
 class SynthParams(_Section):
@@ -184,6 +191,52 @@ class VoiceModelParams(_Section):
         return self.width or width, self.frames or frames
 
 
+class EvaluateParams(_Section):
+    """Evaluation on the test split, the baselines beside the model, and the report."""
+
+    seconds: list[float] = Field([3.0, 6.0], min_length=1, max_length=4)
+    pool: int = Field(100, ge=2)
+    rounds: int = Field(20, ge=1, le=1000)
+    baselines: list[Literal["chance", "mean", "resemblyzer"]] = ["chance", "mean", "resemblyzer"]
+    ridge_alphas: list[float] = Field([1.0, 10.0, 100.0, 1000.0], min_length=1)
+    labels: list[str] = Field(["gender", "age", "accent_group"], min_length=1)
+    attributes: str | None = "data/raw/synth/attributes.parquet"
+    grid_speakers: int = Field(16, ge=1, le=256)
+    seed: int = Field(0, ge=0)
+    clips: str = "data/processed/clips"
+    faces: str = "data/processed/faces"
+    features: str = "data/processed/face_features"
+    spectrograms: str = "data/processed/spectrograms"
+    encoder: str = "models/voice_encoder"
+    decoder: str = "models/face_decoder"
+    classifiers: str = "models/attributes.json"
+    out: str = "reports"
+
+    @field_validator("seconds")
+    @classmethod
+    def _positive(cls, v: list[float]) -> list[float]:
+        if any(s <= 0 for s in v):
+            raise ValueError("every audio length must be > 0 s")
+        return sorted(set(v))
+
+
+class PredictParams(_Section):
+    """`s2f predict`: how much speech it needs and uses, and which models it loads."""
+
+    seconds: float = Field(6.0, ge=0.5, le=60.0)
+    min_seconds: float = Field(1.5, ge=0.1)
+    silence_db: float = Field(-40.0, ge=-100.0, le=-1.0)
+    encoder: str = "models/voice_encoder"
+    decoder: str = "models/face_decoder"
+    classifiers: str = "models/attributes.json"
+
+    @model_validator(mode="after")
+    def _enough(self) -> "PredictParams":
+        if self.min_seconds > self.seconds:
+            raise ValueError(f"min_seconds ({self.min_seconds}) cannot exceed seconds ({self.seconds})")
+        return self
+
+
 class Params(_Section):
     runner: RunnerParams = RunnerParams()
     synth: SynthParams = SynthParams()
@@ -192,12 +245,17 @@ class Params(_Section):
     audio: AudioParams = AudioParams()
     face_model: FaceModelParams = FaceModelParams()
     voice_model: VoiceModelParams = VoiceModelParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    predict: PredictParams = PredictParams()
 
     @model_validator(mode="after")
     def _decoder_fits_crops(self) -> "Params":
         if self.face_model.size > self.faces.crop_size:
             raise ValueError(f"face_model.size ({self.face_model.size}) cannot exceed faces.crop_size "
                              f"({self.faces.crop_size})")
+        if max(self.evaluate.seconds) > self.audio.seconds:
+            raise ValueError(f"evaluate.seconds ({max(self.evaluate.seconds):g}) cannot exceed audio.seconds "
+                             f"({self.audio.seconds:g}): the spectrograms are that long")
         return self
 
     def section_hash(self, *names: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import uuid
 from pathlib import Path
@@ -70,7 +71,7 @@ def scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:
 def segment_cut(clip: dict[str, Any]) -> tuple[float | None, float | None]:
     """(start, duration) for decode_frames/decode_audio from a clip-table row; (None, None) = whole file."""
     start, end = clip.get("segment_start"), clip.get("segment_end")
-    if start is None or end is None:
+    if start is None or end is None or math.isnan(start) or math.isnan(end):  # NaN: a pandas row's missing value
         return None, None
     return start, end - start
 

@@ -1,0 +1,46 @@
+"""Stage `evaluate`: score the voice encoder and the baselines on the test split; write metrics, plots, report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+
+from flows.common import with_runner
+from s2f.config import Params
+from s2f.errors import require
+from s2f.evaluate.attributes import save_classifiers
+from s2f.evaluate.report import write_outputs
+from s2f.evaluate.stage import evaluate
+from s2f.models.store import load_config
+from s2f.tables import dataset_version
+
+
+@flow(name="evaluate", validate_parameters=False)
+def evaluate_flow(params: Params) -> list[Path]:
+    log = get_run_logger()
+    p = params.evaluate
+    for key in ("clips", "faces", "features", "spectrograms", "encoder", "decoder"):
+        require(getattr(p, key), f"evaluate.{key}", "run the stages before evaluate first")
+    if p.attributes is not None:
+        require(p.attributes, "evaluate.attributes", "a per-speaker label table, or null for clip-table gender only")
+    result = evaluate(p, params.audio, params.faces.crop_size, log.info)
+    save_classifiers(result.classifiers, p.classifiers)
+    encoder = load_config(p.encoder)
+    context = {"encoder": f"{encoder['preset']} preset, width {encoder['arch']['width']:g}, "
+                          f"best val loss {encoder['metrics']['best_val_loss']:.2f}",
+               "decoder": f"{load_config(p.decoder)['arch']['size']} px",
+               "data": f"features {dataset_version(p.features)}, spectrograms {dataset_version(p.spectrograms)}"}
+    written = write_outputs(result.results, result.curves, result.confusions, result.grid, context, p.out)
+    longest = f"{max(p.seconds):g}s"
+    for method, r in result.results[longest].items():
+        log.info("%s @ %s: R@1 %.3f R@10 %.3f (chance %.3f / %.3f), agreement %s", method, longest,
+                 r["retrieval"]["cosine"]["R@1"], r["retrieval"]["cosine"]["R@10"],
+                 result.results["chance_recall"]["R@1"], result.results["chance_recall"]["R@10"],
+                 {k: round(v, 3) for k, v in r["agreement"].items()})
+    log.info("wrote %s", ", ".join(map(str, written)))
+    return written
+
+
+def run(params: Params) -> list[Path]:
+    return with_runner(evaluate_flow, params)(params)

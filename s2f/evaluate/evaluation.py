@@ -1,0 +1,165 @@
+"""Evaluate the voice encoder and the baselines on the test split (speakers never seen in training).
+
+For every test clip and audio length: a predicted face feature per method, its reconstruction through the
+frozen decoder (S2F), and the reconstruction from the true face feature (F2F). Scores follow the paper:
+feature similarity, retrieval among a pool of test speakers, attribute agreement between the true face and
+the S2F reconstruction, and craniofacial measures on F2F vs S2F landmarks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import cv2
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import torch
+from sklearn.pipeline import Pipeline
+
+from s2f.audio.spectrogram import n_frames
+from s2f.evaluate import metrics as m
+from s2f.evaluate.craniofacial import MEASURES, measures
+from s2f.faces.align import Aligner
+from s2f.models.networks import FaceDecoder, VoiceEncoder
+from s2f.models.train_face import decode, descriptors_of, to_uint8
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class TestClips:
+    clip_ids: list[str]
+    speakers: list[str]
+    features: np.ndarray  # (n, 128) true face features, normalised
+    specs: list[np.ndarray]  # (2, frames, 257) float32, each clip's first segment
+    waves: list[np.ndarray] = field(default_factory=list)  # its 16 kHz samples (for the speaker-embedding baseline)
+
+
+def read_spectrograms(path: str, split: str) -> dict[str, np.ndarray]:
+    """First-segment spectrograms of one split, by clip id (only that split is read)."""
+    table = pq.read_table(path, columns=["clip_id", "segment", "shape", "values"], filters=[("split", "=", split)])
+    out = {}
+    for batch in table.to_batches():
+        values = batch.column("values")
+        flat, offsets = values.values.to_numpy(zero_copy_only=False), values.offsets.to_numpy()
+        for i, (clip, seg, shape) in enumerate(zip(batch.column("clip_id").to_pylist(),
+                                                   batch.column("segment").to_pylist(),
+                                                   batch.column("shape").to_pylist())):
+            if seg == 0:
+                out[clip] = flat[offsets[i]:offsets[i + 1]].astype(np.float32).reshape(shape)
+    return out
+
+
+@torch.no_grad()
+def predict_voice(encoder: VoiceEncoder, specs: Sequence[np.ndarray], seconds: float, batch: int = 16) -> np.ndarray:
+    """Face features from the first `seconds` of each spectrogram (the encoder pools over time)."""
+    encoder.eval()
+    frames = n_frames(seconds)
+    out = []
+    for i in range(0, len(specs), batch):
+        x = torch.from_numpy(np.stack([s[:, :frames] for s in specs[i:i + batch]]))
+        out.append(encoder(x).numpy())
+    return m.normalize(np.concatenate(out))
+
+
+@dataclass
+class Reconstructions:
+    """Decoded faces and what dlib reads off them."""
+
+    images: np.ndarray  # (n, size, size, 3) uint8
+    descriptors: np.ndarray  # (n, 128) normalised
+    landmarks: np.ndarray  # (n, 68, 2) in crop pixels
+
+
+def reconstruct(decoder: FaceDecoder, features: np.ndarray, aligner: Aligner, crop_size: int) -> Reconstructions:
+    images = to_uint8(decode(decoder, torch.from_numpy(features.astype(np.float32))))
+    crops = [cv2.resize(im, (crop_size, crop_size), interpolation=cv2.INTER_CUBIC) for im in images]
+    return Reconstructions(images, descriptors_of(images, aligner), np.stack([aligner.landmarks68(c) for c in crops]))
+
+
+def speaker_faces(features: np.ndarray, speakers: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """One face per speaker for the retrieval pool: the normalised mean of its clips' face features."""
+    names = sorted(set(speakers))
+    spk = np.array(speakers)
+    return m.normalize(np.stack([features[spk == s].mean(0) for s in names])), names
+
+
+def per_speaker(values: np.ndarray, speakers: Sequence[str]) -> np.ndarray:
+    spk = np.array(speakers)
+    return np.array([values[spk == s].mean() for s in sorted(set(speakers))])
+
+
+@dataclass
+class Scorer:
+    """Everything a method's predictions are scored against (the same for every method)."""
+
+    test: TestClips
+    f2f: Reconstructions
+    classifiers: dict[str, Pipeline]
+    labels: pd.DataFrame  # ground truth per speaker
+    pool: int
+    rounds: int
+    seed: int
+
+    def __post_init__(self) -> None:
+        self.faces, self.face_speakers = speaker_faces(self.test.features, self.test.speakers)
+        self.true_face_labels = {n: c.predict(self.test.features) for n, c in self.classifiers.items()}
+        self.f2f_measures = {k: per_speaker(v, self.test.speakers) for k, v in measures(self.f2f.landmarks).items()}
+
+    @property
+    def pool_size(self) -> int:
+        return min(self.pool, len(self.face_speakers))
+
+    def retrieval(self, pred: np.ndarray) -> dict[str, dict[str, float]]:
+        return {metric: {f"R@{k}": v for k, v in m.pooled_recall(pred, self.test.speakers, self.faces,
+                                                                 self.face_speakers, self.pool, metric,
+                                                                 self.rounds, self.seed).items()}
+                for metric in m.METRICS}
+
+    def recall_curve(self, pred: np.ndarray) -> np.ndarray:
+        """Cosine R@K for K = 1..pool size (the recall curve the report plots)."""
+        ks = range(1, self.pool_size + 1)
+        r = m.pooled_recall(pred, self.test.speakers, self.faces, self.face_speakers, self.pool, "cosine",
+                            self.rounds, self.seed, ks)
+        return np.array([r[k] for k in ks])
+
+    def attributes(self, recon: Reconstructions) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Agreement of the classifier on S2F vs on the true face; accuracy of both against the labels."""
+        scores: dict[str, Any] = {"agreement": {}, "accuracy": {}}
+        confusions = {}
+        for name, clf in self.classifiers.items():
+            s2f = clf.predict(recon.descriptors)
+            true = self.true_face_labels[name]
+            scores["agreement"][name] = m.agreement(true, s2f)
+            truth = self.labels[name].reindex(self.test.speakers).to_numpy()
+            known = truth != ""
+            scores["accuracy"][name] = m.agreement(truth[known], s2f[known]) if known.any() else float("nan")
+            confusions[name] = m.confusion(true, s2f, clf.classes_.tolist())
+        return scores, confusions
+
+    def craniofacial(self, recon: Reconstructions) -> dict[str, dict[str, float]]:
+        """Per measure: correlation over test speakers between F2F and S2F, and with shuffled pairs."""
+        s2f = {k: per_speaker(v, self.test.speakers) for k, v in measures(recon.landmarks).items()}
+        r = {k: m.pearson(self.f2f_measures[k], s2f[k]) for k in MEASURES}
+        shuffled = {k: m.shuffled_pearson(self.f2f_measures[k], s2f[k], 200, self.seed) for k in MEASURES}
+        return {"r": {**r, "mean": float(np.mean(list(r.values())))},
+                "shuffled": {**shuffled, "mean": float(np.mean(list(shuffled.values())))}}
+
+    def score(self, pred: np.ndarray, recon: Reconstructions) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        attrs, confusions = self.attributes(recon)
+        return {"similarity": m.feature_similarity(pred, self.test.features), "retrieval": self.retrieval(pred),
+                **attrs, "craniofacial": self.craniofacial(recon)}, confusions
+
+    def reference(self) -> dict[str, Any]:
+        """What the true faces and their F2F reconstructions score: the ceiling for any voice model."""
+        attrs, _ = self.attributes(self.f2f)
+        truth_acc = {}
+        for name in self.classifiers:
+            truth = self.labels[name].reindex(self.test.speakers).to_numpy()
+            known = truth != ""
+            truth_acc[name] = m.agreement(truth[known], self.true_face_labels[name][known]) if known.any() else 0.0
+        return {"f2f": {"retrieval": self.retrieval(self.f2f.descriptors), **attrs},
+                "true_face_accuracy": truth_acc,
+                "chance_recall": {f"R@{k}": v for k, v in m.chance_recall(self.pool_size).items()}}

@@ -1,0 +1,178 @@
+"""Evaluation outputs: reports/metrics.json (DVC metrics), reports/plots/ (DVC plots data), the faces grid and
+one self-contained report.html (tables, plots and pictures inlined; it opens with no network)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import matplotlib
+
+matplotlib.use("Agg")  # no display: figures are rendered to PNG bytes
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from s2f.evaluate.craniofacial import MEASURES  # noqa: E402
+from s2f.evaluate.metrics import KS, METRICS  # noqa: E402
+from s2f.faces.clip import png_bytes  # noqa: E402
+
+METHOD_NAMES = {"voice": "s2f voice encoder", "resemblyzer": "resemblyzer + ridge", "mean": "train-mean face",
+                "chance": "random train face"}
+
+
+def atomic_write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return path
+
+
+def lengths(results: dict[str, Any]) -> list[str]:
+    return [k for k in results if k.endswith("s") and k[:-1].replace(".", "").isdigit()]
+
+
+def similarity_table(results: dict[str, Any]) -> pd.DataFrame:
+    rows = []
+    for length in lengths(results):
+        for method, r in results[length].items():
+            s = r["similarity"]
+            rows.append({"audio": length, "method": METHOD_NAMES.get(method, method),
+                         "cosine distance (deg)": f"{s['cosine_deg_mean']:.2f} ± {s['cosine_deg_std']:.2f}",
+                         "L1": f"{s['l1_mean']:.3f} ± {s['l1_std']:.3f}",
+                         "L2": f"{s['l2_mean']:.3f} ± {s['l2_std']:.3f}"})
+    return pd.DataFrame(rows)
+
+
+def retrieval_table(results: dict[str, Any], metric: str) -> pd.DataFrame:
+    ks = [f"R@{k}" for k in KS]
+    rows = [{"audio": "", "method": f"chance (pool of {results['test']['pool']})",
+             **{k: f"{100 * results['chance_recall'][k]:.1f}" for k in ks}}]
+    for length in lengths(results):
+        for method, r in results[length].items():
+            rows.append({"audio": length, "method": METHOD_NAMES.get(method, method),
+                         **{k: f"{100 * r['retrieval'][metric][k]:.1f}" for k in ks}})
+    rows.append({"audio": "", "method": "F2F (decoded true face: the ceiling)",
+                 **{k: f"{100 * results['f2f']['retrieval'][metric][k]:.1f}" for k in ks}})
+    return pd.DataFrame(rows)
+
+
+def attribute_table(results: dict[str, Any]) -> pd.DataFrame:
+    names = list(results["true_face_accuracy"])
+    rows = [{"audio": "", "method": "true face vs label (classifier accuracy)",
+             **{n: f"{100 * results['true_face_accuracy'][n]:.1f}" for n in names}},
+            {"audio": "", "method": "F2F vs true face (the ceiling)",
+             **{n: f"{100 * results['f2f']['agreement'][n]:.1f}" for n in names}}]
+    for length in lengths(results):
+        for method, r in results[length].items():
+            rows.append({"audio": length, "method": METHOD_NAMES.get(method, method),
+                         **{n: f"{100 * r['agreement'][n]:.1f}" for n in names}})
+    return pd.DataFrame(rows)
+
+
+def craniofacial_table(results: dict[str, Any], length: str) -> pd.DataFrame:
+    methods = results[length]
+    data = {METHOD_NAMES.get(k, k): [v["craniofacial"]["r"][n] for n in [*MEASURES, "mean"]]
+            for k, v in methods.items()}
+    data["shuffled pairs (voice)"] = [methods["voice"]["craniofacial"]["shuffled"][n] for n in [*MEASURES, "mean"]]
+    return pd.DataFrame(data, index=[*MEASURES, "mean"]).map(lambda x: f"{x:+.2f}")
+
+
+def _png(fig: plt.Figure) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def recall_figure(curves: dict[str, np.ndarray]) -> str:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, curve in curves.items():
+        ks = np.arange(1, len(curve) + 1)
+        ax.plot(ks, 100 * curve, label=name, lw=2 if name.startswith("voice") else 1)
+    pool = len(next(iter(curves.values())))
+    ax.plot(np.arange(1, pool + 1), 100 * np.arange(1, pool + 1) / pool, "k:", label="chance")
+    ax.set(xlabel="K", ylabel="recall@K (%)", title=f"Retrieval among {pool} test speakers (cosine)")
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def confusion_figures(confusions: dict[str, dict[str, Any]]) -> dict[str, str]:
+    out = {}
+    for name, c in confusions.items():
+        counts = np.array(c["counts"], float)
+        rates = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+        fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(c["classes"]), 1 + 0.6 * len(c["classes"])))
+        ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+        ax.set_xticks(range(len(c["classes"])), c["classes"], rotation=45)
+        ax.set_yticks(range(len(c["classes"])), c["classes"])
+        for (i, j), v in np.ndenumerate(rates):
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v > 0.5 else "black")
+        ax.set(xlabel="S2F reconstruction", ylabel="true face", title=name)
+        out[name] = _png(fig)
+    return out
+
+
+def craniofacial_figure(results: dict[str, Any], length: str) -> str:
+    methods = results[length]
+    names = list(MEASURES)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    width = 0.8 / (len(methods) + 1)
+    series = {METHOD_NAMES.get(k, k): [v["craniofacial"]["r"][n] for n in names] for k, v in methods.items()}
+    series["shuffled pairs"] = [methods["voice"]["craniofacial"]["shuffled"][n] for n in names]
+    for i, (label, values) in enumerate(series.items()):
+        ax.bar(np.arange(len(names)) + i * width, values, width, label=label)
+    ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names, rotation=40, ha="right")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set(ylabel="Pearson r, F2F vs S2F", title=f"Craniofacial measures over test speakers ({length} audio)")
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def plots_data(results: dict[str, Any], curves: dict[str, np.ndarray], confusions: dict[str, dict[str, Any]],
+               out: Path) -> None:
+    """DVC plots data: recall curves, per-attribute confusion rows, craniofacial correlations."""
+    recall = pd.DataFrame({"k": np.arange(1, len(next(iter(curves.values()))) + 1),
+                           **{name.replace(" @ ", "_"): c for name, c in curves.items()}})
+    recall["chance"] = recall.k / len(recall)
+    atomic_write(out / "recall.csv", recall.to_csv(index=False).encode())
+    for name, c in confusions.items():
+        pairs = [{"true_face": c["classes"][i], "s2f": c["classes"][j]}
+                 for (i, j), n in np.ndenumerate(np.array(c["counts"])) for _ in range(int(n))]
+        atomic_write(out / f"confusion_{name}.json", json.dumps(pairs).encode())
+    length = lengths(results)[-1]
+    cranio = pd.DataFrame([{"measure": n, **{k: v["craniofacial"]["r"][n] for k, v in results[length].items()},
+                            "shuffled": results[length]["voice"]["craniofacial"]["shuffled"][n]} for n in MEASURES])
+    atomic_write(out / "craniofacial.csv", cranio.to_csv(index=False).encode())
+
+
+def html_report(results: dict[str, Any], curves: dict[str, np.ndarray], confusions: dict[str, dict[str, Any]],
+                grid: np.ndarray, context: dict[str, Any]) -> str:
+    template = jinja2.Template(resources.files("s2f.evaluate").joinpath("report.html.j2").read_text())
+    longest = lengths(results)[-1]
+    table = {"classes": "table", "border": 0, "index": False}
+    return template.render(
+        results=results, context=context, longest=longest,
+        similarity=similarity_table(results).to_html(**table),
+        retrieval={metric: retrieval_table(results, metric).to_html(**table) for metric in METRICS},
+        attributes=attribute_table(results).to_html(**table),
+        craniofacial=craniofacial_table(results, longest).to_html(classes="table", border=0),
+        recall_png=recall_figure(curves), confusion_pngs=confusion_figures(confusions),
+        craniofacial_png=craniofacial_figure(results, longest),
+        grid_png=base64.b64encode(png_bytes(grid)).decode())
+
+
+def write_outputs(results: dict[str, Any], curves: dict[str, np.ndarray], confusions: dict[str, dict[str, Any]],
+                  grid: np.ndarray, context: dict[str, Any], out: str | Path) -> list[Path]:
+    out = Path(out)
+    plots_data(results, curves, confusions, out / "plots")
+    return [atomic_write(out / "metrics.json", json.dumps(results, indent=2).encode()),
+            atomic_write(out / "faces_grid.png", png_bytes(grid)),
+            atomic_write(out / "report.html", html_report(results, curves, confusions, grid, context).encode())]

@@ -1,0 +1,134 @@
+"""The `evaluate` stage as one function of (params, input paths): test clips in, scores and pictures out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from s2f.audio.spectrogram import SAMPLE_RATE
+from s2f.audio.speech import segments
+from s2f.audio.stage import clip_audio
+from s2f.config import AudioParams, EvaluateParams
+from s2f.evaluate import baselines as base
+from s2f.evaluate import metrics as m
+from s2f.evaluate.attributes import fit_classifiers, speaker_labels
+from s2f.evaluate.evaluation import (Reconstructions, Scorer, TestClips, predict_voice, read_spectrograms,
+                                     reconstruct)
+from s2f.faces.align import Aligner
+from s2f.faces.sheet import decode_png
+from s2f.models.data import load_features
+from s2f.models.zoo import load_decoder, load_encoder
+from s2f.tables import read_dataset
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Evaluation:
+    results: dict[str, Any]  # what reports/metrics.json holds
+    curves: dict[str, np.ndarray]  # "method @ Ns" -> cosine R@K for K = 1..pool
+    confusions: dict[str, dict[str, Any]]  # attribute -> classes and counts (voice encoder, longest audio)
+    grid: np.ndarray  # real frame | F2F | S2F for up to grid_speakers test speakers
+    classifiers: dict
+
+
+def first_waves(clips: pd.DataFrame, ids: list[str], audio: AudioParams) -> list[np.ndarray]:
+    """Each clip's first speech segment as samples: the audio its spectrogram was made from."""
+    rows = clips.set_index("clip_id").loc[ids].reset_index().to_dict("records")
+    out = []
+    for row in rows:
+        pieces, _ = segments(clip_audio(row), audio)
+        out.append(pieces[0].samples if pieces else np.zeros(int(audio.seconds * SAMPLE_RATE), np.float32))
+    return out
+
+
+def load_test(p: EvaluateParams) -> TestClips:
+    ids, speakers, feats = load_features(p.features, "test")
+    specs = read_spectrograms(p.spectrograms, "test")
+    keep = [i for i, c in enumerate(ids) if c in specs]
+    if len({speakers[i] for i in keep}) < 2:
+        raise ValueError(f"{p.features}, {p.spectrograms}: need test clips of at least 2 speakers with both a face "
+                         f"feature and a spectrogram (found {len(keep)} clips)")
+    return TestClips([ids[i] for i in keep], [speakers[i] for i in keep], m.normalize(feats[keep]),
+                     [specs[ids[i]] for i in keep])
+
+
+def method_features(p: EvaluateParams, audio: AudioParams, test: TestClips, clips: pd.DataFrame,
+                    log: Log) -> dict[str, dict[float, np.ndarray]]:
+    """Predicted features per method and audio length."""
+    encoder, _ = load_encoder(p.encoder)
+    train_ids, train_speakers, train_feats = load_features(p.features, "train")
+    train_feats = m.normalize(train_feats)
+    n = len(test.clip_ids)
+    out: dict[str, dict[float, np.ndarray]] = {"voice": {s: predict_voice(encoder, test.specs, s) for s in p.seconds}}
+    if "chance" in p.baselines:
+        out["chance"] = {s: base.chance(train_feats, n, p.seed) for s in p.seconds}
+    if "mean" in p.baselines:
+        out["mean"] = {s: base.mean(train_feats, n) for s in p.seconds}
+    if "resemblyzer" in p.baselines:
+        log(f"resemblyzer: embedding {len(train_ids)} train and {n} test clips")
+        train_emb = base.speaker_embeddings(first_waves(clips, train_ids, audio))
+        ridge = base.fit_ridge(train_emb, train_feats, train_speakers, p.ridge_alphas)
+        waves = first_waves(clips, test.clip_ids, audio)
+        out["resemblyzer"] = {
+            s: m.normalize(ridge.predict(base.speaker_embeddings([w[:int(s * SAMPLE_RATE)] for w in waves])))
+            for s in p.seconds}
+    return out
+
+
+def faces_grid(p: EvaluateParams, test: TestClips, f2f: Reconstructions, s2f: Reconstructions,
+               tile: int = 128) -> np.ndarray:
+    """For up to `grid_speakers` test speakers: the most frontal real crop, F2F and S2F of one clip."""
+    faces = read_dataset(p.faces, columns=["clip_id", "frontality", "crop"])
+    faces = faces[faces.clip_id.isin(test.clip_ids)].sort_values("frontality", ascending=False)
+    best = faces.drop_duplicates("clip_id").set_index("clip_id").crop
+    first: dict[str, int] = {}
+    for i, (clip, spk) in enumerate(zip(test.clip_ids, test.speakers)):
+        if clip in best.index:
+            first.setdefault(spk, i)
+    rows = []
+    for i in sorted(first.values())[: p.grid_speakers]:
+        triple = [decode_png(best[test.clip_ids[i]]), f2f.images[i], s2f.images[i]]
+        tiles = [cv2.resize(t, (tile, tile), interpolation=cv2.INTER_CUBIC) for t in triple]
+        for t, text in zip(tiles, ("real", "F2F", "S2F")):
+            cv2.putText(t, text, (4, tile - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+        rows.append(np.hstack(tiles + [np.zeros((tile, 8, 3), np.uint8)]))
+    rows += [np.zeros_like(rows[0])] * (-len(rows) % 4)
+    return np.vstack([np.hstack(rows[i:i + 4]) for i in range(0, len(rows), 4)])
+
+
+def evaluate(p: EvaluateParams, audio: AudioParams, crop_size: int, log: Log = print) -> Evaluation:
+    clips = read_dataset(p.clips)
+    test = load_test(p)
+    labels = speaker_labels(clips, p.attributes, p.labels)
+    _, train_speakers, train_feats = load_features(p.features, "train")
+    classifiers = fit_classifiers(m.normalize(train_feats), train_speakers, labels)
+    log(f"test: {len(test.clip_ids)} clips of {len(set(test.speakers))} speakers; attribute classifiers: "
+        f"{', '.join(classifiers) or 'none (no labels)'}")
+    predicted = method_features(p, audio, test, clips, log)
+    decoder, _ = load_decoder(p.decoder)
+    aligner = Aligner()
+    f2f = reconstruct(decoder, test.features, aligner, crop_size)
+    scorer = Scorer(test, f2f, classifiers, labels, p.pool, p.rounds, p.seed)
+    results: dict[str, Any] = {"test": {"clips": len(test.clip_ids), "speakers": len(set(test.speakers)),
+                                        "pool": scorer.pool_size}, **scorer.reference()}
+    curves, confusions = {}, {}
+    longest = max(p.seconds)
+    s2f_voice = None
+    for seconds in p.seconds:
+        key = f"{seconds:g}s"
+        results[key] = {}
+        for method, by_length in predicted.items():
+            log(f"scoring {method} at {key}")
+            recon = reconstruct(decoder, by_length[seconds], aligner, crop_size)
+            results[key][method], conf = scorer.score(by_length[seconds], recon)
+            curves[f"{method} @ {key}"] = scorer.recall_curve(by_length[seconds])
+            if method == "voice" and seconds == longest:
+                s2f_voice = recon
+                confusions = {a: {"classes": classifiers[a].classes_.tolist(), "counts": c.tolist()}
+                              for a, c in conf.items()}
+    return Evaluation(results, curves, confusions, faces_grid(p, test, f2f, s2f_voice), classifiers)
