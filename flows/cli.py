@@ -7,10 +7,12 @@ import importlib
 import sys
 
 from flows.env import configure
-from s2f.config import ParamsError, load_params
+from pathlib import Path
+
+from s2f.config import ParamsError, PredictParams, load_params
 from s2f.errors import InputError
 
-STAGES = ("synth", "ingest", "faces", "audio", "train_face", "train_voice")
+STAGES = ("synth", "ingest", "faces", "audio", "train_face", "train_voice", "evaluate")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,12 +29,28 @@ def _parser() -> argparse.ArgumentParser:
     sheet.add_argument("--per-row", type=int, default=8)
     sheet.add_argument("--max-clips", type=int, default=64, help="show at most this many clips (default: 64)")
     plots = sub.add_parser("plots", help="`dvc plots show` as HTML that renders offline (Vega inlined)")
-    plots.add_argument("-o", "--out", default="reports/plots", help="output folder (default: %(default)s)")
+    plots.add_argument("-o", "--out", default="reports/dvc_plots", help="output folder (default: %(default)s)")
     grid = sub.add_parser("face-grid", help="val speakers' real crops beside their decoded faces, as a PNG")
     grid.add_argument("--faces", default="data/processed/faces", help="faces dataset (default: %(default)s)")
     grid.add_argument("--decoder", default="models/face_decoder", help="trained decoder (default: %(default)s)")
     grid.add_argument("--split", default="val", choices=("train", "val", "test"))
     grid.add_argument("-o", "--out", default="reports/face_grid_val.png", help="PNG (default: %(default)s)")
+    pipe = sub.add_parser("pipeline", help="one run of the pipeline flow: dvc repro if anything changed, push, publish")
+    pipe.add_argument("--root", default=".", help="project folder holding dvc.yaml (default: the current one)")
+    serve = sub.add_parser("serve", help="serve the pipeline flow as a scheduled Prefect deployment")
+    serve.add_argument("--cron", default="0 2 * * *", help="schedule (default: nightly at 02:00, %(default)r)")
+    serve.add_argument("--name", default="nightly", help="deployment name (default: %(default)s)")
+    serve.add_argument("--root", default=".", help="project folder holding dvc.yaml (default: the current one)")
+    predict = sub.add_parser("predict", help="a face from a speech clip (any audio or video file ffmpeg reads)")
+    predict.add_argument("input", help="audio or video file")
+    predict.add_argument("-o", "--out", help="face PNG to write (default: <input name>.face.png in this folder)")
+    predict.add_argument("--json", action="store_true", help="print the result, with attribute probabilities, as JSON")
+    predict.add_argument("--compare", action="store_true",
+                         help="also write <out>.compare.png: the real aligned face, its F2F and the S2F prediction")
+    predict.add_argument("--models", help="folder holding voice_encoder/, face_decoder/ and attributes.json "
+                                          "(default: the predict.* paths in params)")
+    predict.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    predict.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
     return parser
 
 
@@ -82,8 +100,83 @@ def _contact_sheet(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    import numpy as np
+
+    from s2f.faces.sheet import write_png
+    from s2f.predict import Predictor, read_speech, real_face, speech_window, upscale
+
+    p = load_params(args.params, args.overrides).predict if Path(args.params).is_file() else PredictParams()
+    paths = (p.encoder, p.decoder, p.classifiers)
+    if args.models:
+        paths = tuple(str(Path(args.models) / name) for name in ("voice_encoder", "face_decoder", "attributes.json"))
+    source = Path(args.input)
+    if not source.is_file():
+        raise InputError(f"{source}: no such file")
+    out = Path(args.out or f"{source.stem}.face.png")
+    predictor = Predictor(*paths)
+    tick = time.perf_counter()
+    speech = speech_window(read_speech(source), p.seconds, p.min_seconds, p.silence_db)
+    feature = predictor.feature(speech.samples)
+    face = predictor.draw(feature)
+    attributes = predictor.attributes(face)
+    elapsed = time.perf_counter() - tick
+    write_png(upscale(face, 256), out)
+    result = {"input": str(source), "face": str(out), "window_start_s": round(speech.start, 3),
+              "window_s": p.seconds, "speech_s": round(speech.speech_seconds, 2), "tiled": speech.tiled,
+              "attributes": attributes, "seconds": round(elapsed, 3)}
+    if args.compare:
+        real = real_face(source, predictor.aligner)
+        if real is None:
+            result["compare"] = None
+            print(f"s2f predict: no usable face in {source}; no comparison written", file=sys.stderr)
+        else:
+            crop, real_feature = real
+            row = [upscale(im, 256) for im in (crop, predictor.draw(real_feature), face)]
+            result["compare"] = str(write_png(np.hstack(row), out.with_suffix(".compare.png")))
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        guess = ", ".join(f"{k} {next(iter(v))} ({next(iter(v.values())):.0%})" for k, v in attributes.items())
+        print(f"wrote {out} from {p.seconds:g} s of speech at {speech.start:.1f} s"
+              f"{' (tiled)' if speech.tiled else ''} in {elapsed:.2f} s" + (f"; looks like: {guess}" if guess else ""))
+        if result.get("compare"):
+            print(f"wrote {result['compare']}: real face | F2F | S2F")
+    return 0
+
+
+def _pipeline(args: argparse.Namespace) -> int:
+    configure()
+    from flows.pipeline import pipeline_flow
+
+    root = str(Path(args.root).resolve())
+    if not (Path(root) / "dvc.yaml").is_file():
+        print(f"s2f {args.command}: no dvc.yaml in {root}", file=sys.stderr)
+        return 1
+    if args.command == "serve":
+        pipeline_flow.serve(name=args.name, cron=args.cron, parameters={"root": root})
+        return 0
+    result = pipeline_flow(root=root)
+    print("ran stages: " + ", ".join(result["stages"]) if result["ran"] else "nothing to do: everything is up to date")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("pipeline", "serve"):
+        return _pipeline(args)
+    if args.command == "predict":
+        try:
+            return _predict(args)
+        except ParamsError as err:
+            print(f"s2f: {err}", file=sys.stderr)
+            return 2
+        except InputError as err:
+            print(f"s2f predict: {err}", file=sys.stderr)
+            return 1
     if args.command == "contact-sheet":
         return _contact_sheet(args)
     if args.command == "plots":

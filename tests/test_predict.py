@@ -1,0 +1,100 @@
+"""`s2f predict` end to end with models trained on the tiny corpus: wav, mp4, too-short input, real clips."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from flows.cli import main
+from s2f.config import FaceModelParams, VoiceModelParams
+from s2f.evaluate.attributes import fit_classifiers, save_classifiers, speaker_labels
+from s2f.faces.sheet import decode_png
+from s2f.media import probe
+from s2f.models.data import load_features
+from s2f.models.store import save_model
+from s2f.models.train_face import load_face_data, train_face_decoder
+from s2f.models.train_voice import train_voice_encoder
+from s2f.tables import read_dataset
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tiny_processed: Path, tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder as `make run` leaves it (voice_encoder/, face_decoder/, attributes.json), trained tiny."""
+    out = tmp_path_factory.mktemp("models")
+    fp = FaceModelParams(epochs=1, batch_size=8, faces=str(tiny_processed / "faces"))
+    decoder, _ = train_face_decoder(fp, load_face_data(fp.faces, fp.size))
+    save_model(decoder, {"arch": decoder.cfg.to_json()}, out / "face_decoder")
+    vp = VoiceModelParams(spectrograms=str(tiny_processed / "spectrograms"),
+                          features=str(tiny_processed / "face_features"), checkpoints=str(out / "ck"),
+                          epochs=1, frames=100, batch_size=4, identity_steps=20)
+    encoder, _ = train_voice_encoder(vp, decoder.fc, "tiny")
+    save_model(encoder, {"arch": encoder.cfg.to_json()}, out / "voice_encoder")
+    labels = speaker_labels(read_dataset(tiny_processed / "clips"), tiny_corpus / "attributes.parquet", ["gender"])
+    _, speakers, feats = load_features(vp.features)
+    save_classifiers(fit_classifiers(feats, speakers, labels, min_speakers=1), out / "attributes.json")
+    return out
+
+
+def _espeak_wav(path: Path, text: str) -> Path:
+    subprocess.run(["espeak-ng", "-w", str(path), text], check=True, capture_output=True)
+    return path
+
+
+def _predict(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
+    code = main(["predict", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_predict_a_generated_wav_writes_a_face_and_attributes(tiny_models: Path, tmp_path: Path, capsys):
+    wav = _espeak_wav(tmp_path / "hello.wav", "The quick brown fox jumps over the lazy dog, twice over.")
+    out = tmp_path / "face.png"
+    code, stdout, err = _predict(capsys, str(wav), "-o", str(out), "--models", str(tiny_models), "--json")
+    assert code == 0, err
+    result = json.loads(stdout)
+    face = decode_png(out.read_bytes())
+    assert face.shape == (256, 256, 3) and face.std() > 1.0  # a drawn face, not a blank image
+    assert result["face"] == str(out) and result["tiled"] is True  # espeak's sentence is shorter than 6 s
+    assert 1.5 <= result["speech_s"] < 6.0 and result["seconds"] < 5.0
+    assert set(result["attributes"]["gender"]) == {"f", "m"}
+    assert sum(result["attributes"]["gender"].values()) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_predict_an_mp4_with_a_face_compares_it(tiny_models: Path, tiny_clips: list[Path], tmp_path: Path, capsys):
+    out = tmp_path / "clip.png"
+    code, stdout, err = _predict(capsys, str(tiny_clips[0]), "-o", str(out), "--models", str(tiny_models),
+                                 "--compare")
+    assert code == 0, err
+    assert "wrote" in stdout and out.is_file()
+    compare = decode_png(out.with_suffix(".compare.png").read_bytes())
+    assert compare.shape == (256, 3 * 256, 3)  # real aligned face | F2F | S2F
+
+
+def test_predict_refuses_too_little_speech_and_missing_models(tiny_models: Path, tmp_path: Path, capsys):
+    short = _espeak_wav(tmp_path / "hi.wav", "Hi.")
+    code, _, err = _predict(capsys, str(short), "-o", str(tmp_path / "x.png"), "--models", str(tiny_models))
+    assert code == 1 and "s of speech; predict.min_seconds is 1.5 s" in err
+    assert not (tmp_path / "x.png").exists()
+    code, _, err = _predict(capsys, str(short), "--models", str(tmp_path / "nowhere"))
+    assert code == 1 and "no trained voice encoder" in err and "make run" in err
+    code, _, err = _predict(capsys, str(tmp_path / "absent.wav"), "--models", str(tiny_models))
+    assert code == 1 and "no such file" in err
+    (tmp_path / "junk.mp3").write_bytes(b"not audio at all")
+    code, _, err = _predict(capsys, str(tmp_path / "junk.mp3"), "--models", str(tiny_models))
+    assert code == 1 and "cannot decode audio" in err
+
+
+@pytest.mark.slow
+def test_predict_every_real_clip_with_enough_audio(realdata: Path, tiny_models: Path, tmp_path: Path, capsys):
+    manifest = pd.read_csv(realdata / "manifest.csv")
+    clips = [realdata / f for f in manifest.file if float(probe(realdata / f)["format"]["duration"]) >= 1.5]
+    assert len(clips) >= 30
+    for clip in clips:
+        out = tmp_path / f"{clip.stem}.png"
+        code, _, err = _predict(capsys, str(clip), "-o", str(out), "--models", str(tiny_models))
+        assert code == 0, f"{clip.name}: {err}"
+        assert decode_png(out.read_bytes()).shape == (256, 256, 3)
