@@ -6,18 +6,32 @@ from typing import Any, Sequence, TypeVar
 
 from prefect import Flow, Task
 from prefect.futures import as_completed
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.annotations import unmapped
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from s2f.config import Params
+from s2f.config import Params, RunnerParams
 
 T = TypeVar("T")
 
 
+def task_runner(p: RunnerParams) -> TaskRunner:
+    """threads (default), local processes, or Dask: an existing cluster at `address`, else a LocalCluster."""
+    if p.kind == "processes":
+        return ProcessPoolTaskRunner(max_workers=p.workers)
+    if p.kind == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if p.address:
+            return DaskTaskRunner(address=p.address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": p.workers, "threads_per_worker": 1, "processes": True,
+                                              "dashboard_address": None})
+    return ThreadPoolTaskRunner(max_workers=p.workers)
+
+
 def with_runner(flow: Flow, params: Params) -> Flow:
     """The flow with the task runner `runner.*` asks for."""
-    return flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=params.runner.workers))
+    return flow.with_options(task_runner=task_runner(params.runner))
 
 
 def map_tasks(task: Task, items: Sequence[Any], *shared: Any, label: str) -> list[Any]:

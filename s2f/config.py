@@ -40,8 +40,8 @@ class RunnerParams(_Section):
 class SynthParams(_Section):
     """The synthetic talking-face corpus (the embedded default dataset)."""
 
-    speakers: int = Field(100, ge=2, le=1_000_000)
-    clips_per_speaker: int = Field(3, ge=1, le=1000)
+    speakers: int = Field(400, ge=2, le=1_000_000)
+    clips_per_speaker: int = Field(1, ge=1, le=1000)
     seconds: float = Field(6.0, ge=1.0, le=60.0)
     fps: int = Field(25, ge=5, le=60)
     size: int = Field(256, ge=64, le=1024)
@@ -59,9 +59,9 @@ class SynthParams(_Section):
 class SplitParams(_Section):
     """Speaker-disjoint split ratios."""
 
-    train: float = Field(0.8, ge=0.0, le=1.0)
+    train: float = Field(0.7, ge=0.0, le=1.0)
     val: float = Field(0.1, ge=0.0, le=1.0)
-    test: float = Field(0.1, ge=0.0, le=1.0)
+    test: float = Field(0.2, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _sum_to_one(self) -> "SplitParams":
@@ -198,7 +198,7 @@ class EvaluateParams(_Section):
     pool: int = Field(100, ge=2)
     rounds: int = Field(20, ge=1, le=1000)
     baselines: list[Literal["chance", "mean", "resemblyzer"]] = ["chance", "mean", "resemblyzer"]
-    ridge_alphas: list[float] = Field([1.0, 10.0, 100.0, 1000.0], min_length=1)
+    ridge_alphas: list[float] = Field([0.1, 1.0, 10.0, 100.0, 1000.0], min_length=1)
     labels: list[str] = Field(["gender", "age", "accent_group"], min_length=1)
     attributes: str | None = "data/raw/synth/attributes.parquet"
     grid_speakers: int = Field(16, ge=1, le=256)

@@ -33,7 +33,21 @@ def test_unknown_key_names_path_and_allowed_keys():
 def test_unknown_nested_key_and_unknown_section():
     msg = _error({"ingest": {"split": {"training": 0.9}}, "sinth": {}})
     assert "ingest.split.training: unknown key; allowed here: test, train, val" in msg
-    assert "sinth: unknown key; allowed here: audio, face_model, faces, ingest, runner, synth, voice_model" in msg
+    assert ("sinth: unknown key; allowed here: audio, evaluate, face_model, faces, ingest, predict, runner, synth, "
+            "voice_model") in msg
+
+
+def test_runner_kinds_and_address():
+    msg = _error({"runner": {"kind": "ray"}})
+    assert "runner.kind: Input should be 'threads', 'processes' or 'dask' (got 'ray')" in msg
+    assert "address is only used with kind: dask" in _error({"runner": {"address": "tcp://x:8786"}})
+    assert validate({"runner": {"kind": "dask", "address": "tcp://x:8786"}}).runner.address == "tcp://x:8786"
+
+
+def test_evaluate_lengths_must_fit_the_spectrograms():
+    msg = _error({"audio": {"seconds": 3.0}})  # evaluate.seconds defaults to [3, 6]
+    assert "evaluate.seconds (6) cannot exceed audio.seconds (3)" in msg
+    assert "evaluate.seconds: every audio length must be > 0 s" in _error({"evaluate": {"seconds": [-1.0]}})
 
 
 def test_wrong_type_and_range_name_the_key_and_the_limit():

@@ -1,0 +1,45 @@
+"""The sharded stages give the same tables under every task runner (tasks get paths and params, not data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from flows.env import configure
+from s2f.config import Params
+from s2f.tables import read_dataset
+
+pytestmark = pytest.mark.slow
+
+
+def _run(kind: str, clips: Path, out: Path) -> dict[str, pd.DataFrame]:
+    from flows import audio, faces
+
+    params = Params.model_validate({
+        "runner": {"kind": kind, "workers": 2},
+        "faces": {"clips": str(clips), "out": str(out), "shard_size": 3},
+        "audio": {"clips": str(clips), "out": str(out), "shard_size": 3, "seconds": 2.0},
+        "evaluate": {"seconds": [2.0]}})
+    faces.run(params)
+    audio.run(params)
+    tables = {}
+    for name, keys in (("faces", ["clip_id", "time"]), ("face_features", ["clip_id"]),
+                       ("spectrograms", ["clip_id", "segment"]), ("faces_rejects", ["clip_id"]),
+                       ("audio_rejects", ["clip_id"])):
+        table = read_dataset(out / name)
+        tables[name] = table.sort_values(keys).reset_index(drop=True) if len(table) else table
+    return tables
+
+
+def test_threads_and_a_dask_local_cluster_write_the_same_tables(tiny_processed: Path, tmp_path: Path):
+    configure()
+    clips = tiny_processed / "clips"
+    threads = _run("threads", clips, tmp_path / "threads")
+    dask = _run("dask", clips, tmp_path / "dask")
+    assert len(threads["faces"]) > 0 and len(threads["spectrograms"]) == len(read_dataset(clips))
+    for name, table in threads.items():
+        pd.testing.assert_frame_equal(table, dask[name], check_dtype=True, obj=name)
+    shards = [len(list((tmp_path / kind / "faces").glob("part-*.parquet"))) for kind in ("threads", "dask")]
+    assert shards[0] == shards[1] == -(-len(read_dataset(clips)) // 3)  # one part file per shard of 3 clips
