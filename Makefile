@@ -7,7 +7,9 @@ export PREFECT_HOME := $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup run test clean
+PREFECT_PORT ?= 4200
+
+.PHONY: setup run test server serve clean
 
 setup:
 	@bash scripts/setup.sh
@@ -17,6 +19,15 @@ run: setup
 
 test: setup
 	python -m pytest $(PYTEST_ARGS)
+
+# A local Prefect server with its UI (http://127.0.0.1:$(PREFECT_PORT)). In another shell,
+# `export PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api` makes stages and `s2f serve` report to it.
+server: setup
+	prefect server start --host 127.0.0.1 --port $(PREFECT_PORT)
+
+# The pipeline flow as a scheduled deployment (nightly by default; CRON="*/30 * * * *" to change it).
+serve: setup
+	PREFECT_API_URL=$${PREFECT_API_URL:-http://127.0.0.1:$(PREFECT_PORT)/api} s2f serve $(if $(CRON),--cron "$(CRON)")
 
 clean:
 	rm -rf .prefect .pytest_cache

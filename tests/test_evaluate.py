@@ -123,3 +123,17 @@ def test_short_speech_is_tiled_and_too_little_is_refused():
         speech_window(np.concatenate([_tone(1.0), np.zeros(RATE, np.float32)]), 6.0, 1.5, -40.0)
     with pytest.raises(InputError, match="no speech found"):
         speech_window(np.zeros(3 * RATE, np.float32), 6.0, 1.5, -40.0)
+
+
+def test_the_published_evaluation_table_has_model_and_baselines_side_by_side():
+    from flows.pipeline import evaluation_markdown
+
+    scores = {"retrieval": {"cosine": {"R@1": 0.1, "R@2": 0.2, "R@5": 0.4, "R@10": 0.6}}, "agreement": {"gender": 0.9}}
+    worse = {"retrieval": {"cosine": {"R@1": 0.0, "R@2": 0.05, "R@5": 0.1, "R@10": 0.25}}, "agreement": {"gender": 0.5}}
+    metrics = {"test": {"clips": 80, "speakers": 80, "pool": 80}, "true_face_accuracy": {"gender": 0.95},
+               "chance_recall": {"R@1": 0.0125, "R@2": 0.025, "R@5": 0.0625, "R@10": 0.125},
+               "6s": {"voice": scores, "mean": worse}}
+    lines = evaluation_markdown(metrics).splitlines()
+    assert "| 6s | s2f voice encoder | 10.0 | 20.0 | 40.0 | 60.0 | 90.0 |" in lines
+    assert "| 6s | train-mean face | 0.0 | 5.0 | 10.0 | 25.0 | 50.0 |" in lines
+    assert any(line.startswith("| | chance | 1.2 | 2.5 | 6.2 | 12.5 |") for line in lines)
