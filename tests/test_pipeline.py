@@ -17,11 +17,13 @@ from tests.conftest import PROJECT
 
 pytestmark = pytest.mark.slow
 
-TINY = {"synth": {"speakers": 3, "clips_per_speaker": 1, "seconds": 2.0, "size": 128}, "ingest": {"shard_size": 2},
+TINY = {"synth": {"speakers": 5, "clips_per_speaker": 1, "seconds": 2.0, "size": 128},
+        "ingest": {"shard_size": 2, "split": {"train": 0.4, "val": 0.2, "test": 0.4}},
         "faces": {"shard_size": 2}, "audio": {"seconds": 2.0, "shard_size": 2},
         "face_model": {"epochs": 1, "batch_size": 4},
-        "voice_model": {"epochs": 1, "frames": 100, "batch_size": 2, "identity_steps": 20}}
-STAGES = ("synth", "ingest", "faces", "audio", "train_face", "train_voice")
+        "voice_model": {"epochs": 1, "frames": 100, "batch_size": 2, "identity_steps": 20},
+        "evaluate": {"seconds": [1.0, 2.0], "grid_speakers": 2}}
+STAGES = ("synth", "ingest", "faces", "audio", "train_face", "train_voice", "evaluate")
 
 
 def tiny_params() -> dict:
@@ -58,11 +60,37 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_dvc_repro_runs_stages_then_only_what_changed(project: Path):
-    first = _repro(project)
-    assert all(f"Running stage '{s}'" in first for s in STAGES)
+def _pipeline(cwd: Path) -> subprocess.Popen:
+    """`s2f pipeline` (the flow a schedule runs) as its own process, in the project folder."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.Popen([str(Path(sys.executable).parent / "s2f"), "pipeline"], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _finish(proc: subprocess.Popen) -> str:
+    out, _ = proc.communicate(timeout=900)
+    assert proc.returncode == 0, out
+    return out
+
+
+def _ran(output: str) -> set[str]:
+    line = next((x for x in output.splitlines() if x.startswith("ran stages: ")), "ran stages: ")
+    return set(filter(None, line.removeprefix("ran stages: ").split(", ")))
+
+
+def _hashes(root: Path) -> dict[str, str]:
+    from s2f.hashing import sha256_file
+
+    return {str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_pipeline_flow_runs_what_changed_once_pushes_and_pulls(project: Path, tmp_path_factory):
+    remote = tmp_path_factory.mktemp("remote")
+    _dvc("remote", "add", "-d", "local", str(remote), cwd=project)
+    first = _finish(_pipeline(project))
+    assert _ran(first) == set(STAGES)
     clips = read_dataset(project / "data/processed/clips")
-    assert len(clips) == 3 and set(clips.split) == {"train", "val", "test"}
+    assert len(clips) == 5 and clips.split.value_counts().to_dict() == {"train": 2, "test": 2, "val": 1}
     assert read_dataset(project / "data/processed/clips_rejects").empty
     assert set(read_dataset(project / "data/processed/face_features").clip_id) == set(clips.clip_id)
     assert set(read_dataset(project / "data/processed/spectrograms").clip_id) == set(clips.clip_id)
@@ -70,17 +98,37 @@ def test_dvc_repro_runs_stages_then_only_what_changed(project: Path):
         config = json.loads((project / "models" / model / "config.json").read_text())
         assert (project / "models" / model / "model.safetensors").is_file() and config["data_version"]
     metrics = json.loads(_dvc("metrics", "show", "--json", cwd=project))
-    assert "val_loss" in json.dumps(metrics) and "val_l1" in json.dumps(metrics)
+    assert "val_loss" in json.dumps(metrics) and "val_l1" in json.dumps(metrics) and "R@10" in json.dumps(metrics)
+    report = json.loads((project / "reports/metrics.json").read_text())
+    assert report["test"] == {"clips": 2, "speakers": 2, "pool": 2}
+    for length in ("1s", "2s"):
+        assert set(report[length]) == {"voice", "chance", "mean", "resemblyzer"}
+        for scores in report[length].values():  # in a pool of 2, the true face is always in the top 2
+            assert scores["retrieval"]["cosine"]["R@2"] == 1.0 and 0 <= scores["retrieval"]["cosine"]["R@1"] <= 1
+    html = (project / "reports/report.html").read_text()
+    assert "resemblyzer + ridge" in html and html.count("data:image/png;base64,") >= 3
+    assert "http://" not in html and "https://" not in html  # self-contained: nothing to fetch
+    assert (project / "reports/faces_grid.png").is_file() and (project / "models/attributes.json").is_file()
 
-    second = _repro(project)
-    assert "Running stage" not in second
+    # Nothing changed: the flow runs no stage.
+    assert "nothing to do" in _finish(_pipeline(project))
 
+    # The flow pushed every output; a copy without outputs or cache pulls them back identical.
+    before = {**_hashes(project / "data"), **_hashes(project / "models")}
+    shutil.rmtree(project / "data")
+    shutil.rmtree(project / "models")
+    shutil.rmtree(project / ".dvc" / "cache")
+    _dvc("pull", cwd=project)
+    assert {**_hashes(project / "data"), **_hashes(project / "models")} == before
+
+    # Two runs at once after a change: one runs the stages, the other waits for it and finds nothing to do.
     params = yaml.safe_load((project / "params.yaml").read_text())
-    params["synth"]["speakers"] = 4
+    params["synth"]["speakers"] = 6
     (project / "params.yaml").write_text(yaml.safe_dump(params))
-    third = _repro(project)
-    assert all(f"Running stage '{s}'" in third for s in STAGES)
-    assert len(read_dataset(project / "data/processed/face_features")) == 4
+    outputs = sorted(_finish(p) for p in [_pipeline(project), _pipeline(project)])
+    assert sum("ran stages: " in out for out in outputs) == 1 and sum("nothing to do" in out for out in outputs) == 1
+    assert len(read_dataset(project / "data/processed/face_features")) == 6
+    assert "changed" not in _dvc("status", cwd=project)  # outputs match dvc.lock: nothing half-written
 
     # An ingest change that leaves the clips as they were: ingest reruns, faces and audio find every shard done.
     parts = {p: p.stat().st_mtime_ns for p in (project / "data/processed/faces").glob("part-*")}
