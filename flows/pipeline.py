@@ -87,6 +87,11 @@ def evaluation_markdown(metrics: dict[str, Any]) -> str:
             lines.append(f"| {length} | {METHOD_NAMES.get(method, method)} | "
                          + " | ".join(f"{100 * rec[k]:.1f}" for k in ("R@1", "R@2", "R@5", "R@10")) + " | "
                          + " | ".join(f"{100 * r['agreement'][n]:.1f}" for n in names) + " |")
+    if "f2f" in metrics:
+        f2f = metrics["f2f"]
+        lines.append("| | F2F (decoded true face: the ceiling) | "
+                     + " | ".join(f"{100 * f2f['retrieval']['cosine'][k]:.1f}" for k in ("R@1", "R@2", "R@5", "R@10"))
+                     + " | " + " | ".join(f"{100 * f2f['agreement'][n]:.1f}" for n in names) + " |")
     return "\n".join(lines)
 
 

@@ -1,7 +1,8 @@
 """Attribute labels per speaker, and classifiers that read them off a face feature.
 
 The classifiers (standardise + logistic regression, scikit-learn) are fitted on train-speaker face features and
-applied to dlib descriptors of reconstructions, as the paper does with its face attribute classifier. They are
+applied to the true face and to dlib descriptors of reconstructions, as the paper does with its face attribute
+classifier (the evaluate stage fits them on real and decoded train faces: s2f/evaluate/stage.py). They are
 stored as JSON (no pickle) so that `s2f predict --json` can report attribute probabilities.
 """
 
