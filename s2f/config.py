@@ -149,8 +149,8 @@ class FaceModelParams(_Section):
 
 
 class VoiceLossParams(_Section):
-    fc_l1: float = Field(50.0, ge=0.0)
-    feature_l2: float = Field(10.0, ge=0.0)
+    fc_l1: float = Field(1.0, ge=0.0)
+    feature_l2: float = Field(0.025, ge=0.0)
     distill: float = Field(200.0, ge=0.0)
     temperature: float = Field(2.0, gt=0.0)
 
@@ -169,8 +169,8 @@ class VoiceModelParams(_Section):
     batch_size: int = Field(8, ge=1)
     lr: float = Field(6e-4, gt=0.0)
     lr_decay: float = Field(0.95, gt=0.0, le=1.0)
-    weight_decay: float = Field(0.0, ge=0.0)
-    dropout: float = Field(0.2, ge=0.0, lt=1.0)
+    weight_decay: float = Field(1e-3, ge=0.0)
+    dropout: float = Field(0.5, ge=0.0, lt=1.0)
     patience: int = Field(6, ge=1)
     workers: int = Field(0, ge=0, le=64)
     shuffle_buffer: int = Field(64, ge=1)
