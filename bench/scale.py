@@ -148,14 +148,14 @@ def main() -> None:
             child_empty_flow()
         return
 
-    import pandas as pd
+    import pyarrow as pa
 
     from s2f.tables import read_dataset, write_dataset
 
     clips = read_dataset(ROOT / "data/processed/clips").sort_values("clip_id").head(args.clips)
     results: dict = {"clips": len(clips), "runs": args.runs}
     with tempfile.TemporaryDirectory() as tmp:
-        table = write_dataset([pd.DataFrame(clips)], Path(tmp) / "clips", dataset="clips", schema_version=1,
+        table = write_dataset([pa.Table.from_pandas(clips, preserve_index=False)], Path(tmp) / "clips", dataset="clips", schema_version=1,
                               params={})
         for kind, workers in (("dask", 1), ("dask", 2), ("threads", 2)):
             walls = []
