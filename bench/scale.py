@@ -155,8 +155,8 @@ def main() -> None:
     clips = read_dataset(ROOT / "data/processed/clips").sort_values("clip_id").head(args.clips)
     results: dict = {"clips": len(clips), "runs": args.runs}
     with tempfile.TemporaryDirectory() as tmp:
-        table = write_dataset([pa.Table.from_pandas(clips, preserve_index=False)], Path(tmp) / "clips", dataset="clips", schema_version=1,
-                              params={})
+        table = write_dataset([pa.Table.from_pandas(clips, preserve_index=False)], Path(tmp) / "clips",
+                              dataset="clips", schema_version=1, params={})
         for kind, workers in (("dask", 1), ("dask", 2), ("threads", 2)):
             walls = []
             for run in range(args.runs):

@@ -8,8 +8,8 @@ the S2F reconstruction, and craniofacial measures on F2F vs S2F landmarks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import cv2
 import numpy as np
@@ -25,16 +25,12 @@ from s2f.faces.align import Aligner
 from s2f.models.networks import FaceDecoder, VoiceEncoder
 from s2f.models.train_face import decode, descriptors_of, to_uint8
 
-Progress = Callable[[str], None]
-
-
 @dataclass
 class TestClips:
     clip_ids: list[str]
     speakers: list[str]
     features: np.ndarray  # (n, 128) true face features, normalised
     specs: list[np.ndarray]  # (2, frames, 257) float32, each clip's first segment
-    waves: list[np.ndarray] = field(default_factory=list)  # its 16 kHz samples (for the speaker-embedding baseline)
 
 
 def read_spectrograms(path: str, split: str) -> dict[str, np.ndarray]:
