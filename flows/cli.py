@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from flows.env import configure
@@ -157,6 +158,10 @@ def _pipeline(args: argparse.Namespace) -> int:
         print(f"s2f {args.command}: no dvc.yaml in {root}", file=sys.stderr)
         return 1
     if args.command == "serve":
+        if not os.environ.get("PREFECT_API_URL"):
+            print("s2f serve: schedules need a running Prefect server; start one with `make server`, then\n"
+                  "  export PREFECT_API_URL=http://127.0.0.1:4200/api   (or run `make serve`)", file=sys.stderr)
+            return 1
         pipeline_flow.serve(name=args.name, cron=args.cron, parameters={"root": root})
         return 0
     result = pipeline_flow(root=root)
