@@ -9,7 +9,6 @@ stored as JSON (no pickle) so that `s2f predict --json` can report attribute pro
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Sequence
 
@@ -18,6 +17,8 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+
+from s2f.atomic import atomic_write_bytes
 
 GENDERS = {"m": "m", "male": "m", "f": "f", "female": "f"}
 
@@ -103,12 +104,7 @@ def from_json(data: dict) -> dict[str, Pipeline]:
 
 
 def save_classifiers(classifiers: dict[str, Pipeline], path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(to_json(classifiers), indent=1))
-    os.replace(tmp, path)
-    return path
+    return atomic_write_bytes(path, json.dumps(to_json(classifiers), indent=1).encode())
 
 
 def load_classifiers(path: str | Path) -> dict[str, Pipeline]:

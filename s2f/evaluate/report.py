@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,20 +18,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from s2f.atomic import atomic_write_bytes  # noqa: E402
 from s2f.evaluate.craniofacial import MEASURES  # noqa: E402
 from s2f.evaluate.metrics import KS, METRICS  # noqa: E402
 from s2f.faces.clip import png_bytes  # noqa: E402
 
 METHOD_NAMES = {"voice": "s2f voice encoder", "resemblyzer": "resemblyzer + ridge", "mean": "train-mean face",
                 "chance": "random train face"}
-
-
-def atomic_write(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
 
 
 def lengths(results: dict[str, Any]) -> list[str]:
@@ -142,15 +134,15 @@ def plots_data(results: dict[str, Any], curves: dict[str, np.ndarray], confusion
     recall = pd.DataFrame({"k": np.arange(1, len(next(iter(curves.values()))) + 1),
                            **{name.replace(" @ ", "_"): c for name, c in curves.items()}})
     recall["chance"] = recall.k / len(recall)
-    atomic_write(out / "recall.csv", recall.to_csv(index=False).encode())
+    atomic_write_bytes(out / "recall.csv", recall.to_csv(index=False).encode())
     for name, c in confusions.items():
         pairs = [{"true_face": c["classes"][i], "s2f": c["classes"][j]}
                  for (i, j), n in np.ndenumerate(np.array(c["counts"])) for _ in range(int(n))]
-        atomic_write(out / f"confusion_{name}.json", json.dumps(pairs).encode())
+        atomic_write_bytes(out / f"confusion_{name}.json", json.dumps(pairs).encode())
     length = lengths(results)[-1]
     cranio = pd.DataFrame([{"measure": n, **{k: v["craniofacial"]["r"][n] for k, v in results[length].items()},
                             "shuffled": results[length]["voice"]["craniofacial"]["shuffled"][n]} for n in MEASURES])
-    atomic_write(out / "craniofacial.csv", cranio.to_csv(index=False).encode())
+    atomic_write_bytes(out / "craniofacial.csv", cranio.to_csv(index=False).encode())
 
 
 def html_report(results: dict[str, Any], curves: dict[str, np.ndarray], confusions: dict[str, dict[str, Any]],
@@ -173,6 +165,6 @@ def write_outputs(results: dict[str, Any], curves: dict[str, np.ndarray], confus
                   grid: np.ndarray, context: dict[str, Any], out: str | Path) -> list[Path]:
     out = Path(out)
     plots_data(results, curves, confusions, out / "plots")
-    return [atomic_write(out / "metrics.json", json.dumps(results, indent=2).encode()),
-            atomic_write(out / "faces_grid.png", png_bytes(grid)),
-            atomic_write(out / "report.html", html_report(results, curves, confusions, grid, context).encode())]
+    return [atomic_write_bytes(out / "metrics.json", json.dumps(results, indent=2).encode()),
+            atomic_write_bytes(out / "faces_grid.png", png_bytes(grid)),
+            atomic_write_bytes(out / "report.html", html_report(results, curves, confusions, grid, context).encode())]
