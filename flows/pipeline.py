@@ -20,7 +20,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from s2f.evaluate.report import METHOD_NAMES
+from s2f.evaluate.report import METHOD_NAMES, lengths
 
 LOCK = ".cache/pipeline.lock"
 
@@ -79,10 +79,8 @@ def evaluation_markdown(metrics: dict[str, Any]) -> str:
     chance = metrics["chance_recall"]
     lines.append("| | chance | " + " | ".join(f"{100 * chance[k]:.1f}" for k in ("R@1", "R@2", "R@5", "R@10"))
                  + " |" + " |" * len(names))
-    for length, methods in metrics.items():
-        if not (length.endswith("s") and isinstance(methods, dict) and "voice" in methods):
-            continue
-        for method, r in methods.items():
+    for length in lengths(metrics):
+        for method, r in metrics[length].items():
             rec = r["retrieval"]["cosine"]
             lines.append(f"| {length} | {METHOD_NAMES.get(method, method)} | "
                          + " | ".join(f"{100 * rec[k]:.1f}" for k in ("R@1", "R@2", "R@5", "R@10")) + " | "

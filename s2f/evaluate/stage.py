@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import cv2
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from s2f.audio.spectrogram import SAMPLE_RATE
 from s2f.audio.speech import segments
@@ -28,6 +29,14 @@ from s2f.tables import read_dataset
 Log = Callable[[str], None]
 
 
+class TrainFaces(NamedTuple):
+    """Train clips' ids, speakers and normalised face features (classifiers and baselines are fitted on them)."""
+
+    clip_ids: list[str]
+    speakers: list[str]
+    features: np.ndarray
+
+
 @dataclass
 class Evaluation:
     results: dict[str, Any]  # what reports/metrics.json holds
@@ -38,13 +47,25 @@ class Evaluation:
 
 
 def first_waves(clips: pd.DataFrame, ids: list[str], audio: AudioParams) -> list[np.ndarray]:
-    """Each clip's first speech segment as samples: the audio its spectrogram was made from."""
+    """Each clip's first speech segment as samples: the audio its spectrogram was made from.
+
+    Only clips the audio stage accepted (they have a spectrogram) are asked for, so each has a segment.
+    """
     rows = clips.set_index("clip_id").loc[ids].reset_index().to_dict("records")
     out = []
     for row in rows:
-        pieces, _ = segments(clip_audio(row), audio)
-        out.append(pieces[0].samples if pieces else np.zeros(int(audio.seconds * SAMPLE_RATE), np.float32))
+        pieces, problem = segments(clip_audio(row), audio)
+        if not pieces:
+            raise ValueError(f"clip {row['clip_id']} has a spectrogram but no speech segment now: {problem}; "
+                             "rerun the audio stage")
+        out.append(pieces[0].samples)
     return out
+
+
+def spectrogram_ids(path: str, split: str) -> set[str]:
+    """Clips of a split that the audio stage accepted (read without their values)."""
+    table = pq.read_table(path, columns=["clip_id"], filters=[("split", "=", split)])
+    return set(table.column("clip_id").to_pylist())
 
 
 def load_test(p: EvaluateParams) -> TestClips:
@@ -58,12 +79,11 @@ def load_test(p: EvaluateParams) -> TestClips:
                      [specs[ids[i]] for i in keep])
 
 
-def method_features(p: EvaluateParams, audio: AudioParams, test: TestClips, clips: pd.DataFrame,
+def method_features(p: EvaluateParams, audio: AudioParams, test: TestClips, train: TrainFaces, clips: pd.DataFrame,
                     log: Log) -> dict[str, dict[float, np.ndarray]]:
     """Predicted features per method and audio length."""
     encoder, _ = load_encoder(p.encoder)
-    train_ids, train_speakers, train_feats = load_features(p.features, "train")
-    train_feats = m.normalize(train_feats)
+    train_ids, train_speakers, train_feats = train
     n = len(test.clip_ids)
     out: dict[str, dict[float, np.ndarray]] = {"voice": {s: predict_voice(encoder, test.specs, s) for s in p.seconds}}
     if "chance" in p.baselines:
@@ -71,9 +91,11 @@ def method_features(p: EvaluateParams, audio: AudioParams, test: TestClips, clip
     if "mean" in p.baselines:
         out["mean"] = {s: base.mean(train_feats, n) for s in p.seconds}
     if "resemblyzer" in p.baselines:
-        log(f"resemblyzer: embedding {len(train_ids)} train and {n} test clips")
-        train_emb = base.speaker_embeddings(first_waves(clips, train_ids, audio))
-        ridge = base.fit_ridge(train_emb, train_feats, train_speakers, p.ridge_alphas)
+        usable = spectrogram_ids(p.spectrograms, "train")  # an audio reject has no speech to embed
+        keep = [i for i, c in enumerate(train_ids) if c in usable]
+        log(f"resemblyzer: embedding {len(keep)} train and {n} test clips")
+        train_emb = base.speaker_embeddings(first_waves(clips, [train_ids[i] for i in keep], audio))
+        ridge = base.fit_ridge(train_emb, train_feats[keep], [train_speakers[i] for i in keep], p.ridge_alphas)
         waves = first_waves(clips, test.clip_ids, audio)
         out["resemblyzer"] = {
             s: m.normalize(ridge.predict(base.speaker_embeddings([w[:int(s * SAMPLE_RATE)] for w in waves])))
@@ -102,7 +124,7 @@ def faces_grid(p: EvaluateParams, test: TestClips, f2f: Reconstructions, s2f: Re
     return np.vstack([np.hstack(rows[i:i + 4]) for i in range(0, len(rows), 4)])
 
 
-def fit_attribute_classifiers(p: EvaluateParams, labels: pd.DataFrame, decoder: FaceDecoder, aligner: Aligner,
+def fit_attribute_classifiers(train: TrainFaces, labels: pd.DataFrame, decoder: FaceDecoder, aligner: Aligner,
                               crop_size: int) -> dict:
     """Classifiers fitted on train speakers' real face features and on the descriptors of their F2F faces.
 
@@ -110,8 +132,7 @@ def fit_attribute_classifiers(p: EvaluateParams, labels: pd.DataFrame, decoder: 
     them differently): on the default corpus it read gender off F2F faces at chance. Fitted on both, one
     classifier reads the true face and a reconstruction alike.
     """
-    _, speakers, feats = load_features(p.features, "train")
-    feats = m.normalize(feats)
+    _, speakers, feats = train
     decoded = reconstruct(decoder, feats, aligner, crop_size).descriptors
     return fit_classifiers(np.concatenate([feats, decoded]), speakers + speakers, labels)
 
@@ -122,10 +143,12 @@ def evaluate(p: EvaluateParams, audio: AudioParams, crop_size: int, log: Log = p
     labels = speaker_labels(clips, p.attributes, p.labels)
     decoder, _ = load_decoder(p.decoder)
     aligner = Aligner()
-    classifiers = fit_attribute_classifiers(p, labels, decoder, aligner, crop_size)
+    train_ids, train_speakers, train_feats = load_features(p.features, "train")
+    train = TrainFaces(train_ids, train_speakers, m.normalize(train_feats))
+    classifiers = fit_attribute_classifiers(train, labels, decoder, aligner, crop_size)
     log(f"test: {len(test.clip_ids)} clips of {len(set(test.speakers))} speakers; attribute classifiers: "
         f"{', '.join(classifiers) or 'none (no label with 2 classes of 2 train speakers each)'}")
-    predicted = method_features(p, audio, test, clips, log)
+    predicted = method_features(p, audio, test, train, clips, log)
     f2f = reconstruct(decoder, test.features, aligner, crop_size)
     scorer = Scorer(test, f2f, classifiers, labels, p.pool, p.rounds, p.seed)
     results: dict[str, Any] = {"test": {"clips": len(test.clip_ids), "speakers": len(set(test.speakers)),
