@@ -16,6 +16,7 @@ from s2f.models.networks import (DecoderConfig, EncoderConfig, FaceDecoder, Patc
                                  forward_gflops)
 from s2f.models.store import load_checkpoint, save_model
 from s2f.models.train_face import load_face_data, train_face_decoder
+from s2f.models import train_voice
 from s2f.models.train_voice import train_voice_encoder
 from s2f.models.zoo import load_decoder, load_encoder
 
@@ -43,6 +44,30 @@ def test_cpu_preset_runs_for_real_and_paper_preset_costs_about_100_gmac():
         paper = VoiceEncoder(EncoderConfig(width=1.0, frames=598))
         gflops = forward_gflops(paper, torch.empty(1, 2, 598, 257))
     assert 150 < gflops < 250  # multiply-adds count 2: ~100 GMAC, as the paper's network
+
+
+def test_voice_encoder_hidden_units_cannot_all_go_silent():
+    """Batch norm before the FC ReLU re-centres each unit over the batch: even with biases that would silence
+    every unit of a plain ReLU layer, about half the clips still activate each unit."""
+    torch.manual_seed(0)
+    model = VoiceEncoder(EncoderConfig(width=0.0625, frames=100)).train()
+    with torch.no_grad():
+        model.head[2].bias.fill_(-100.0)
+        hidden = model.head[:5](model.convs(torch.randn(8, 2, 100, 257)).mean(dim=2))
+    active = (hidden > 0).float().mean(0)
+    assert active.min() > 0 and 0.3 < active.mean() < 0.7
+
+
+def test_voice_encoder_predicts_in_units_of_the_target_spread():
+    torch.manual_seed(0)
+    model = VoiceEncoder(EncoderConfig(width=0.0625, frames=100)).eval()
+    mean, spread = torch.linspace(-0.1, 0.1, 128), torch.full((128,), 0.02)
+    model.start_at(mean, spread)
+    spec = torch.randn(4, 2, 100, 257)
+    z = (model(spec) - mean) / spread
+    assert 0 < z.abs().mean() < 1  # starts near the mean, within the spread
+    model.out_scale.mul_(2)
+    assert torch.allclose((model(spec) - mean) / spread, 2 * z, atol=1e-4)
 
 
 def test_decoder_and_discriminator_shapes():
@@ -117,7 +142,9 @@ def test_two_training_steps_lower_the_loss_on_a_tiny_batch():
 
 def test_safetensors_round_trip(tmp_path: Path):
     decoder = FaceDecoder(DecoderConfig()).eval()
-    encoder = VoiceEncoder(EncoderConfig(width=0.0625, frames=100)).eval()
+    encoder = VoiceEncoder(EncoderConfig(width=0.0625, frames=100))
+    encoder.start_at(torch.full((128,), 0.3), torch.full((128,), 0.02))  # buffers must travel with the weights
+    encoder.eval()
     save_model(decoder, {"arch": decoder.cfg.to_json(), "note": "test"}, tmp_path / "dec")
     save_model(encoder, {"arch": encoder.cfg.to_json()}, tmp_path / "enc")
     assert (tmp_path / "dec" / "model.safetensors").read_bytes()[8:9] == b"{"  # a JSON header, not a pickle
@@ -163,6 +190,27 @@ def test_killed_voice_training_resumes_from_its_checkpoint(tiny_processed: Path,
     assert seen == [0, 1, 2]  # the rerun started at epoch 1
     spec = torch.randn(2, 2, 100, 257)
     assert torch.allclose(straight(spec), resumed(spec)) and metrics2 == metrics
+
+
+def test_a_checkpoint_from_other_model_code_is_not_resumed(tiny_processed: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch):
+    fc = FaceDecoder(DecoderConfig()).fc
+    p = _voice_params(tiny_processed, tmp_path, epochs=2)
+    seen: list[int] = []
+
+    def die_after_first(epoch: int, _: dict) -> None:
+        seen.append(epoch)
+        if epoch == 0:
+            raise Killed
+
+    monkeypatch.setattr(train_voice, "code_version", lambda: "old code")
+    with pytest.raises(Killed):
+        train_voice.train_voice_encoder(p, fc, "v1", die_after_first)
+    monkeypatch.setattr(train_voice, "code_version", lambda: "new code")
+    with pytest.raises(Killed):
+        train_voice.train_voice_encoder(p, fc, "v1", die_after_first)
+    assert seen == [0, 0]  # started over instead of resuming the old code's checkpoint
+    assert len(list((tmp_path / "ck").glob("*.pt"))) == 2
 
 
 def test_face_decoder_trains_on_the_tiny_corpus(tiny_processed: Path):

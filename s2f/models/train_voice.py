@@ -19,6 +19,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from s2f.config import VoiceModelParams
+from s2f.hashing import sha256_file
 from s2f.models.data import SpectrogramStream, load_features
 from s2f.models.losses import VoiceLossWeights, voice_loss
 from s2f.models.networks import EncoderConfig, VoiceEncoder, pick_device
@@ -82,7 +83,7 @@ class VoiceTrainer:
         self.val_set = SpectrogramStream(p.spectrograms, dict(zip(val_ids, val_feats)), "val", frames, False)
         self.model = VoiceEncoder(EncoderConfig(width=width, frames=frames, feature_dim=feats.shape[1],
                                                 dropout=p.dropout))
-        self.model.start_at(self.mean_feature)
+        self.model.start_at(self.mean_feature, torch.from_numpy(feats.std(0) + 1e-6))
         self.model.to(self.device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=p.lr, betas=(0.5, 0.999), eps=1e-4,
                                     weight_decay=p.weight_decay)
@@ -99,6 +100,8 @@ class VoiceTrainer:
         self.train_set.set_epoch(epoch)
         total, count = 0.0, 0
         for spec, true in self.loader(self.train_set):
+            if len(spec) < 2:  # a last batch of one clip cannot be batch-normalised; it is reshuffled next epoch
+                continue
             spec, true = spec.to(self.device), true.to(self.device)
             terms = self.loss(self.model(spec), true)
             self.opt.zero_grad()
@@ -127,9 +130,15 @@ class VoiceTrainer:
         return {k: v / max(count, 1) for k, v in sums.items()}
 
 
+def code_version() -> str:
+    """Hash of the model code (this package's sources): a checkpoint written by other code is not resumed."""
+    return hashlib.sha256(b"".join(sha256_file(f).encode() for f in sorted(Path(__file__).parent.glob("*.py")))
+                          ).hexdigest()[:16]
+
+
 def run_key(p: VoiceModelParams, data_version: str) -> str:
-    """What a checkpoint must match to be resumed: every voice_model param and the training data version."""
-    blob = json.dumps({**p.model_dump(mode="json"), "data": data_version}, sort_keys=True)
+    """What a checkpoint must match to be resumed: every voice_model param, the data and the code version."""
+    blob = json.dumps({**p.model_dump(mode="json"), "data": data_version, "code": code_version()}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
