@@ -33,7 +33,7 @@ def test_voice_encoder_shapes_at_both_presets(preset: str):
     if preset == "paper":
         assert frames == 598  # the paper's 6 s input, 2 x 598 x 257
         assert convs.shape == (3, 512, 9, 64)  # time 598 -> 37 by 4 max-pools -> 9; freq 257 -> 64 by 2 strides
-        assert model.head[2].out_features == 4096
+        assert model.head[1].out_features == 4096
 
 
 def test_cpu_preset_runs_for_real_and_paper_preset_costs_about_100_gmac():
@@ -52,8 +52,8 @@ def test_voice_encoder_hidden_units_cannot_all_go_silent():
     torch.manual_seed(0)
     model = VoiceEncoder(EncoderConfig(width=0.0625, frames=100)).train()
     with torch.no_grad():
-        model.head[2].bias.fill_(-100.0)
-        hidden = model.head[:5](model.convs(torch.randn(8, 2, 100, 257)).mean(dim=2))
+        model.head[1].bias.fill_(-100.0)
+        hidden = model.head[:4](model.convs(torch.randn(8, 2, 100, 257)).mean(dim=2))
     active = (hidden > 0).float().mean(0)
     assert active.min() > 0 and 0.3 < active.mean() < 0.7
 
