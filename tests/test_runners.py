@@ -14,6 +14,17 @@ from s2f.tables import read_dataset
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(scope="module", autouse=True)
+def prefect_server():
+    """The flows run in this process: a test server stopped here, not at interpreter exit, where its last log
+    line would be written to the already closed captured output."""
+    configure()
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness():
+        yield
+
+
 def _run(kind: str, clips: Path, out: Path) -> dict[str, pd.DataFrame]:
     from flows import audio, faces
 
@@ -34,7 +45,6 @@ def _run(kind: str, clips: Path, out: Path) -> dict[str, pd.DataFrame]:
 
 
 def test_threads_and_a_dask_local_cluster_write_the_same_tables(tiny_processed: Path, tmp_path: Path):
-    configure()
     clips = tiny_processed / "clips"
     threads = _run("threads", clips, tmp_path / "threads")
     dask = _run("dask", clips, tmp_path / "dask")
