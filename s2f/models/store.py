@@ -4,8 +4,6 @@ torch loads with `weights_only=True` (tensors and plain values only)."""
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -13,16 +11,9 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from s2f.atomic import atomic_write
+
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
-
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def save_model(model: nn.Module, config: dict[str, Any], directory: str | Path) -> Path:
@@ -30,8 +21,8 @@ def save_model(model: nn.Module, config: dict[str, Any], directory: str | Path) 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    _atomic(directory / WEIGHTS, lambda p: save_file(state, str(p)))
-    _atomic(directory / CONFIG, lambda p: p.write_text(json.dumps(config, indent=2, sort_keys=True)))
+    atomic_write(directory / WEIGHTS, lambda p: save_file(state, str(p)))
+    atomic_write(directory / CONFIG, lambda p: p.write_text(json.dumps(config, indent=2, sort_keys=True)))
     return directory
 
 
@@ -48,9 +39,7 @@ def load_weights(model: nn.Module, directory: str | Path) -> nn.Module:
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic(path, lambda p: torch.save(state, p))
+    atomic_write(path, lambda p: torch.save(state, p))
 
 
 def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dict[str, Any] | None:
