@@ -69,27 +69,31 @@ def push(root: Path) -> bool:
     return True
 
 
+RECALLS = ("R@1", "R@2", "R@5", "R@10")
+
+
+def _row(label: list[str], recall: dict[str, float], agreement: dict[str, float] | None, names: list[str]) -> str:
+    """A table row: the labels, recall at each K and agreement per attribute in % (blank cells without one)."""
+    cells = label + [f"{100 * recall[k]:.1f}" for k in RECALLS]
+    cells += [f"{100 * agreement[n]:.1f}" if agreement is not None else "" for n in names]
+    return "|" + "".join(f" {c} |" if c else " |" for c in cells)
+
+
 def evaluation_markdown(metrics: dict[str, Any]) -> str:
     """The headline table (cosine retrieval and attribute agreement), model and baselines side by side."""
     test = metrics["test"]
     names = list(metrics.get("true_face_accuracy", {}))
     head = "| audio | method | R@1 | R@2 | R@5 | R@10 | " + " | ".join(f"{n} agreement" for n in names) + " |"
     lines = [f"Test split: {test['clips']} clips of {test['speakers']} speakers; pool {test['pool']}.", "", head,
-             "|" + "---|" * (6 + len(names))]
-    chance = metrics["chance_recall"]
-    lines.append("| | chance | " + " | ".join(f"{100 * chance[k]:.1f}" for k in ("R@1", "R@2", "R@5", "R@10"))
-                 + " |" + " |" * len(names))
+             "|" + "---|" * (6 + len(names)), _row(["", "chance"], metrics["chance_recall"], None, names)]
     for length in lengths(metrics):
         for method, r in metrics[length].items():
-            rec = r["retrieval"]["cosine"]
-            lines.append(f"| {length} | {METHOD_NAMES.get(method, method)} | "
-                         + " | ".join(f"{100 * rec[k]:.1f}" for k in ("R@1", "R@2", "R@5", "R@10")) + " | "
-                         + " | ".join(f"{100 * r['agreement'][n]:.1f}" for n in names) + " |")
+            lines.append(_row([length, METHOD_NAMES.get(method, method)], r["retrieval"]["cosine"], r["agreement"],
+                              names))
     if "f2f" in metrics:
         f2f = metrics["f2f"]
-        lines.append("| | F2F (decoded true face: the ceiling) | "
-                     + " | ".join(f"{100 * f2f['retrieval']['cosine'][k]:.1f}" for k in ("R@1", "R@2", "R@5", "R@10"))
-                     + " | " + " | ".join(f"{100 * f2f['agreement'][n]:.1f}" for n in names) + " |")
+        lines.append(_row(["", "F2F (decoded true face: the ceiling)"], f2f["retrieval"]["cosine"], f2f["agreement"],
+                          names))
     return "\n".join(lines)
 
 
