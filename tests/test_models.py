@@ -11,12 +11,12 @@ import torch
 from torch import nn
 
 from s2f.config import VOICE_PRESETS, FaceModelParams, VoiceModelParams
+from s2f.models import train_voice
 from s2f.models.losses import VoiceLossWeights, adversarial, distillation, feature_l2, fc_l1, voice_loss
 from s2f.models.networks import (DecoderConfig, EncoderConfig, FaceDecoder, PatchDiscriminator, VoiceEncoder,
                                  forward_gflops)
 from s2f.models.store import load_checkpoint, save_model
 from s2f.models.train_face import load_face_data, train_face_decoder
-from s2f.models import train_voice
 from s2f.models.train_voice import train_voice_encoder
 from s2f.models.zoo import load_decoder, load_encoder
 
@@ -168,6 +168,18 @@ class Killed(Exception):
     pass
 
 
+class DieAfterFirstEpoch:
+    """An epoch callback that records the epochs it sees and kills training after epoch 0."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def __call__(self, epoch: int, _: dict) -> None:
+        self.seen.append(epoch)
+        if epoch == 0:
+            raise Killed
+
+
 def test_killed_voice_training_resumes_from_its_checkpoint(tiny_processed: Path, tmp_path: Path):
     fc = FaceDecoder(DecoderConfig()).fc
     p = _voice_params(tiny_processed, tmp_path / "straight", epochs=3, dropout=0.3)
@@ -175,19 +187,13 @@ def test_killed_voice_training_resumes_from_its_checkpoint(tiny_processed: Path,
     assert metrics["epochs_run"] == 3
 
     p2 = _voice_params(tiny_processed, tmp_path / "killed", epochs=3, dropout=0.3)
-    seen: list[int] = []
-
-    def die_after_first(epoch: int, _: dict) -> None:
-        seen.append(epoch)
-        if epoch == 0:
-            raise Killed
-
+    die_after_first = DieAfterFirstEpoch()
     with pytest.raises(Killed):
         train_voice_encoder(p2, fc, "v1", die_after_first)
     saved = load_checkpoint(next((tmp_path / "killed" / "ck").glob("*.pt")))
     assert saved["state"]["epoch"] == 0
     resumed, metrics2 = train_voice_encoder(p2, fc, "v1", die_after_first)
-    assert seen == [0, 1, 2]  # the rerun started at epoch 1
+    assert die_after_first.seen == [0, 1, 2]  # the rerun started at epoch 1
     spec = torch.randn(2, 2, 100, 257)
     assert torch.allclose(straight(spec), resumed(spec)) and metrics2 == metrics
 
@@ -196,20 +202,14 @@ def test_a_checkpoint_from_other_model_code_is_not_resumed(tiny_processed: Path,
                                                            monkeypatch: pytest.MonkeyPatch):
     fc = FaceDecoder(DecoderConfig()).fc
     p = _voice_params(tiny_processed, tmp_path, epochs=2)
-    seen: list[int] = []
-
-    def die_after_first(epoch: int, _: dict) -> None:
-        seen.append(epoch)
-        if epoch == 0:
-            raise Killed
-
+    die_after_first = DieAfterFirstEpoch()
     monkeypatch.setattr(train_voice, "code_version", lambda: "old code")
     with pytest.raises(Killed):
-        train_voice.train_voice_encoder(p, fc, "v1", die_after_first)
+        train_voice_encoder(p, fc, "v1", die_after_first)
     monkeypatch.setattr(train_voice, "code_version", lambda: "new code")
     with pytest.raises(Killed):
-        train_voice.train_voice_encoder(p, fc, "v1", die_after_first)
-    assert seen == [0, 0]  # started over instead of resuming the old code's checkpoint
+        train_voice_encoder(p, fc, "v1", die_after_first)
+    assert die_after_first.seen == [0, 0]  # started over instead of resuming the old code's checkpoint
     assert len(list((tmp_path / "ck").glob("*.pt"))) == 2
 
 
