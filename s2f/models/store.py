@@ -19,7 +19,6 @@ WEIGHTS, CONFIG = "model.safetensors", "config.json"
 def save_model(model: nn.Module, config: dict[str, Any], directory: str | Path) -> Path:
     """Write `model.safetensors` and `config.json` (architecture, provenance, metrics) into `directory`."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     atomic_write(directory / WEIGHTS, lambda p: save_file(state, str(p)))
     atomic_write(directory / CONFIG, lambda p: p.write_text(json.dumps(config, indent=2, sort_keys=True)))
