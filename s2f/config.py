@@ -166,7 +166,7 @@ class VoiceModelParams(_Section):
     width: float | None = Field(None, gt=0.0, le=4.0)
     frames: int | None = Field(None, ge=40, le=6000)
     epochs: int = Field(25, ge=1)
-    batch_size: int = Field(8, ge=1)
+    batch_size: int = Field(8, ge=2)  # the encoder batch-normalises its FC layer over the batch
     lr: float = Field(6e-4, gt=0.0)
     lr_decay: float = Field(0.95, gt=0.0, le=1.0)
     weight_decay: float = Field(1e-3, ge=0.0)

@@ -54,6 +54,8 @@ def test_wrong_type_and_range_name_the_key_and_the_limit():
     msg = _error({"synth": {"speakers": "many", "fps": 0}})
     assert "synth.speakers: Input should be a valid integer" in msg and "'many'" in msg
     assert "synth.fps: Input should be greater than or equal to 5 (got 0)" in msg
+    assert ("voice_model.batch_size: Input should be greater than or equal to 2 (got 1)"
+            in _error({"voice_model": {"batch_size": 1}}))
 
 
 def test_choices_are_listed():

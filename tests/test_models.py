@@ -213,6 +213,19 @@ def test_a_checkpoint_from_other_model_code_is_not_resumed(tiny_processed: Path,
     assert len(list((tmp_path / "ck").glob("*.pt"))) == 2
 
 
+def test_one_train_clip_is_a_clear_error_not_a_silent_untrained_model(tiny_processed: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch):
+    real = train_voice.load_features
+
+    def one_train_clip(path, split=None):
+        ids, speakers, feats = real(path, split)
+        return (ids[:1], speakers[:1], feats[:1]) if split == "train" else (ids, speakers, feats)
+
+    monkeypatch.setattr(train_voice, "load_features", one_train_clip)
+    with pytest.raises(ValueError, match="fewer than 2 train clips with both a spectrogram and a face feature"):
+        train_voice_encoder(_voice_params(tiny_processed, tmp_path, epochs=1), FaceDecoder(DecoderConfig()).fc, "v1")
+
+
 def test_face_decoder_trains_on_the_tiny_corpus(tiny_processed: Path):
     p = FaceModelParams(epochs=2, batch_size=8, faces=str(tiny_processed / "faces"))
     data = load_face_data(p.faces, p.size)

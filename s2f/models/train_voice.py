@@ -109,8 +109,11 @@ class VoiceTrainer:
             self.opt.step()
             total += terms["loss"].item() * len(spec)
             count += len(spec)
+        if count == 0:
+            raise ValueError(f"{self.p.spectrograms}: fewer than 2 train clips with both a spectrogram and a face "
+                             "feature; the encoder's batch norm needs at least 2 per batch")
         self.sched.step()
-        return {"train_loss": total / max(count, 1), "lr": self.sched.get_last_lr()[0]}
+        return {"train_loss": total / count, "lr": self.sched.get_last_lr()[0]}
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
