@@ -130,7 +130,7 @@ class FaceModelParams(_Section):
 
     size: int = Field(64, ge=16, le=512)
     channels: list[int] = Field([128, 64, 32, 16], min_length=1, max_length=7)
-    epochs: int = Field(15, ge=1)
+    epochs: int = Field(40, ge=1)
     batch_size: int = Field(32, ge=1)
     lr: float = Field(2e-4, gt=0.0)
     gan_weight: float = Field(0.005, ge=0.0)
