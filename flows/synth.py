@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import time
-import uuid
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.common import map_tasks, with_runner
+from s2f.atomic import atomic_dir
 from s2f.config import Params, SynthParams
 from s2f.synth.corpus import ClipJob, plan_corpus, render_clip, write_index
-from s2f.tables import swap_in
 
 
 @task(retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE, task_run_name="render-{job.relpath}")
@@ -26,15 +25,16 @@ def synth_flow(params: Params) -> Path:
     log = get_run_logger()
     p = params.synth
     out = Path(p.out)
-    staging = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.staging")
     jobs = plan_corpus(p)
     log.info("rendering %d clips (%d speakers x %d) of %.1f s at %d px into %s",
              len(jobs), p.speakers, p.clips_per_speaker, p.seconds, p.size, out)
     start = time.perf_counter()
-    rendered = map_tasks(render, jobs, p, staging, label="synth")
+
+    def fill(staging: Path) -> None:
+        write_index(p, staging, map_tasks(render, jobs, p, staging, label="synth"))
+
+    atomic_dir(out, fill)
     elapsed = time.perf_counter() - start
-    write_index(p, staging, rendered)
-    swap_in(staging, out)
     log.info("wrote %s: %d clips, meta.csv, attributes.parquet, transcripts.csv in %.1f s "
              "(%.2f s wall per clip with %d workers)", out, len(jobs), elapsed, elapsed / len(jobs),
              params.runner.workers)

@@ -14,6 +14,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from s2f.atomic import atomic_write_bytes
 from s2f.hashing import sha256_file
 
 MODEL_NAME = "face_detection_short_range.tflite"
@@ -48,10 +49,7 @@ def ensure_model(dest: Path | None = None) -> Path:
     got = hashlib.sha256(data).hexdigest()
     if got != MODEL_SHA256:
         raise RuntimeError(f"{MODEL_NAME} from {WHEEL_SPEC} has SHA-256 {got}, expected {MODEL_SHA256}")
-    tmp_path = dest.with_suffix(".tmp")
-    tmp_path.write_bytes(data)
-    os.replace(tmp_path, dest)
-    return dest
+    return atomic_write_bytes(dest, data)
 
 
 if __name__ == "__main__":

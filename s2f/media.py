@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import os
-import uuid
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import ffmpeg
 import numpy as np
+
+from s2f.atomic import atomic_write
 
 
 def ffmpeg_message(err: ffmpeg.Error) -> str:
@@ -29,16 +29,18 @@ def encode_clip(frames: Iterable[np.ndarray], size: int, fps: int, audio: np.nda
 
     Single-threaded x264 and +bitexact make the same inputs give the same bytes, so the corpus is reproducible.
     """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.{uuid.uuid4().hex}.tmp.mp4")
-    wav = out.with_name(f".{out.stem}.{uuid.uuid4().hex}.tmp.f32")
+    return atomic_write(out, lambda tmp: _encode(frames, size, fps, audio, rate, tmp, audio_rate))
+
+
+def _encode(frames: Iterable[np.ndarray], size: int, fps: int, audio: np.ndarray, rate: int, out: Path,
+            audio_rate: int) -> None:
+    wav = out.with_suffix(".f32")
     try:
         np.asarray(audio, "<f4").tofile(wav)
         video_in = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{size}x{size}", framerate=fps)
         audio_in = ffmpeg.input(str(wav), format="f32le", ar=rate, ac=1)
         proc = (
-            ffmpeg.output(video_in, audio_in, str(tmp), vcodec="libx264", pix_fmt="yuv420p", preset="veryfast",
+            ffmpeg.output(video_in, audio_in, str(out), vcodec="libx264", pix_fmt="yuv420p", preset="veryfast",
                           crf=20, threads=1, acodec="aac", audio_bitrate="64k", ar=audio_rate, ac=1,
                           movflags="+faststart", fflags="+bitexact", map_metadata=-1,
                           **{"flags:v": "+bitexact", "flags:a": "+bitexact"})
@@ -55,11 +57,8 @@ def encode_clip(frames: Iterable[np.ndarray], size: int, fps: int, audio: np.nda
             proc.stderr.close()
         if proc.wait() != 0:
             raise ffmpeg.Error("ffmpeg", b"", err)
-        os.replace(tmp, out)
     finally:
-        tmp.unlink(missing_ok=True)
         wav.unlink(missing_ok=True)
-    return out
 
 
 def scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import uuid
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -22,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from s2f import __version__
+from s2f.atomic import atomic_dir, atomic_write
 
 META_KEY = b"s2f"
 
@@ -36,43 +34,20 @@ def _with_meta(table: pa.Table, dataset: str, schema_version: int, params: dict[
 
 
 def write_parquet(table: pa.Table, path: Path, *, dataset: str, schema_version: int, params: dict[str, Any]) -> Path:
-    """Write one Parquet file atomically (temp file in the same directory, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        pq.write_table(_with_meta(table, dataset, schema_version, params), tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    """Write one Parquet file atomically."""
+    return atomic_write(path, lambda tmp: pq.write_table(_with_meta(table, dataset, schema_version, params), tmp))
 
 
 def write_dataset(
     parts: Iterable[pa.Table], path: Path, *, dataset: str, schema_version: int, params: dict[str, Any]
 ) -> Path:
     """Replace the dataset directory `path` with the given parts, atomically as a whole."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.{uuid.uuid4().hex}.staging")
-    staging.mkdir()
-    try:
+    def fill(staging: Path) -> None:
         for i, part in enumerate(parts):
             write_parquet(part, staging / f"part-{i:05d}.parquet", dataset=dataset,
                           schema_version=schema_version, params=params)
-        swap_in(staging, path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return path
 
-
-def swap_in(staging: Path, path: Path) -> None:
-    """Move a finished directory into place, replacing what was there."""
-    old = path.with_name(f".{path.name}.{uuid.uuid4().hex}.old")
-    if path.exists():
-        os.replace(path, old)
-    os.replace(staging, path)
-    shutil.rmtree(old, ignore_errors=True)
+    return atomic_dir(path, fill)
 
 
 def read_dataset(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
@@ -97,6 +72,16 @@ def list_column(arrays: list[np.ndarray], value_type: pa.DataType) -> pa.ListArr
     offsets = np.concatenate([[0], np.cumsum([len(a) for a in flat])]).astype(np.int32)
     values = np.concatenate(flat) if flat else np.zeros(0)
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values.astype(value_type.to_pandas_dtype())))
+
+
+def list_arrays(batch: pa.RecordBatch, values: str = "values", shape: str = "shape") -> list[np.ndarray]:
+    """The inverse of `list_column` on a record batch: each row's values as a numpy view of its `shape`.
+
+    Views into one buffer, no Python object per value, so streaming large spectrogram sets stays cheap.
+    """
+    column = batch.column(values)
+    flat, offsets = column.values.to_numpy(zero_copy_only=False), column.offsets.to_numpy()
+    return [flat[offsets[i]:offsets[i + 1]].reshape(s) for i, s in enumerate(batch.column(shape).to_pylist())]
 
 
 def stack_column(values: pd.Series, shape: tuple[int, ...]) -> np.ndarray:

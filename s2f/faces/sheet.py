@@ -8,6 +8,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from s2f.atomic import atomic_write
+
 
 def decode_png(data: bytes) -> np.ndarray:
     """PNG bytes (as stored in the faces table) to an RGB array."""
@@ -32,9 +34,4 @@ def contact_sheet(faces: pd.DataFrame, per_row: int = 8, label: bool = True) -> 
 
 
 def write_png(rgb: np.ndarray, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    tmp.replace(path)
-    return path
+    return atomic_write(path, lambda tmp: cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)))

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from s2f.atomic import atomic_write
 from s2f.config import SynthParams
 from s2f.media import encode_clip
 from s2f.synth.attributes import Speaker, sample_speaker
@@ -110,6 +111,4 @@ def write_index(p: SynthParams, root: Path, rendered: list[dict]) -> None:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))

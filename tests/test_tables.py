@@ -1,0 +1,60 @@
+"""Atomic writes and the Parquet list columns that hold spectrograms and features."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from s2f.atomic import atomic_dir, atomic_write
+from s2f.faces.sheet import write_png
+from s2f.tables import list_arrays, list_column
+
+
+def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path):
+    target = tmp_path / "face.png"
+    target.write_bytes(b"old")
+
+    def fail(tmp: Path) -> None:
+        assert tmp.parent == tmp_path and tmp.suffix == ".png"  # format-sniffing writers see the extension
+        tmp.write_bytes(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        atomic_write(target, fail)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["face.png"]
+
+
+def test_png_written_through_a_temp_file_is_a_png(tmp_path: Path):
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    path = write_png(rgb, tmp_path / "sub" / "grid.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in path.parent.iterdir()] == ["grid.png"]
+
+
+def test_failed_directory_fill_keeps_the_old_directory(tmp_path: Path):
+    target = atomic_dir(tmp_path / "corpus", lambda d: (d / "a.txt").write_text("1"))
+
+    def fail(staging: Path) -> None:
+        (staging / "b.txt").write_text("2")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_dir(target, fail)
+    assert [p.name for p in target.iterdir()] == ["a.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["corpus"]
+    atomic_dir(target, lambda d: (d / "b.txt").write_text("2"))
+    assert [p.name for p in target.iterdir()] == ["b.txt"]
+
+
+def test_list_arrays_inverts_list_column():
+    arrays = [np.arange(6, dtype=np.float32).reshape(2, 3), np.full((1, 4), 7.5, np.float32)]
+    batch = pa.RecordBatch.from_arrays([list_column(arrays, pa.float16()), pa.array([list(a.shape) for a in arrays])],
+                                       names=["values", "shape"])
+    back = list_arrays(batch)
+    assert [b.shape for b in back] == [(2, 3), (1, 4)]
+    for a, b in zip(arrays, back):
+        np.testing.assert_array_equal(b.astype(np.float32), a)
