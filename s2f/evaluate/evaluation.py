@@ -24,6 +24,7 @@ from s2f.evaluate.craniofacial import MEASURES, measures
 from s2f.faces.align import Aligner
 from s2f.models.networks import FaceDecoder, VoiceEncoder
 from s2f.models.train_face import decode, descriptors_of, to_uint8
+from s2f.tables import list_arrays
 
 @dataclass
 class TestClips:
@@ -36,16 +37,11 @@ class TestClips:
 def read_spectrograms(path: str, split: str) -> dict[str, np.ndarray]:
     """First-segment spectrograms of one split, by clip id (only that split is read)."""
     table = pq.read_table(path, columns=["clip_id", "segment", "shape", "values"], filters=[("split", "=", split)])
-    out = {}
-    for batch in table.to_batches():
-        values = batch.column("values")
-        flat, offsets = values.values.to_numpy(zero_copy_only=False), values.offsets.to_numpy()
-        for i, (clip, seg, shape) in enumerate(zip(batch.column("clip_id").to_pylist(),
-                                                   batch.column("segment").to_pylist(),
-                                                   batch.column("shape").to_pylist())):
-            if seg == 0:
-                out[clip] = flat[offsets[i]:offsets[i + 1]].astype(np.float32).reshape(shape)
-    return out
+    return {clip: spec.astype(np.float32)
+            for batch in table.to_batches()
+            for clip, segment, spec in zip(batch.column("clip_id").to_pylist(), batch.column("segment").to_pylist(),
+                                           list_arrays(batch))
+            if segment == 0}
 
 
 @torch.no_grad()

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from s2f.tables import read_dataset, stack_column
+from s2f.tables import list_arrays, read_dataset, stack_column
 
 
 def load_features(path: str | Path, split: str | None = None) -> tuple[list[str], list[str], np.ndarray]:
@@ -55,15 +55,10 @@ class SpectrogramStream(IterableDataset):
         for f in files:
             for batch in pq.ParquetFile(f).iter_batches(batch_size=16, columns=["clip_id", "split", "shape",
                                                                                "values"]):
-                values = batch.column("values")
-                flat = values.values.to_numpy(zero_copy_only=False)  # float16, no Python objects
-                offsets = values.offsets.to_numpy()
-                clips, splits = batch.column("clip_id").to_pylist(), batch.column("split").to_pylist()
-                for i, shape in enumerate(batch.column("shape").to_pylist()):
-                    if splits[i] != self.split or clips[i] not in self.features:
-                        continue
-                    spec = flat[offsets[i]:offsets[i + 1]].astype(np.float32).reshape(shape)
-                    yield self._crop(spec, rng), self.features[clips[i]]
+                for clip, split, spec in zip(batch.column("clip_id").to_pylist(), batch.column("split").to_pylist(),
+                                             list_arrays(batch)):
+                    if split == self.split and clip in self.features:
+                        yield self._crop(spec.astype(np.float32), rng), self.features[clip]
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         files = list(self.files)
