@@ -40,7 +40,7 @@ class RunnerParams(_Section):
 class SynthParams(_Section):
     """The synthetic talking-face corpus (the embedded default dataset)."""
 
-    speakers: int = Field(400, ge=2, le=1_000_000)
+    speakers: int = Field(800, ge=2, le=1_000_000)
     clips_per_speaker: int = Field(1, ge=1, le=1000)
     seconds: float = Field(6.0, ge=1.0, le=60.0)
     fps: int = Field(25, ge=5, le=60)
