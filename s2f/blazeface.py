@@ -37,7 +37,6 @@ def ensure_model(dest: Path | None = None) -> Path:
     dest = dest or model_path()
     if dest.exists() and sha256_file(dest) == MODEL_SHA256:
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "-d", tmp, WHEEL_SPEC],
