@@ -3,8 +3,10 @@
 The couplings mimic what Speech2Face relies on (see README, "The synthetic corpus"):
 - accent group -> skin tone and hair colour distributions ("accent and nationality go with appearance");
 - gender, age and face size -> espeak-ng variant, pitch and speed ("mechanics of speech production");
-- eye spacing, nose width, lip thickness, mouth width, glasses, hair length, iris and background are drawn
-  independently of the voice, so a voice cannot explain the whole face.
+- face size, mouth width and nose width -> formants: a longer vocal tract lowers them all, spread lips raise F2
+  and F3, a wider nose adds low nasal resonance (the paper recovers the nasal index best of its measures);
+- eye spacing, lip thickness, glasses, hair length, iris and background are drawn independently of the voice,
+  so a voice cannot explain the whole face.
 Every speaker is a pure function of (seed, index).
 """
 
@@ -53,6 +55,9 @@ class Speaker:
     variant: str
     pitch: int
     speed: int
+    formant_scale: int  # % on every formant frequency (vocal tract length)
+    f2_scale: int  # % on F2 and F3 frequencies (lip spreading)
+    nasal: int  # % on the low nasal resonance's strength and F1's width
 
     def as_row(self) -> dict:
         return asdict(self)
@@ -100,6 +105,10 @@ def sample_speaker(seed: int, index: int) -> Speaker:
     age_z = (age - 45) / 15
     pitch = 50 - 12 * size_z - (8 if female else 3) * age_z + rng.normal(0, 6)
     speed = 170 - 1.1 * (age - 45) + rng.normal(0, 8)
+    # Formants, drawn last so every earlier draw (and so the face) is unchanged by them.
+    formant_scale = 100 - 3 * size_z + rng.normal(0, 1)
+    f2_scale = 100 + 5 * (mouth_width - 0.43) / 0.052 + rng.normal(0, 1.5)
+    nasal = 100 + 35 * (nose_width - 0.23) / 0.04 + rng.normal(0, 10)
     return Speaker(
         speaker_id=speaker_id(index), gender="f" if female else "m", age=age, accent_group=group,
         face_width=face_width, face_height=face_height, jaw=jaw, eye_spacing=eye_spacing, nose_width=nose_width,
@@ -107,4 +116,6 @@ def sample_speaker(seed: int, index: int) -> Speaker:
         hair_grey=hair_grey, hair_length=hair_length, beard=beard, glasses=glasses, iris=iris,
         background=background, accent=ACCENTS[group], variant=variant,
         pitch=int(np.clip(round(pitch), 5, 95)), speed=int(np.clip(round(speed), 120, 220)),
+        formant_scale=int(np.clip(round(formant_scale), 90, 110)), f2_scale=int(np.clip(round(f2_scale), 85, 115)),
+        nasal=int(np.clip(round(nasal), 30, 200)),
     )
