@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import wave
+from dataclasses import replace
 from pathlib import Path
 
 import mediapipe as mp
@@ -36,9 +39,12 @@ def test_voice_settings_follow_the_face_and_details_do_not():
     skin_by_group = people.groupby("accent_group").skin_tone.mean().to_numpy()
     assert np.all(np.diff(skin_by_group) > 0.1)
     assert set(people.accent) == set(ACCENTS)
-    for independent in ("eye_spacing", "nose_width", "lip_thickness", "mouth_width", "iris", "background"):
-        assert abs(people[independent].corr(people.pitch)) < 0.08, independent
-    assert abs(people.glasses.astype(float).corr(people.pitch)) < 0.08
+    assert people.formant_scale.corr(size) < -0.7
+    assert people.f2_scale.corr(people.mouth_width) > 0.8
+    assert people.nasal.corr(people.nose_width) > 0.8
+    for voice in ("pitch", "speed", "formant_scale", "f2_scale", "nasal"):
+        for independent in ("eye_spacing", "lip_thickness", "iris", "background", "glasses"):
+            assert abs(people[independent].astype(float).corr(people[voice])) < 0.08, (independent, voice)
 
 
 def _f0(samples: np.ndarray, rate: int) -> float:
@@ -54,6 +60,37 @@ def _f0(samples: np.ndarray, rate: int) -> float:
         if ac[lag] > 0.3 * ac[0]:
             out.append(rate / lag)
     return float(np.median(out))
+
+
+def test_neutral_formants_sound_exactly_like_the_accent_and_variant(tmp_path: Path):
+    speaker = replace(sample_speaker(0, 7), formant_scale=100, f2_scale=100, nasal=100)
+    text = "Nine nice mice."
+    wav = tmp_path / "plain.wav"
+    subprocess.run(["espeak-ng", "-v", f"{speaker.accent}+{speaker.variant}", "-p", str(speaker.pitch),
+                    "-s", str(speaker.speed), "-w", str(wav), text], check=True, capture_output=True)
+    with wave.open(str(wav)) as w:
+        rate, plain = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), "<i2")
+    ours, ours_rate = espeak(text, speaker)
+    assert ours_rate == rate and np.array_equal(np.round(ours * 32768).astype("<i2"), plain)
+
+
+def _band_db(samples: np.ndarray, rate: int, lo: float, hi: float) -> float:
+    """Mean power (dB) in [lo, hi) Hz over 512-sample frames."""
+    frames = np.lib.stride_tricks.sliding_window_view(samples, 512)[::256] * np.hanning(512)
+    power = (np.abs(np.fft.rfft(frames, axis=1)) ** 2).mean(0)
+    freqs = np.fft.rfftfreq(512, 1 / rate)
+    return float(10 * np.log10(power[(freqs >= lo) & (freqs < hi)].mean()))
+
+
+def test_a_wider_nose_and_mouth_move_the_voice_the_way_the_attributes_say():
+    speaker = sample_speaker(0, 7)
+    text = "Many young men and women know nothing about the moon."
+    narrow = espeak(text, replace(speaker, nasal=50))
+    wide = espeak(text, replace(speaker, nasal=170))
+    assert _band_db(*wide, 0, 300) > _band_db(*narrow, 0, 300) + 3  # more low nasal resonance
+    closed = espeak(text, replace(speaker, f2_scale=88))
+    spread = espeak(text, replace(speaker, f2_scale=112))
+    assert _band_db(*spread, 2500, 4000) > _band_db(*closed, 2500, 4000) + 2  # F2 and F3 move up
 
 
 def test_female_voices_are_higher_pitched_than_male_voices():
