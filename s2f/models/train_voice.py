@@ -71,8 +71,9 @@ class VoiceTrainer:
         width, frames = p.architecture()
         ids, speakers, feats = load_features(p.features, "train")
         val_ids, _, val_feats = load_features(p.features, "val")
-        if not ids or not val_ids:
-            raise ValueError(f"{p.features}: need face features in both train and val splits")
+        if len(ids) < 2 or not val_ids:  # the teacher's feature scaling needs a spread: 2 clips at least
+            raise ValueError(f"{p.features}: need face features for at least 2 train clips and 1 val clip "
+                             f"(found {len(ids)} and {len(val_ids)})")
         self.fc = copy.deepcopy(fc).requires_grad_(False).to(self.device)
         self.classifier = fit_identity_classifier(feats, speakers, p.identity_steps, p.seed,
                                                   p.identity_weight_decay).to(self.device)
