@@ -138,3 +138,16 @@ def test_pipeline_flow_runs_what_changed_once_pushes_and_pulls(project: Path, tm
     assert "Running stage 'ingest'" in fourth and "Running stage 'synth'" not in fourth
     assert {p: p.stat().st_mtime_ns for p in (project / "data/processed/faces").glob("part-*")} == parts
     assert "Running stage 'train_face'" not in fourth and "Running stage 'train_voice'" not in fourth
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_stage_depends_on_the_s2f_code_its_flow_imports(stage: str):
+    """A module a stage runs but dvc.yaml does not list would leave stale outputs after a code change."""
+    code = (f"import sys, flows.{stage}; "
+            "print(*(m.__file__ for n, m in sys.modules.items() if n.startswith('s2f') and m.__file__))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, check=True)
+    used = {Path(f).relative_to(PROJECT) for f in done.stdout.split()}
+    deps = [Path(d) for d in yaml.safe_load((PROJECT / "dvc.yaml").read_text())["stages"][stage]["deps"]]
+    exempt = {Path("s2f/__init__.py"), Path("s2f/config.py"), Path("s2f/errors.py")}
+    missing = {f for f in used - exempt if not any(f == d or d in f.parents for d in deps)}
+    assert not missing, f"dvc.yaml stage {stage} misses deps {sorted(map(str, missing))}"
