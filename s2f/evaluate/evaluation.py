@@ -26,6 +26,7 @@ from s2f.models.networks import FaceDecoder, VoiceEncoder
 from s2f.models.train_face import decode, descriptors_of, to_uint8
 from s2f.tables import list_arrays
 
+
 @dataclass
 class TestClips:
     clip_ids: list[str]
