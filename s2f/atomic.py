@@ -5,6 +5,7 @@ trust."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -14,6 +15,13 @@ from typing import Callable
 def _beside(path: Path, tag: str) -> Path:
     """A unique hidden sibling of `path` that keeps its extension (cv2 and ffmpeg pick the format by it)."""
     return path.with_name(f".{path.stem}.{uuid.uuid4().hex}.{tag}{path.suffix}")
+
+
+def _leftovers(path: Path, tag: str) -> list[Path]:
+    """`_beside` copies of `path` that a killed run left behind; nothing else writes them while a stage holds
+    DVC's lock, and an exception path already removes its own."""
+    name = re.compile(rf"\.{re.escape(path.stem)}\.[0-9a-f]{{32}}\.{tag}{re.escape(path.suffix)}")
+    return [p for p in path.parent.iterdir() if name.fullmatch(p.name)]
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
@@ -37,6 +45,8 @@ def atomic_dir(path: str | Path, fill: Callable[[Path], object]) -> Path:
     """Call `fill(staging)` on a new directory next to `path`, then swap it in for `path` as a whole."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in _leftovers(path, "staging") + _leftovers(path, "old"):  # a killed run's, or they pile up
+        shutil.rmtree(stale, ignore_errors=True)
     staging = _beside(path, "staging")
     staging.mkdir()
     old = _beside(path, "old")

@@ -50,6 +50,17 @@ def test_failed_directory_fill_keeps_the_old_directory(tmp_path: Path):
     assert [p.name for p in target.iterdir()] == ["b.txt"]
 
 
+def test_directory_write_clears_what_a_killed_run_left_and_nothing_else(tmp_path: Path):
+    killed = [tmp_path / f".corpus.{'a' * 32}.staging", tmp_path / f".corpus.{'b' * 32}.old"]
+    kept = [tmp_path / f".corpus2.{'c' * 32}.staging", tmp_path / ".corpus.notes.staging"]
+    for d in killed + kept:
+        d.mkdir()
+        (d / "half.mp4").write_bytes(b"half")
+    atomic_dir(tmp_path / "corpus", lambda d: (d / "a.txt").write_text("1"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["corpus", *(d.name for d in kept)])
+    assert [p.name for p in (tmp_path / "corpus").iterdir()] == ["a.txt"]
+
+
 def test_list_arrays_inverts_list_column():
     arrays = [np.arange(6, dtype=np.float32).reshape(2, 3), np.full((1, 4), 7.5, np.float32)]
     batch = pa.RecordBatch.from_arrays([list_column(arrays, pa.float16()), pa.array([list(a.shape) for a in arrays])],
