@@ -10,6 +10,8 @@ from s2f.errors import InputError
 from s2f.evaluate import metrics as m
 from s2f.evaluate.attributes import fit_classifiers, from_json, probabilities, speaker_labels, to_json
 from s2f.evaluate.craniofacial import MEASURES, measures
+from s2f.evaluate.baselines import fit_ridge
+from s2f.models.spread import spread_factor, widen
 from s2f.predict import speech_window
 
 RATE = 16000
@@ -98,6 +100,35 @@ def test_labels_and_classifiers_round_trip_through_json(tmp_path):
         assert np.allclose(clf.predict_proba(feats), rebuilt[name].predict_proba(feats))
     probs = probabilities(rebuilt, feats[0])
     assert list(probs["gender"])[0] == "f" and sum(probs["gender"].values()) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_spread_factor_widens_predictions_to_the_targets_distance_from_the_mean():
+    mean = np.array([1.0, 0.0])
+    targets = mean + np.array([[2.0, 0.0], [0.0, -2.0], [-2.0, 0.0]])  # all 2 from the mean
+    pred = mean + np.array([[0.5, 0.0], [0.0, 0.3], [0.24, 0.32]])  # 0.5, 0.3, 0.4 from it: mean 0.4
+    k = spread_factor(targets, pred, mean)
+    assert k == pytest.approx(5.0)
+    wide = widen(pred, mean, k)
+    assert np.allclose(wide - mean, 5 * (pred - mean))  # same directions, 5x as far
+    assert np.linalg.norm(wide - mean, axis=1).mean() == pytest.approx(2.0)
+    assert spread_factor(targets, np.repeat(mean[None], 3, 0), mean) == 1.0  # nothing to widen
+
+
+def test_ridge_baseline_undoes_its_shrinkage_on_held_out_folds():
+    """A weak, noisy relation makes ridge answer near the mean; its spread factor, measured on its
+    cross-validation folds, puts new predictions back at the targets' distance from the mean."""
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(300, 8))
+    feats = emb @ rng.normal(size=(8, 16)) * 0.3 + rng.normal(size=(300, 16))  # mostly noise
+    speakers = [f"s{i // 2}" for i in range(300)]
+    ridge = fit_ridge(emb, feats, speakers, [0.1, 10.0, 1000.0])
+    assert ridge.spread > 1.5
+    new = rng.normal(size=(200, 8))
+    raw = ridge.ridge.predict(new)
+    wide = widen(raw, ridge.mean, ridge.spread)
+    target = np.linalg.norm(feats - feats.mean(0), axis=1).mean()
+    assert np.linalg.norm(wide - ridge.mean, axis=1).mean() == pytest.approx(target, rel=0.15)
+    assert np.allclose(ridge.predict(new), m.normalize(wide))
 
 
 def _tone(seconds: float, amp: float = 0.3) -> np.ndarray:

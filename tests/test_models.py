@@ -12,6 +12,7 @@ from torch import nn
 
 from s2f.config import VOICE_PRESETS, FaceModelParams, VoiceModelParams
 from s2f.models import train_voice
+from s2f.models.data import SpectrogramStream, load_features
 from s2f.models.losses import VoiceLossWeights, adversarial, distillation, feature_l2, fc_l1, voice_loss
 from s2f.models.networks import (DecoderConfig, EncoderConfig, FaceDecoder, PatchDiscriminator, VoiceEncoder,
                                  forward_gflops)
@@ -68,6 +69,8 @@ def test_voice_encoder_predicts_in_units_of_the_target_spread():
     assert 0 < z.abs().mean() < 1  # starts near the mean, within the spread
     model.out_scale.mul_(2)
     assert torch.allclose((model(spec) - mean) / spread, 2 * z, atol=1e-4)
+    model.spread.fill_(3.0)  # the spread factor widens every prediction around the mean
+    assert torch.allclose((model(spec) - mean) / spread, 6 * z, atol=1e-4)
 
 
 def test_decoder_and_discriminator_shapes():
@@ -144,6 +147,7 @@ def test_safetensors_round_trip(tmp_path: Path):
     decoder = FaceDecoder(DecoderConfig()).eval()
     encoder = VoiceEncoder(EncoderConfig(width=0.0625, frames=100))
     encoder.start_at(torch.full((128,), 0.3), torch.full((128,), 0.02))  # buffers must travel with the weights
+    encoder.spread.fill_(2.5)
     encoder.eval()
     save_model(decoder, {"arch": decoder.cfg.to_json(), "note": "test"}, tmp_path / "dec")
     save_model(encoder, {"arch": encoder.cfg.to_json()}, tmp_path / "enc")
@@ -153,7 +157,7 @@ def test_safetensors_round_trip(tmp_path: Path):
     loaded_enc, _ = load_encoder(tmp_path / "enc")
     assert config["note"] == "test"
     assert torch.equal(loaded_dec(feature), decoder(feature))
-    assert torch.equal(loaded_enc(spec), encoder(spec))
+    assert torch.equal(loaded_enc(spec), encoder(spec)) and loaded_enc.spread.item() == 2.5
     with pytest.raises(FileNotFoundError, match="no trained model .* run `make run` first"):
         load_decoder(tmp_path / "nothing")
 
@@ -196,6 +200,20 @@ def test_killed_voice_training_resumes_from_its_checkpoint(tiny_processed: Path,
     assert die_after_first.seen == [0, 1, 2]  # the rerun started at epoch 1
     spec = torch.randn(2, 2, 100, 257)
     assert torch.allclose(straight(spec), resumed(spec)) and metrics2 == metrics
+
+
+def test_trained_encoder_is_widened_to_the_train_faces_spread_on_val(tiny_processed: Path, tmp_path: Path):
+    p = _voice_params(tiny_processed, tmp_path, epochs=1)
+    encoder, metrics = train_voice_encoder(p, FaceDecoder(DecoderConfig()).fc, "v1")
+    assert encoder.spread.item() == pytest.approx(metrics["spread"]) and metrics["spread"] != 1.0
+    _, _, train_feats = load_features(p.features, "train")
+    val_ids, _, val_feats = load_features(p.features, "val")
+    stream = SpectrogramStream(p.spectrograms, dict(zip(val_ids, val_feats)), "val", 100, train=False)
+    with torch.no_grad():
+        pred = torch.cat([encoder(spec[None]) for spec, _ in stream]).numpy()
+    mean = train_feats.mean(0)
+    assert np.linalg.norm(pred - mean, axis=1).mean() == pytest.approx(
+        np.linalg.norm(train_feats - mean, axis=1).mean(), rel=1e-3)
 
 
 def test_a_checkpoint_from_other_model_code_is_not_resumed(tiny_processed: Path, tmp_path: Path,

@@ -4,20 +4,24 @@
 - mean: the train-mean face feature, for every clip;
 - resemblyzer: a pretrained speaker embedding (resemblyzer's bundled GE2E encoder, trained on other data)
   mapped to the face feature by ridge regression fitted on train clips: what an off-the-shelf voice model gets.
+  Like the voice encoder, its predictions are widened to the train faces' spread (s2f/models/spread.py), by a
+  factor measured on its cross-validated train predictions.
 """
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
-from sklearn.linear_model import RidgeCV
-from sklearn.model_selection import GroupKFold
+from sklearn.linear_model import Ridge, RidgeCV
+from sklearn.model_selection import GroupKFold, cross_val_predict
 
 from s2f.audio.spectrogram import SAMPLE_RATE
 from s2f.evaluate.metrics import normalize
+from s2f.models.spread import spread_factor, widen
 
 BASELINES = ("chance", "mean", "resemblyzer")
 
@@ -49,10 +53,28 @@ def speaker_embeddings(waves: Sequence[np.ndarray]) -> np.ndarray:
     return np.stack(out).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class RidgeMap:
+    """Speaker embedding -> face feature: a fitted ridge, widened by k around the train-mean feature."""
+
+    ridge: RidgeCV
+    mean: np.ndarray
+    spread: float
+
+    def predict(self, embeddings: np.ndarray) -> np.ndarray:
+        return normalize(widen(self.ridge.predict(embeddings), self.mean, self.spread))
+
+
 def fit_ridge(embeddings: np.ndarray, features: np.ndarray, speakers: Sequence[str],
-              alphas: Sequence[float]) -> RidgeCV:
+              alphas: Sequence[float]) -> RidgeMap:
     """Ridge from speaker embedding to face feature; alpha chosen by 5-fold CV grouped by speaker (a clip's
-    neighbours from the same speaker would otherwise reward memorising)."""
+    neighbours from the same speaker would otherwise reward memorising), and the spread factor measured on
+    the same folds' held-out predictions."""
     folds = min(5, len(set(speakers)))
     cv = list(GroupKFold(folds).split(embeddings, features, list(speakers))) if folds >= 2 else None
-    return RidgeCV(alphas=list(alphas), cv=cv).fit(embeddings, features)
+    ridge = RidgeCV(alphas=list(alphas), cv=cv).fit(embeddings, features)
+    mean = features.mean(0)
+    if cv is None:  # one train speaker: no held-out predictions, so nothing to measure
+        return RidgeMap(ridge, mean, 1.0)
+    held_out = cross_val_predict(Ridge(alpha=ridge.alpha_), embeddings, features, cv=cv)
+    return RidgeMap(ridge, mean, spread_factor(features, held_out, mean))

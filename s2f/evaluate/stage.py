@@ -96,9 +96,10 @@ def method_features(p: EvaluateParams, audio: AudioParams, test: TestClips, trai
         log(f"resemblyzer: embedding {len(keep)} train and {n} test clips")
         train_emb = base.speaker_embeddings(first_waves(clips, [train_ids[i] for i in keep], audio))
         ridge = base.fit_ridge(train_emb, train_feats[keep], [train_speakers[i] for i in keep], p.ridge_alphas)
+        log(f"resemblyzer: ridge alpha {ridge.ridge.alpha_:g}, predictions widened x{ridge.spread:.2f}")
         waves = first_waves(clips, test.clip_ids, audio)
         out["resemblyzer"] = {
-            s: m.normalize(ridge.predict(base.speaker_embeddings([w[:int(s * SAMPLE_RATE)] for w in waves])))
+            s: ridge.predict(base.speaker_embeddings([w[:int(s * SAMPLE_RATE)] for w in waves]))
             for s in p.seconds}
     return out
 

@@ -123,6 +123,7 @@ class VoiceEncoder(nn.Module):
                                   nn.Dropout(cfg.dropout), nn.Linear(hidden, cfg.feature_dim))
         self.register_buffer("out_mean", torch.zeros(cfg.feature_dim))
         self.register_buffer("out_scale", torch.ones(cfg.feature_dim))
+        self.register_buffer("spread", torch.ones(()))  # see s2f/models/spread.py; set once training ends
 
     @torch.no_grad()
     def start_at(self, mean: torch.Tensor, spread: torch.Tensor, scale: float = 0.1) -> None:
@@ -139,7 +140,7 @@ class VoiceEncoder(nn.Module):
 
     def forward(self, spec: torch.Tensor) -> torch.Tensor:
         x = self.convs(spec)  # (batch, channels, time, freq)
-        return self.out_mean + self.out_scale * self.head(x.mean(dim=2))  # average pool over time
+        return self.out_mean + self.spread * self.out_scale * self.head(x.mean(dim=2))  # average pool over time
 
 
 def pick_device() -> torch.device:

@@ -2,7 +2,8 @@
 
 The frozen decoder's first layer and a frozen identity classifier (fitted here on train-speaker face features)
 shape the loss. Adam (beta1 0.5, eps 1e-4), exponential lr decay per epoch, early stopping on val loss. After
-every epoch a checkpoint is written; a rerun with the same params and data continues from it.
+every epoch a checkpoint is written; a rerun with the same params and data continues from it. The best encoder
+then gets its spread factor from its val predictions (s2f/models/spread.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from s2f.hashing import sha256_file
 from s2f.models.data import SpectrogramStream, load_features
 from s2f.models.losses import VoiceLossWeights, voice_loss
 from s2f.models.networks import EncoderConfig, VoiceEncoder, pick_device
+from s2f.models.spread import spread_factor
 from s2f.models.store import load_checkpoint, save_checkpoint
 
 EpochLog = Callable[[int, dict[str, float]], None]
@@ -78,6 +80,7 @@ class VoiceTrainer:
         self.classifier = fit_identity_classifier(feats, speakers, p.identity_steps, p.seed,
                                                   p.identity_weight_decay).to(self.device)
         self.weights = VoiceLossWeights(**p.loss.model_dump())
+        self.train_features = feats
         self.mean_feature = torch.from_numpy(feats.mean(0)).to(self.device)
         self.train_set = SpectrogramStream(p.spectrograms, dict(zip(ids, feats)), "train", frames, True, p.seed,
                                            p.shuffle_buffer)
@@ -133,6 +136,16 @@ class VoiceTrainer:
             count += len(spec)
         return {k: v / max(count, 1) for k, v in sums.items()}
 
+    @torch.no_grad()
+    def widen_to_train_spread(self) -> float:
+        """Set the encoder's spread factor so that its val predictions are as spread as train faces; return it."""
+        self.model.eval()
+        self.model.spread.fill_(1.0)
+        pred = np.concatenate([self.model(spec.to(self.device)).cpu().numpy() for spec, _ in self.loader(self.val_set)])
+        k = spread_factor(self.train_features, pred, self.train_features.mean(0))
+        self.model.spread.fill_(k)
+        return k
+
 
 def code_version() -> str:
     """Hash of the model code (this package's sources): a checkpoint written by other code is not resumed."""
@@ -148,7 +161,8 @@ def run_key(p: VoiceModelParams, data_version: str) -> str:
 
 def train_voice_encoder(p: VoiceModelParams, fc: nn.Linear, data_version: str,
                         on_epoch: EpochLog | None = None) -> tuple[VoiceEncoder, dict[str, float]]:
-    """Train (resuming from a matching checkpoint), return the best-on-val encoder and its metrics."""
+    """Train (resuming from a matching checkpoint); return the best-on-val encoder, widened to the train faces'
+    spread, and its metrics (val loss terms are those before widening)."""
     trainer = VoiceTrainer(p, fc)
     key = run_key(p, data_version)
     ckpt_path = Path(p.checkpoints) / f"voice_encoder-{key}.pt"
@@ -184,6 +198,7 @@ def train_voice_encoder(p: VoiceModelParams, fc: nn.Linear, data_version: str,
             on_epoch(epoch, metrics)
     trainer.model.load_state_dict(best_state)
     final = trainer.evaluate()
+    final["spread"] = trainer.widen_to_train_spread()
     trainer.model.cpu()
     final.update({"best_val_loss": state["best_loss"], "first_epoch_val_loss": state["first_val_loss"],
                   "epochs_run": state["epoch"] + 1})
