@@ -31,14 +31,15 @@ def train_voice_flow(params: Params) -> Path:
     with Live(dir=p.reports, dvcyaml=None, save_dvc_exp=False, monitor_system=False) as live:
         encoder, metrics = train_voice_encoder(p, decoder.fc, data_version, live_logger(live))
         live.summary.update(metrics)
-    out = save_model(encoder, {"model": "voice_encoder", "arch": encoder.cfg.to_json(), "preset": p.preset,
-                               "params": p.model_dump(mode="json"), "params_hash": params.section_hash("voice_model"),
+    out = save_model(encoder, {"model": "voice_encoder", "arch": encoder.cfg.to_json(), "members": len(encoder.members),
+                               "preset": p.preset, "params": p.model_dump(mode="json"),
+                               "params_hash": params.section_hash("voice_model"),
                                "data_version": data_version, "decoder": decoder_config["params_hash"],
                                "metrics": metrics}, p.out)
-    log.info("wrote %s: best val loss %.3f (first epoch %.3f, train-mean baseline %.3f) after %d epochs; "
-             "predictions widened x%.2f to the train faces' spread", out, metrics["best_val_loss"],
-             metrics["first_epoch_val_loss"], metrics["val_loss_mean_baseline"], metrics["epochs_run"],
-             metrics["spread"])
+    log.info("wrote %s: %d encoders, best val loss %.3f on average (first epoch %.3f, train-mean baseline %.3f), "
+             "their average %.3f; predictions widened x%.2f to the train faces' spread", out, p.members,
+             metrics["best_val_loss"], metrics["first_epoch_val_loss"], metrics["val_loss_mean_baseline"],
+             metrics["ensemble_val_loss"], metrics["spread"])
     return out
 
 

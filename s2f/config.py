@@ -178,6 +178,7 @@ class VoiceModelParams(_Section):
     identity_steps: int = Field(300, ge=1)
     identity_weight_decay: float = Field(1e-2, ge=0.0)
     seed: int = Field(0, ge=0)
+    members: int = Field(3, ge=1, le=32)
     spectrograms: str = "data/processed/spectrograms"
     features: str = "data/processed/face_features"
     decoder: str = "models/face_decoder"

@@ -15,7 +15,7 @@ from s2f.models import train_voice
 from s2f.models.data import SpectrogramStream, load_features
 from s2f.models.losses import VoiceLossWeights, adversarial, distillation, feature_l2, fc_l1, voice_loss
 from s2f.models.networks import (DecoderConfig, EncoderConfig, FaceDecoder, PatchDiscriminator, VoiceEncoder,
-                                 forward_gflops)
+                                 VoiceEnsemble, forward_gflops)
 from s2f.models.store import load_checkpoint, save_model
 from s2f.models.train_face import load_face_data, train_face_decoder
 from s2f.models.train_voice import train_voice_encoder
@@ -69,8 +69,20 @@ def test_voice_encoder_predicts_in_units_of_the_target_spread():
     assert 0 < z.abs().mean() < 1  # starts near the mean, within the spread
     model.out_scale.mul_(2)
     assert torch.allclose((model(spec) - mean) / spread, 2 * z, atol=1e-4)
-    model.spread.fill_(3.0)  # the spread factor widens every prediction around the mean
-    assert torch.allclose((model(spec) - mean) / spread, 6 * z, atol=1e-4)
+
+
+def test_ensemble_averages_its_members_then_widens_around_the_train_mean():
+    torch.manual_seed(0)
+    members = [VoiceEncoder(EncoderConfig(width=0.0625, frames=100)) for _ in range(3)]
+    mean = torch.linspace(-0.1, 0.1, 128)
+    for m in members:
+        m.start_at(mean, torch.full((128,), 0.02))
+    ensemble = VoiceEnsemble(members).eval()
+    spec = torch.randn(4, 2, 100, 257)
+    average = torch.stack([m(spec) for m in members]).mean(0)
+    assert torch.allclose(ensemble(spec), average)
+    ensemble.spread.fill_(3.0)
+    assert torch.allclose(ensemble(spec) - mean, 3 * (average - mean), atol=1e-6)
 
 
 def test_decoder_and_discriminator_shapes():
@@ -145,12 +157,14 @@ def test_two_training_steps_lower_the_loss_on_a_tiny_batch():
 
 def test_safetensors_round_trip(tmp_path: Path):
     decoder = FaceDecoder(DecoderConfig()).eval()
-    encoder = VoiceEncoder(EncoderConfig(width=0.0625, frames=100))
-    encoder.start_at(torch.full((128,), 0.3), torch.full((128,), 0.02))  # buffers must travel with the weights
+    members = [VoiceEncoder(EncoderConfig(width=0.0625, frames=100)) for _ in range(2)]
+    for m in members:
+        m.start_at(torch.full((128,), 0.3), torch.full((128,), 0.02))  # buffers must travel with the weights
+    encoder = VoiceEnsemble(members)
     encoder.spread.fill_(2.5)
     encoder.eval()
     save_model(decoder, {"arch": decoder.cfg.to_json(), "note": "test"}, tmp_path / "dec")
-    save_model(encoder, {"arch": encoder.cfg.to_json()}, tmp_path / "enc")
+    save_model(encoder, {"arch": encoder.cfg.to_json(), "members": 2}, tmp_path / "enc")
     assert (tmp_path / "dec" / "model.safetensors").read_bytes()[8:9] == b"{"  # a JSON header, not a pickle
     feature, spec = torch.randn(2, 128), torch.randn(2, 2, 100, 257)
     loaded_dec, config = load_decoder(tmp_path / "dec")
@@ -165,7 +179,7 @@ def test_safetensors_round_trip(tmp_path: Path):
 def _voice_params(tiny_processed: Path, tmp_path: Path, **kw) -> VoiceModelParams:
     return VoiceModelParams(spectrograms=str(tiny_processed / "spectrograms"),
                             features=str(tiny_processed / "face_features"), checkpoints=str(tmp_path / "ck"),
-                            frames=100, batch_size=4, identity_steps=50, **kw)
+                            frames=100, batch_size=4, identity_steps=50, **{"members": 1, **kw})
 
 
 class Killed(Exception):
@@ -202,9 +216,10 @@ def test_killed_voice_training_resumes_from_its_checkpoint(tiny_processed: Path,
     assert torch.allclose(straight(spec), resumed(spec)) and metrics2 == metrics
 
 
-def test_trained_encoder_is_widened_to_the_train_faces_spread_on_val(tiny_processed: Path, tmp_path: Path):
-    p = _voice_params(tiny_processed, tmp_path, epochs=1)
+def test_trained_ensemble_is_widened_to_the_train_faces_spread_on_val(tiny_processed: Path, tmp_path: Path):
+    p = _voice_params(tiny_processed, tmp_path, epochs=1, members=2)
     encoder, metrics = train_voice_encoder(p, FaceDecoder(DecoderConfig()).fc, "v1")
+    assert len(encoder.members) == 2 and metrics["member0_best_val_loss"] != metrics["member1_best_val_loss"]
     assert encoder.spread.item() == pytest.approx(metrics["spread"]) and metrics["spread"] != 1.0
     _, _, train_feats = load_features(p.features, "train")
     val_ids, _, val_feats = load_features(p.features, "val")

@@ -30,9 +30,9 @@ def tiny_models(tiny_processed: Path, tiny_corpus: Path, tmp_path_factory: pytes
     save_model(decoder, {"arch": decoder.cfg.to_json()}, out / "face_decoder")
     vp = VoiceModelParams(spectrograms=str(tiny_processed / "spectrograms"),
                           features=str(tiny_processed / "face_features"), checkpoints=str(out / "ck"),
-                          epochs=1, frames=100, batch_size=4, identity_steps=20)
+                          epochs=1, frames=100, batch_size=4, identity_steps=20, members=2)
     encoder, _ = train_voice_encoder(vp, decoder.fc, "tiny")
-    save_model(encoder, {"arch": encoder.cfg.to_json()}, out / "voice_encoder")
+    save_model(encoder, {"arch": encoder.cfg.to_json(), "members": len(encoder.members)}, out / "voice_encoder")
     labels = speaker_labels(read_dataset(tiny_processed / "clips"), tiny_corpus / "attributes.parquet", ["gender"])
     _, speakers, feats = load_features(vp.features)
     save_classifiers(fit_classifiers(feats, speakers, labels, min_speakers=1), out / "attributes.json")

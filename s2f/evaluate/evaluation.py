@@ -22,7 +22,7 @@ from s2f.audio.spectrogram import n_frames
 from s2f.evaluate import metrics as m
 from s2f.evaluate.craniofacial import MEASURES, measures
 from s2f.faces.align import Aligner
-from s2f.models.networks import FaceDecoder, VoiceEncoder
+from s2f.models.networks import FaceDecoder, VoiceEnsemble
 from s2f.models.train_face import decode, descriptors_of, to_uint8
 from s2f.tables import list_arrays
 
@@ -46,7 +46,7 @@ def read_spectrograms(path: str, split: str) -> dict[str, np.ndarray]:
 
 
 @torch.no_grad()
-def predict_voice(encoder: VoiceEncoder, specs: Sequence[np.ndarray], seconds: float, batch: int = 16) -> np.ndarray:
+def predict_voice(encoder: VoiceEnsemble, specs: Sequence[np.ndarray], seconds: float, batch: int = 16) -> np.ndarray:
     """Face features from the first `seconds` of each spectrogram (the encoder pools over time)."""
     encoder.eval()
     frames = n_frames(seconds)

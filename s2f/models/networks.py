@@ -123,7 +123,6 @@ class VoiceEncoder(nn.Module):
                                   nn.Dropout(cfg.dropout), nn.Linear(hidden, cfg.feature_dim))
         self.register_buffer("out_mean", torch.zeros(cfg.feature_dim))
         self.register_buffer("out_scale", torch.ones(cfg.feature_dim))
-        self.register_buffer("spread", torch.ones(()))  # see s2f/models/spread.py; set once training ends
 
     @torch.no_grad()
     def start_at(self, mean: torch.Tensor, spread: torch.Tensor, scale: float = 0.1) -> None:
@@ -140,7 +139,27 @@ class VoiceEncoder(nn.Module):
 
     def forward(self, spec: torch.Tensor) -> torch.Tensor:
         x = self.convs(spec)  # (batch, channels, time, freq)
-        return self.out_mean + self.spread * self.out_scale * self.head(x.mean(dim=2))  # average pool over time
+        return self.out_mean + self.out_scale * self.head(x.mean(dim=2))  # average pool over time
+
+
+class VoiceEnsemble(nn.Module):
+    """Voice encoders trained from different seeds, their predictions averaged, then widened around the train mean.
+
+    Trained on a few hundred speakers, one encoder's prediction depends on its seed about as much as on the
+    voice; averaging keeps what the members share. The spread factor (s2f/models/spread.py) is the ensemble's,
+    measured once training ends.
+    """
+
+    def __init__(self, members: list[VoiceEncoder]):
+        super().__init__()
+        self.cfg = members[0].cfg
+        self.members = nn.ModuleList(members)
+        self.register_buffer("spread", torch.ones(()))
+
+    def forward(self, spec: torch.Tensor) -> torch.Tensor:
+        mean = self.members[0].out_mean
+        average = torch.stack([member(spec) for member in self.members]).mean(0)
+        return mean + self.spread * (average - mean)
 
 
 def pick_device() -> torch.device:

@@ -2,8 +2,9 @@
 
 The frozen decoder's first layer and a frozen identity classifier (fitted here on train-speaker face features)
 shape the loss. Adam (beta1 0.5, eps 1e-4), exponential lr decay per epoch, early stopping on val loss. After
-every epoch a checkpoint is written; a rerun with the same params and data continues from it. The best encoder
-then gets its spread factor from its val predictions (s2f/models/spread.py).
+every epoch a checkpoint is written; a rerun with the same params and data continues from it. `members`
+encoders are trained this way from consecutive seeds; their average then gets its spread factor from its val
+predictions (s2f/models/spread.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from s2f.config import VoiceModelParams
 from s2f.hashing import sha256_file
 from s2f.models.data import SpectrogramStream, load_features
 from s2f.models.losses import VoiceLossWeights, voice_loss
-from s2f.models.networks import EncoderConfig, VoiceEncoder, pick_device
+from s2f.models.networks import EncoderConfig, VoiceEncoder, VoiceEnsemble, pick_device
 from s2f.models.spread import spread_factor
 from s2f.models.store import load_checkpoint, save_checkpoint
 
@@ -120,14 +121,15 @@ class VoiceTrainer:
         return {"train_loss": total / count, "lr": self.sched.get_last_lr()[0]}
 
     @torch.no_grad()
-    def evaluate(self) -> dict[str, float]:
-        """Val loss terms of the model, and the val loss of always predicting the train mean feature."""
-        self.model.eval()
+    def evaluate(self, model: nn.Module | None = None) -> dict[str, float]:
+        """Val loss terms of the model (or of `model`), and the val loss of always predicting the train mean."""
+        model = model or self.model
+        model.eval()
         sums: dict[str, float] = {}
         count = 0
         for spec, true in self.loader(self.val_set):
             spec, true = spec.to(self.device), true.to(self.device)
-            model_terms = self.loss(self.model(spec), true)
+            model_terms = self.loss(model(spec), true)
             mean_terms = self.loss(self.mean_feature.expand_as(true), true)
             for k, v in model_terms.items():
                 sums[f"val_{k}"] = sums.get(f"val_{k}", 0.0) + v.item() * len(spec)
@@ -137,13 +139,13 @@ class VoiceTrainer:
         return {k: v / max(count, 1) for k, v in sums.items()}
 
     @torch.no_grad()
-    def widen_to_train_spread(self) -> float:
-        """Set the encoder's spread factor so that its val predictions are as spread as train faces; return it."""
-        self.model.eval()
-        self.model.spread.fill_(1.0)
-        pred = np.concatenate([self.model(spec.to(self.device)).cpu().numpy() for spec, _ in self.loader(self.val_set)])
+    def widen(self, ensemble: VoiceEnsemble) -> float:
+        """Set the ensemble's spread factor so that its val predictions are as spread as train faces; return it."""
+        ensemble.eval()
+        ensemble.spread.fill_(1.0)
+        pred = np.concatenate([ensemble(spec.to(self.device)).cpu().numpy() for spec, _ in self.loader(self.val_set)])
         k = spread_factor(self.train_features, pred, self.train_features.mean(0))
-        self.model.spread.fill_(k)
+        ensemble.spread.fill_(k)
         return k
 
 
@@ -159,10 +161,10 @@ def run_key(p: VoiceModelParams, data_version: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def train_voice_encoder(p: VoiceModelParams, fc: nn.Linear, data_version: str,
-                        on_epoch: EpochLog | None = None) -> tuple[VoiceEncoder, dict[str, float]]:
-    """Train (resuming from a matching checkpoint); return the best-on-val encoder, widened to the train faces'
-    spread, and its metrics (val loss terms are those before widening)."""
+def train_member(p: VoiceModelParams, fc: nn.Linear, data_version: str,
+                 on_epoch: EpochLog | None = None) -> tuple[VoiceTrainer, dict[str, float]]:
+    """Train one encoder (resuming from a matching checkpoint); return its trainer, holding the best-on-val
+    model, and its metrics."""
     trainer = VoiceTrainer(p, fc)
     key = run_key(p, data_version)
     ckpt_path = Path(p.checkpoints) / f"voice_encoder-{key}.pt"
@@ -198,8 +200,25 @@ def train_voice_encoder(p: VoiceModelParams, fc: nn.Linear, data_version: str,
             on_epoch(epoch, metrics)
     trainer.model.load_state_dict(best_state)
     final = trainer.evaluate()
-    final["spread"] = trainer.widen_to_train_spread()
-    trainer.model.cpu()
     final.update({"best_val_loss": state["best_loss"], "first_epoch_val_loss": state["first_val_loss"],
                   "epochs_run": state["epoch"] + 1})
-    return trainer.model.eval(), final
+    return trainer, final
+
+
+def train_voice_encoder(p: VoiceModelParams, fc: nn.Linear, data_version: str,
+                        on_epoch: EpochLog | None = None) -> tuple[VoiceEnsemble, dict[str, float]]:
+    """Train `members` encoders from seeds seed, seed + 1, ...; return their average, widened to the train faces'
+    spread, and metrics: each member's (`member<i>_...`), their mean, and the ensemble's val loss (unwidened)."""
+    members: list[VoiceEncoder] = []
+    metrics: dict[str, float] = {}
+    for i in range(p.members):
+        log = (lambda epoch, m, i=i: on_epoch(epoch, {**m, "member": i})) if on_epoch else None
+        trainer, final = train_member(p.model_copy(update={"seed": p.seed + i}), fc, data_version, log)
+        members.append(trainer.model)
+        metrics.update({f"member{i}_{k}": v for k, v in final.items()})
+    for k in final:
+        metrics[k] = float(np.mean([metrics[f"member{i}_{k}"] for i in range(p.members)]))
+    ensemble = VoiceEnsemble(members).to(trainer.device)
+    metrics["ensemble_val_loss"] = trainer.evaluate(ensemble)["val_loss"]
+    metrics["spread"] = trainer.widen(ensemble)
+    return ensemble.cpu().eval(), metrics

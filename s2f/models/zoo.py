@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from s2f.models.networks import DecoderConfig, EncoderConfig, FaceDecoder, VoiceEncoder
+from s2f.models.networks import DecoderConfig, EncoderConfig, FaceDecoder, VoiceEncoder, VoiceEnsemble
 from s2f.models.store import load_config, load_weights
 
 
@@ -15,6 +15,7 @@ def load_decoder(directory: str | Path) -> tuple[FaceDecoder, dict[str, Any]]:
     return load_weights(FaceDecoder(DecoderConfig(**arch)), directory), config
 
 
-def load_encoder(directory: str | Path) -> tuple[VoiceEncoder, dict[str, Any]]:
+def load_encoder(directory: str | Path) -> tuple[VoiceEnsemble, dict[str, Any]]:
     config = load_config(directory)
-    return load_weights(VoiceEncoder(EncoderConfig(**config["arch"])), directory), config
+    members = [VoiceEncoder(EncoderConfig(**config["arch"])) for _ in range(config["members"])]
+    return load_weights(VoiceEnsemble(members), directory), config
