@@ -129,6 +129,9 @@ def test_ridge_baseline_undoes_its_shrinkage_on_held_out_folds():
     target = np.linalg.norm(feats - feats.mean(0), axis=1).mean()
     assert np.linalg.norm(wide - ridge.mean, axis=1).mean() == pytest.approx(target, rel=0.15)
     assert np.allclose(ridge.predict(new), m.normalize(wide))
+    one_speaker = fit_ridge(emb[:20], feats[:20], ["s0"] * 20, [1.0])  # no held-out folds: nothing to measure
+    assert one_speaker.spread == 1.0
+    assert np.allclose(one_speaker.predict(new), m.normalize(one_speaker.ridge.predict(new)))
 
 
 def _tone(seconds: float, amp: float = 0.3) -> np.ndarray:
