@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from s2f.config import VOICE_PRESETS, FaceModelParams, VoiceModelParams
+from s2f.errors import InputError
 from s2f.models import train_voice
 from s2f.models.data import SpectrogramStream, load_features
 from s2f.models.losses import VoiceLossWeights, adversarial, distillation, feature_l2, fc_l1, voice_loss
@@ -174,6 +175,9 @@ def test_safetensors_round_trip(tmp_path: Path):
     assert torch.equal(loaded_enc(spec), encoder(spec)) and loaded_enc.spread.item() == 2.5
     with pytest.raises(FileNotFoundError, match="no trained model .* run `make run` first"):
         load_decoder(tmp_path / "nothing")
+    save_model(members[0], {"arch": members[0].cfg.to_json()}, tmp_path / "old")  # a single encoder, old format
+    with pytest.raises(InputError, match="saved by an older s2f; retrain it with `dvc repro train_voice`"):
+        load_encoder(tmp_path / "old")
 
 
 def _voice_params(tiny_processed: Path, tmp_path: Path, **kw) -> VoiceModelParams:

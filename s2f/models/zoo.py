@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from s2f.errors import InputError
 from s2f.models.networks import DecoderConfig, EncoderConfig, FaceDecoder, VoiceEncoder, VoiceEnsemble
 from s2f.models.store import load_config, load_weights
 
@@ -17,5 +18,7 @@ def load_decoder(directory: str | Path) -> tuple[FaceDecoder, dict[str, Any]]:
 
 def load_encoder(directory: str | Path) -> tuple[VoiceEnsemble, dict[str, Any]]:
     config = load_config(directory)
+    if "members" not in config:  # saved before encoders were ensembles and widened
+        raise InputError(f"{directory}: a voice encoder saved by an older s2f; retrain it with `dvc repro train_voice`")
     members = [VoiceEncoder(EncoderConfig(**config["arch"])) for _ in range(config["members"])]
     return load_weights(VoiceEnsemble(members), directory), config
