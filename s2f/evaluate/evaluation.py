@@ -67,9 +67,14 @@ class Reconstructions:
 
 
 def reconstruct(decoder: FaceDecoder, features: np.ndarray, aligner: Aligner, crop_size: int) -> Reconstructions:
-    images = to_uint8(decode(decoder, torch.from_numpy(features.astype(np.float32))))
+    """Decode each feature and read dlib's descriptor and landmarks off the face; a feature repeated in
+    `features` (the train-mean baseline repeats one for every clip) is decoded and read once."""
+    unique, inverse = np.unique(features.astype(np.float32), axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    images = to_uint8(decode(decoder, torch.from_numpy(unique)))
     crops = [cv2.resize(im, (crop_size, crop_size), interpolation=cv2.INTER_CUBIC) for im in images]
-    return Reconstructions(images, descriptors_of(images, aligner), np.stack([aligner.landmarks68(c) for c in crops]))
+    marks = np.stack([aligner.landmarks68(c) for c in crops])
+    return Reconstructions(images[inverse], descriptors_of(images, aligner)[inverse], marks[inverse])
 
 
 def speaker_faces(features: np.ndarray, speakers: Sequence[str]) -> tuple[np.ndarray, list[str]]:
