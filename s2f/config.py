@@ -26,7 +26,7 @@ class _Section(BaseModel):
 class RunnerParams(_Section):
     """How Prefect runs a stage's parallel tasks: threads, local processes, or a Dask cluster."""
 
-    kind: Literal["threads", "processes", "dask"] = "threads"
+    kind: Literal["threads", "processes", "dask"] = "processes"
     workers: int = Field(2, ge=1, le=512)
     address: str | None = None  # dask: scheduler address of an existing cluster (else a LocalCluster of `workers`)
 
@@ -130,9 +130,9 @@ class FaceModelParams(_Section):
 
     size: int = Field(64, ge=16, le=512)
     channels: list[int] = Field([128, 64, 32, 16], min_length=1, max_length=7)
-    epochs: int = Field(40, ge=1)
+    epochs: int = Field(12, ge=1)
     batch_size: int = Field(32, ge=1)
-    lr: float = Field(2e-4, gt=0.0)
+    lr: float = Field(6e-4, gt=0.0)
     gan_weight: float = Field(0.005, ge=0.0)
     seed: int = Field(0, ge=0)
     faces: str = "data/processed/faces"
@@ -174,6 +174,7 @@ class VoiceModelParams(_Section):
     patience: int = Field(6, ge=1)
     workers: int = Field(0, ge=0, le=64)
     shuffle_buffer: int = Field(64, ge=1)
+    memory_gb: float = Field(2.0, ge=0.0)  # a split whose spectrograms fit is held in memory, else streamed
     loss: VoiceLossParams = VoiceLossParams()
     identity_steps: int = Field(300, ge=1)
     identity_weight_decay: float = Field(1e-2, ge=0.0)

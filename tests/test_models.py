@@ -13,10 +13,10 @@ from torch import nn
 from s2f.config import VOICE_PRESETS, FaceModelParams, VoiceModelParams
 from s2f.errors import InputError
 from s2f.models import train_voice
-from s2f.models.data import SpectrogramStream, load_features
+from s2f.models.data import SpectrogramStream, SplitRecords, load_features
 from s2f.models.losses import VoiceLossWeights, adversarial, distillation, feature_l2, fc_l1, voice_loss
 from s2f.models.networks import (DecoderConfig, EncoderConfig, FaceDecoder, PatchDiscriminator, VoiceEncoder,
-                                 VoiceEnsemble, forward_gflops)
+                                 VoiceEncoderStack, VoiceEnsemble, forward_gflops)
 from s2f.models.store import load_checkpoint, save_model
 from s2f.models.train_face import load_face_data, train_face_decoder
 from s2f.models.train_voice import train_voice_encoder
@@ -84,6 +84,42 @@ def test_ensemble_averages_its_members_then_widens_around_the_train_mean():
     assert torch.allclose(ensemble(spec), average)
     ensemble.spread.fill_(3.0)
     assert torch.allclose(ensemble(spec) - mean, 3 * (average - mean), atol=1e-6)
+
+
+def test_stacked_members_compute_and_learn_what_each_encoder_would_alone():
+    cfg = EncoderConfig(width=0.0625, frames=100)
+    members = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        members.append(VoiceEncoder(cfg).double())  # float64: the two paths' rounding differences stay invisible
+    stack = VoiceEncoderStack(members).double().to(memory_format=torch.channels_last)
+    specs = [torch.randn(4, 2, 100, 257, dtype=torch.float64) for _ in members]
+    stacked = stack(torch.cat(specs, 1).contiguous(memory_format=torch.channels_last))  # train mode: batch stats
+    alone = torch.stack([e(x) for e, x in zip(members, specs)], 1)
+    assert stacked.shape == (4, 3, 128) and torch.allclose(stacked, alone, atol=1e-9)
+    stacked.pow(2).sum().backward()
+    alone.pow(2).sum().backward()
+    for i, e in enumerate(members):  # member i's gradient is its own loss's gradient
+        assert torch.allclose(stack.convs[0].weight.grad.chunk(3)[i], e.convs[0].weight.grad, atol=1e-9)
+        assert torch.allclose(stack.w2.grad[i], e.head[5].weight.grad, atol=1e-9)
+    back = stack.members()  # running statistics included: eval mode agrees too
+    for e, b, x in zip(members, back, specs):
+        e.eval(), b.eval()
+        with torch.no_grad():
+            assert torch.allclose(e(x), b(x), atol=1e-9)
+
+
+def test_in_memory_records_give_the_same_batches_as_streaming(tiny_processed: Path):
+    ids, _, feats = load_features(tiny_processed / "face_features", "train")
+    records = SplitRecords.load(tiny_processed / "spectrograms", "train", set(ids), 2 ** 30)
+    assert records is not None and SplitRecords.load(tiny_processed / "spectrograms", "train", set(ids), 1) is None
+    streams = [SpectrogramStream(tiny_processed / "spectrograms", dict(zip(ids, feats)), "train", 50, True, seed=3,
+                                 buffer=2, records=r) for r in (None, records)]
+    for s in streams:
+        s.set_epoch(2)
+    streamed, held = (list(s) for s in streams)
+    assert len(streamed) == len(ids) == len(held)
+    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(streamed, held))
 
 
 def test_decoder_and_discriminator_shapes():
@@ -213,7 +249,7 @@ def test_killed_voice_training_resumes_from_its_checkpoint(tiny_processed: Path,
     with pytest.raises(Killed):
         train_voice_encoder(p2, fc, "v1", die_after_first)
     saved = load_checkpoint(next((tmp_path / "killed" / "ck").glob("*.pt")))
-    assert saved["state"]["epoch"] == 0
+    assert saved["epoch"] == 0
     resumed, metrics2 = train_voice_encoder(p2, fc, "v1", die_after_first)
     assert die_after_first.seen == [0, 1, 2]  # the rerun started at epoch 1
     spec = torch.randn(2, 2, 100, 257)

@@ -1,8 +1,10 @@
 """Training data: spectrograms streamed from Parquet, paired with their clip's face feature.
 
 The spectrogram set can be far larger than memory, so it is read one record batch at a time and shuffled
-through a bounded buffer; DataLoader workers take disjoint part files. Order and crops are a function of
-(seed, epoch), so runs are reproducible.
+through a bounded buffer; DataLoader workers take disjoint part files. When a split fits in memory
+(`SplitRecords.load`), the same stream reads its records from there instead of decoding Parquet every epoch:
+order and crops are a function of (seed, epoch) either way, so runs are reproducible and the two give the same
+batches.
 """
 
 from __future__ import annotations
@@ -29,12 +31,44 @@ def load_features(path: str | Path, split: str | None = None) -> tuple[list[str]
     return table.clip_id.tolist(), table.speaker_id.tolist(), stack_column(table.feature, (dim,)).astype(np.float32)
 
 
+Record = tuple[str, np.ndarray]  # (clip id, float16 (2, frames, 257) spectrogram)
+
+
+class SplitRecords:
+    """One split's spectrograms held in memory (float16, as stored), grouped by part file."""
+
+    def __init__(self, by_file: dict[Path, list[Record]]):
+        self.by_file = by_file
+
+    @classmethod
+    def load(cls, spectrograms: str | Path, split: str, clips: set[str], max_bytes: float) -> "SplitRecords | None":
+        """The split's records of `clips`, or None when they would take more than `max_bytes`."""
+        files = sorted(Path(spectrograms).glob("part-*.parquet"))
+        need = 0
+        for f in files:
+            table = pq.read_table(f, columns=["clip_id", "split", "shape"])
+            for clip, part, shape in zip(*(table.column(c).to_pylist() for c in ("clip_id", "split", "shape"))):
+                need += 2 * int(np.prod(shape)) if part == split and clip in clips else 0
+        if need > max_bytes:
+            return None
+        by_file: dict[Path, list[Record]] = {}
+        for f in files:
+            for batch in pq.ParquetFile(f).iter_batches(batch_size=64, columns=["clip_id", "split", "shape",
+                                                                               "values"]):
+                for clip, part, spec in zip(batch.column("clip_id").to_pylist(), batch.column("split").to_pylist(),
+                                            list_arrays(batch)):
+                    if part == split and clip in clips:
+                        by_file.setdefault(f, []).append((clip, spec.copy()))
+        return cls(by_file)
+
+
 class SpectrogramStream(IterableDataset):
     """(spectrogram (2, frames, 257), face feature) pairs of one split, streamed."""
 
     def __init__(self, spectrograms: str | Path, features: dict[str, np.ndarray], split: str, frames: int,
-                 train: bool, seed: int = 0, buffer: int = 64):
+                 train: bool, seed: int = 0, buffer: int = 64, records: SplitRecords | None = None):
         self.files = sorted(Path(spectrograms).glob("part-*.parquet"))
+        self.records = records
         self.features, self.split, self.frames = features, split, frames
         self.train, self.seed, self.buffer, self.epoch = train, seed, buffer, 0
 
@@ -52,6 +86,12 @@ class SpectrogramStream(IterableDataset):
 
     def _records(self, files: list[Path]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         rng = random.Random(f"{self.seed}/{self.epoch}/crop")  # str seeds are hashed stably
+        if self.records is not None:
+            for f in files:
+                for clip, spec in self.records.by_file.get(f, []):
+                    if clip in self.features:
+                        yield self._crop(spec, rng).astype(np.float32), self.features[clip]
+            return
         for f in files:
             for batch in pq.ParquetFile(f).iter_batches(batch_size=16, columns=["clip_id", "split", "shape",
                                                                                "values"]):

@@ -13,6 +13,7 @@ again) and the encoder answered every voice with the same face.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 
 import torch
@@ -160,6 +161,83 @@ class VoiceEnsemble(nn.Module):
         mean = self.members[0].out_mean
         average = torch.stack([member(spec) for member in self.members]).mean(0)
         return mean + self.spread * (average - mean)
+
+
+class VoiceEncoderStack(nn.Module):
+    """`M` voice encoders of one architecture run as one network, for training them together.
+
+    Each conv is a grouped conv (group m holds member m's weights) and the head is a batched matmul, so member m
+    computes exactly what `VoiceEncoder` m would, but one large kernel call replaces M small ones (about 1.5x the
+    time of one encoder for three, here). Input: (batch, 2 * M, frames, 257), member m's spectrograms in channels
+    2m and 2m + 1; output: (batch, M, feature_dim). `members()` gives the M plain encoders back.
+    """
+
+    def __init__(self, members: list[VoiceEncoder]):
+        super().__init__()
+        cfg, m = members[0].cfg, len(members)
+        self.cfg, self.m = cfg, m
+        layers: list[nn.Module] = []
+        for i, layer in enumerate(members[0].convs):
+            if isinstance(layer, nn.Conv2d):
+                conv = nn.Conv2d(layer.in_channels * m, layer.out_channels * m, layer.kernel_size, layer.stride,
+                                 layer.padding, groups=m)
+                conv.weight.data.copy_(torch.cat([e.convs[i].weight.data for e in members]))
+                conv.bias.data.copy_(torch.cat([e.convs[i].bias.data for e in members]))
+                layers.append(conv)
+            elif isinstance(layer, nn.BatchNorm2d):
+                bn = nn.BatchNorm2d(layer.num_features * m)
+                _copy_norm(bn, [e.convs[i] for e in members])
+                layers.append(bn)
+            else:
+                layers.append(copy.deepcopy(layer))
+        self.convs = nn.Sequential(*layers)
+        first, norm, last = (members[0].head[i] for i in (1, 2, 5))
+        self.w1 = nn.Parameter(torch.stack([e.head[1].weight.data for e in members]))
+        self.b1 = nn.Parameter(torch.stack([e.head[1].bias.data for e in members]))
+        self.norm = nn.BatchNorm1d(norm.num_features * m)
+        _copy_norm(self.norm, [e.head[2] for e in members])
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.w2 = nn.Parameter(torch.stack([e.head[5].weight.data for e in members]))
+        self.b2 = nn.Parameter(torch.stack([e.head[5].bias.data for e in members]))
+        self.hidden, self.flat = first.out_features, first.in_features
+        self.register_buffer("out_mean", members[0].out_mean.clone())
+        self.register_buffer("out_scale", members[0].out_scale.clone())
+        del last
+
+    def forward(self, spec: torch.Tensor) -> torch.Tensor:
+        batch = spec.shape[0]
+        x = self.convs(spec).mean(dim=2).reshape(batch, self.m, self.flat)  # average pool over time
+        h = torch.einsum("bmi,mhi->bmh", x, self.w1) + self.b1
+        h = torch.relu(self.norm(h.reshape(batch, -1))).view(batch, self.m, self.hidden)
+        out = torch.einsum("bmh,mfh->bmf", self.dropout(h), self.w2) + self.b2
+        return self.out_mean + self.out_scale * out
+
+    def member_state(self, i: int) -> dict[str, torch.Tensor]:
+        """Member i's weights and batch-norm statistics, as a `VoiceEncoder` state dict."""
+        state: dict[str, torch.Tensor] = {}
+        for j, layer in enumerate(self.convs):
+            if isinstance(layer, (nn.Conv2d, nn.BatchNorm2d)):
+                for name, t in layer.state_dict().items():
+                    state[f"convs.{j}.{name}"] = t if t.ndim == 0 else t.chunk(self.m)[i]
+        for name, t in self.norm.state_dict().items():
+            state[f"head.2.{name}"] = t if t.ndim == 0 else t.chunk(self.m)[i]
+        state.update({"head.1.weight": self.w1[i], "head.1.bias": self.b1[i], "head.5.weight": self.w2[i],
+                      "head.5.bias": self.b2[i], "out_mean": self.out_mean, "out_scale": self.out_scale})
+        return {k: v.detach().clone().contiguous() for k, v in state.items()}
+
+    def members(self) -> list[VoiceEncoder]:
+        out = []
+        for i in range(self.m):
+            encoder = VoiceEncoder(self.cfg).to(self.out_mean.dtype)
+            encoder.load_state_dict(self.member_state(i))
+            out.append(encoder)
+        return out
+
+
+def _copy_norm(stacked: nn.Module, norms: list[nn.Module]) -> None:
+    with torch.no_grad():
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            getattr(stacked, name).copy_(torch.cat([getattr(n, name) for n in norms]))
 
 
 def pick_device() -> torch.device:

@@ -22,9 +22,9 @@ from torch.utils.data import DataLoader
 
 from s2f.config import VoiceModelParams
 from s2f.hashing import sha256_file
-from s2f.models.data import SpectrogramStream, load_features
+from s2f.models.data import SplitRecords, SpectrogramStream, load_features
 from s2f.models.losses import VoiceLossWeights, voice_loss
-from s2f.models.networks import EncoderConfig, VoiceEncoder, VoiceEnsemble, pick_device
+from s2f.models.networks import EncoderConfig, VoiceEncoder, VoiceEncoderStack, VoiceEnsemble, pick_device
 from s2f.models.spread import spread_factor
 from s2f.models.store import load_checkpoint, save_checkpoint
 
@@ -65,12 +65,16 @@ def fit_identity_classifier(features: np.ndarray, speakers: list[str], steps: in
 
 
 class VoiceTrainer:
-    """Everything one training run needs: data, frozen parts, the model and its optimiser."""
+    """Everything one training run needs: data, frozen parts, the `members` encoders and their optimiser.
+
+    The members are trained together as one `VoiceEncoderStack`: member m starts from the weights and teacher that
+    seed `seed + m` gives and sees its own order and crops of the train clips (its own `SpectrogramStream`), so it
+    follows the path it would alone; its parameters, gradients and Adam moments are its own.
+    """
 
     def __init__(self, p: VoiceModelParams, fc: nn.Linear):
         self.p = p
         self.device = pick_device()
-        torch.manual_seed(p.seed)
         width, frames = p.architecture()
         ids, speakers, feats = load_features(p.features, "train")
         val_ids, _, val_feats = load_features(p.features, "val")
@@ -78,18 +82,27 @@ class VoiceTrainer:
             raise ValueError(f"{p.features}: need face features for at least 2 train clips and 1 val clip "
                              f"(found {len(ids)} and {len(val_ids)})")
         self.fc = copy.deepcopy(fc).requires_grad_(False).to(self.device)
-        self.classifier = fit_identity_classifier(feats, speakers, p.identity_steps, p.seed,
-                                                  p.identity_weight_decay).to(self.device)
         self.weights = VoiceLossWeights(**p.loss.model_dump())
         self.train_features = feats
         self.mean_feature = torch.from_numpy(feats.mean(0)).to(self.device)
-        self.train_set = SpectrogramStream(p.spectrograms, dict(zip(ids, feats)), "train", frames, True, p.seed,
-                                           p.shuffle_buffer)
-        self.val_set = SpectrogramStream(p.spectrograms, dict(zip(val_ids, val_feats)), "val", frames, False)
-        self.model = VoiceEncoder(EncoderConfig(width=width, frames=frames, feature_dim=feats.shape[1],
-                                                dropout=p.dropout))
-        self.model.start_at(self.mean_feature, torch.from_numpy(feats.std(0) + 1e-6))
-        self.model.to(self.device)
+        self.classifiers, members = [], []
+        for m in range(p.members):  # the same draws, in the same order, as training each member alone
+            torch.manual_seed(p.seed + m)
+            self.classifiers.append(fit_identity_classifier(feats, speakers, p.identity_steps, p.seed + m,
+                                                            p.identity_weight_decay).to(self.device))
+            encoder = VoiceEncoder(EncoderConfig(width=width, frames=frames, feature_dim=feats.shape[1],
+                                                 dropout=p.dropout))
+            encoder.start_at(self.mean_feature.cpu(), torch.from_numpy(feats.std(0) + 1e-6))
+            members.append(encoder)
+        torch.manual_seed(p.seed)
+        self.model = VoiceEncoderStack(members).to(self.device).to(memory_format=torch.channels_last)
+        budget = p.memory_gb * 2 ** 30
+        train_records = SplitRecords.load(p.spectrograms, "train", set(ids), budget)
+        val_records = SplitRecords.load(p.spectrograms, "val", set(val_ids), budget)
+        self.train_sets = [SpectrogramStream(p.spectrograms, dict(zip(ids, feats)), "train", frames, True,
+                                             p.seed + m, p.shuffle_buffer, train_records) for m in range(p.members)]
+        self.val_set = SpectrogramStream(p.spectrograms, dict(zip(val_ids, val_feats)), "val", frames, False,
+                                         records=val_records)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=p.lr, betas=(0.5, 0.999), eps=1e-4,
                                     weight_decay=p.weight_decay)
         self.sched = torch.optim.lr_scheduler.ExponentialLR(self.opt, gamma=p.lr_decay)
@@ -97,46 +110,68 @@ class VoiceTrainer:
     def loader(self, dataset: SpectrogramStream) -> DataLoader:
         return DataLoader(dataset, batch_size=self.p.batch_size, num_workers=self.p.workers)
 
-    def loss(self, pred: torch.Tensor, true: torch.Tensor) -> dict[str, torch.Tensor]:
-        return voice_loss(pred, true, self.fc, self.classifier, self.weights)
+    def stacked(self, specs: list[torch.Tensor]) -> torch.Tensor:
+        """Member m's batch in channels 2m, 2m + 1, on the device, channels-last (faster convs on the CPU)."""
+        return torch.cat(specs, 1).to(self.device).contiguous(memory_format=torch.channels_last)
 
-    def train_epoch(self, epoch: int) -> dict[str, float]:
+    def member_losses(self, pred: torch.Tensor, true: torch.Tensor) -> list[dict[str, torch.Tensor]]:
+        """Each member's loss terms: pred and true are (batch, members, feature_dim)."""
+        return [voice_loss(pred[:, m], true[:, m], self.fc, clf, self.weights)
+                for m, clf in enumerate(self.classifiers)]
+
+    def train_epoch(self, epoch: int) -> list[dict[str, float]]:
         self.model.train()
-        self.train_set.set_epoch(epoch)
-        total, count = 0.0, 0
-        for spec, true in self.loader(self.train_set):
-            if len(spec) < 2:  # a last batch of one clip cannot be batch-normalised; it is reshuffled next epoch
+        for dataset in self.train_sets:
+            dataset.set_epoch(epoch)
+        totals, count = [0.0] * self.p.members, 0
+        for batches in zip(*(self.loader(d) for d in self.train_sets)):
+            specs, trues = zip(*batches)
+            if len(specs[0]) < 2:  # a last batch of one clip cannot be batch-normalised; reshuffled next epoch
                 continue
-            spec, true = spec.to(self.device), true.to(self.device)
-            terms = self.loss(self.model(spec), true)
+            true = torch.stack(trues, 1).to(self.device)
+            terms = self.member_losses(self.model(self.stacked(list(specs))), true)
             self.opt.zero_grad()
-            terms["loss"].backward()
+            sum(t["loss"] for t in terms).backward()  # parameters are disjoint: each member gets its own gradient
             self.opt.step()
-            total += terms["loss"].item() * len(spec)
-            count += len(spec)
+            for m, t in enumerate(terms):
+                totals[m] += t["loss"].item() * len(true)
+            count += len(true)
         if count == 0:
             raise ValueError(f"{self.p.spectrograms}: fewer than 2 train clips with both a spectrogram and a face "
                              "feature; the encoder's batch norm needs at least 2 per batch")
         self.sched.step()
-        return {"train_loss": total / count, "lr": self.sched.get_last_lr()[0]}
+        lr = self.sched.get_last_lr()[0]
+        return [{"train_loss": total / count, "lr": lr} for total in totals]
 
     @torch.no_grad()
-    def evaluate(self, model: nn.Module | None = None) -> dict[str, float]:
-        """Val loss terms of the model (or of `model`), and the val loss of always predicting the train mean."""
+    def evaluate(self, model: Callable[[torch.Tensor], torch.Tensor] | None = None) -> list[dict[str, float]]:
+        """Each member's val loss terms, against its own teacher, and the val loss of always predicting the train
+        mean. `model`: a (batch, 2, ...) -> (batch, members, dim) model instead of the stack being trained."""
         model = model or self.model
-        model.eval()
-        sums: dict[str, float] = {}
+        self.model.eval()
+        sums = [dict[str, float]() for _ in range(self.p.members)]
         count = 0
         for spec, true in self.loader(self.val_set):
-            spec, true = spec.to(self.device), true.to(self.device)
-            model_terms = self.loss(model(spec), true)
-            mean_terms = self.loss(self.mean_feature.expand_as(true), true)
-            for k, v in model_terms.items():
-                sums[f"val_{k}"] = sums.get(f"val_{k}", 0.0) + v.item() * len(spec)
-            baseline = sums.get("val_loss_mean_baseline", 0.0)
-            sums["val_loss_mean_baseline"] = baseline + mean_terms["loss"].item() * len(spec)
+            true = true.to(self.device)
+            pred = self.model(self.stacked([spec] * self.p.members)) if model is self.model else model(spec)
+            mean = self.mean_feature.expand_as(true)
+            for m, clf in enumerate(self.classifiers):
+                terms = voice_loss(pred[:, m], true, self.fc, clf, self.weights)
+                terms["loss_mean_baseline"] = voice_loss(mean, true, self.fc, clf, self.weights)["loss"]
+                for k, v in terms.items():
+                    sums[m][f"val_{k}"] = sums[m].get(f"val_{k}", 0.0) + v.item() * len(spec)
             count += len(spec)
-        return {k: v / max(count, 1) for k, v in sums.items()}
+        return [{k: v / max(count, 1) for k, v in s.items()} for s in sums]
+
+    @torch.no_grad()
+    def ensemble_val_loss(self, ensemble: VoiceEnsemble) -> float:
+        ensemble.eval()
+        total, count = 0.0, 0
+        for spec, true in self.loader(self.val_set):
+            pred, true = ensemble(spec.to(self.device)), true.to(self.device)
+            total += voice_loss(pred, true, self.fc, self.classifiers[0], self.weights)["loss"].item() * len(spec)
+            count += len(spec)
+        return total / max(count, 1)
 
     @torch.no_grad()
     def widen(self, ensemble: VoiceEnsemble) -> float:
@@ -161,64 +196,62 @@ def run_key(p: VoiceModelParams, data_version: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def train_member(p: VoiceModelParams, fc: nn.Linear, data_version: str,
-                 on_epoch: EpochLog | None = None) -> tuple[VoiceTrainer, dict[str, float]]:
-    """Train one encoder (resuming from a matching checkpoint); return its trainer, holding the best-on-val
-    model, and its metrics."""
+def train_voice_encoder(p: VoiceModelParams, fc: nn.Linear, data_version: str,
+                        on_epoch: EpochLog | None = None) -> tuple[VoiceEnsemble, dict[str, float]]:
+    """Train `members` encoders (seeds seed, seed + 1, ...) together, each stopping early on its own val loss;
+    resume from a matching checkpoint. Returns their average, widened to the train faces' spread, and metrics:
+    each member's (`member<i>_...`), their mean, and the ensemble's val loss (unwidened)."""
     trainer = VoiceTrainer(p, fc)
     key = run_key(p, data_version)
     ckpt_path = Path(p.checkpoints) / f"voice_encoder-{key}.pt"
-    state = {"epoch": -1, "best_loss": float("inf"), "stale": 0, "history": [], "first_val_loss": None}
-    best_state = copy.deepcopy(trainer.model.state_dict())
+    members = [{"best_loss": float("inf"), "stale": 0, "first_val_loss": None, "epochs_run": 0}
+               for _ in range(p.members)]
+    best = [trainer.model.member_state(m) for m in range(p.members)]
+    epoch0 = 0
     saved = load_checkpoint(ckpt_path, trainer.device)
     if saved is not None:
         trainer.model.load_state_dict(saved["model"])
         trainer.opt.load_state_dict(saved["optimizer"])
         trainer.sched.load_state_dict(saved["scheduler"])
-        best_state = saved["best_model"]
-        state = saved["state"]
+        best, members, epoch0 = saved["best"], saved["members"], saved["epoch"] + 1
         torch.set_rng_state(saved["rng"])
-    metrics: dict[str, float] = {}
-    for epoch in range(state["epoch"] + 1, p.epochs):
-        if state["stale"] >= p.patience:
+    for epoch in range(epoch0, p.epochs):
+        if all(s["stale"] >= p.patience for s in members):
             break
-        metrics = {**trainer.train_epoch(epoch), **trainer.evaluate()}
-        if state["first_val_loss"] is None:
-            state["first_val_loss"] = metrics["val_loss"]
-        if metrics["val_loss"] < state["best_loss"] - 1e-6:
-            state["best_loss"], state["stale"] = metrics["val_loss"], 0
-            best_state = copy.deepcopy(trainer.model.state_dict())
-        else:
-            state["stale"] += 1
-        state["epoch"] = epoch
-        state["history"].append(metrics["val_loss"])
+        per_member = [{**t, **v} for t, v in zip(trainer.train_epoch(epoch), trainer.evaluate())]
+        for m, (state, metrics) in enumerate(zip(members, per_member)):
+            if state["stale"] >= p.patience:  # stopped: it trains on with the others, but nothing it learns counts
+                continue
+            state["epochs_run"] = epoch + 1
+            if state["first_val_loss"] is None:
+                state["first_val_loss"] = metrics["val_loss"]
+            if metrics["val_loss"] < state["best_loss"] - 1e-6:
+                state["best_loss"], state["stale"] = metrics["val_loss"], 0
+                best[m] = trainer.model.member_state(m)
+            else:
+                state["stale"] += 1
         save_checkpoint({"model": trainer.model.state_dict(), "optimizer": trainer.opt.state_dict(),
-                         "scheduler": trainer.sched.state_dict(), "best_model": best_state, "state": state,
-                         "rng": torch.get_rng_state()},
-                        ckpt_path)
+                         "scheduler": trainer.sched.state_dict(), "best": best, "members": members,
+                         "epoch": epoch, "rng": torch.get_rng_state()}, ckpt_path)
         if on_epoch:
-            on_epoch(epoch, metrics)
-    trainer.model.load_state_dict(best_state)
-    final = trainer.evaluate()
-    final.update({"best_val_loss": state["best_loss"], "first_epoch_val_loss": state["first_val_loss"],
-                  "epochs_run": state["epoch"] + 1})
-    return trainer, final
-
-
-def train_voice_encoder(p: VoiceModelParams, fc: nn.Linear, data_version: str,
-                        on_epoch: EpochLog | None = None) -> tuple[VoiceEnsemble, dict[str, float]]:
-    """Train `members` encoders from seeds seed, seed + 1, ...; return their average, widened to the train faces'
-    spread, and metrics: each member's (`member<i>_...`), their mean, and the ensemble's val loss (unwidened)."""
-    members: list[VoiceEncoder] = []
+            for m, metrics in enumerate(per_member):
+                on_epoch(epoch, {**metrics, "member": m})
+    encoders = []
+    for state in best:
+        encoder = VoiceEncoder(trainer.model.cfg)
+        encoder.load_state_dict(state)
+        encoders.append(encoder.to(trainer.device).eval())
+    ensemble = VoiceEnsemble(encoders).to(trainer.device)
     metrics: dict[str, float] = {}
-    for i in range(p.members):
-        log = (lambda epoch, m, i=i: on_epoch(epoch, {**m, "member": i})) if on_epoch else None
-        trainer, final = train_member(p.model_copy(update={"seed": p.seed + i}), fc, data_version, log)
-        members.append(trainer.model)
-        metrics.update({f"member{i}_{k}": v for k, v in final.items()})
-    for k in final:
-        metrics[k] = float(np.mean([metrics[f"member{i}_{k}"] for i in range(p.members)]))
-    ensemble = VoiceEnsemble(members).to(trainer.device)
-    metrics["ensemble_val_loss"] = trainer.evaluate(ensemble)["val_loss"]
+    finals = trainer.evaluate(lambda spec: torch.stack([e(spec.to(trainer.device)) for e in encoders], 1))
+    for m, (final, state) in enumerate(zip(finals, members)):
+        final.update({"best_val_loss": state["best_loss"], "first_epoch_val_loss": state["first_val_loss"],
+                      "epochs_run": state["epochs_run"]})
+        metrics.update({f"member{m}_{k}": v for k, v in final.items()})
+    for k in finals[0]:
+        metrics[k] = float(np.mean([metrics[f"member{m}_{k}"] for m in range(p.members)]))
+    metrics["epochs_trained"] = max(s["epochs_run"] for s in members)
+    metrics["ensemble_val_loss"] = trainer.ensemble_val_loss(ensemble)
     metrics["spread"] = trainer.widen(ensemble)
     return ensemble.cpu().eval(), metrics
+
