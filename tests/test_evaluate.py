@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from s2f.errors import InputError
+from s2f.evaluate import baselines as base
 from s2f.evaluate import metrics as m
 from s2f.evaluate.attributes import fit_classifiers, from_json, probabilities, speaker_labels, to_json
 from s2f.evaluate.craniofacial import MEASURES, measures
@@ -171,3 +174,15 @@ def test_the_published_evaluation_table_has_model_and_baselines_side_by_side():
     assert "| 6s | s2f voice encoder | 10.0 | 20.0 | 40.0 | 60.0 | 90.0 |" in lines
     assert "| 6s | train-mean face | 0.0 | 5.0 | 10.0 | 25.0 | 50.0 |" in lines
     assert any(line.startswith("| | chance | 1.2 | 2.5 | 6.2 | 12.5 |") for line in lines)
+
+
+def test_batched_speaker_embeddings_are_resemblyzers_own(tiny_clips: list[Path]):
+    """Partials of many clips run through the LSTM together give what embed_utterance gives one clip at a time."""
+    from s2f.media import decode_audio
+
+    encoder, preprocess = base._speaker_encoder()
+    waves = [decode_audio(c)[:int(s * 16000)] for c, s in zip(tiny_clips[:3], (2.0, 1.0, 0.5))]
+    alone = np.stack([encoder.embed_utterance(preprocess(w, source_sr=16000)) for w in waves])
+    together = base.speaker_embeddings(waves)
+    assert together.shape == (3, 256) and np.allclose(together, alone, atol=1e-5)
+    assert not np.allclose(together[0], together[1], atol=1e-3)  # different clips, different embeddings
