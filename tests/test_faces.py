@@ -182,3 +182,16 @@ def test_a_broken_row_is_a_reject_and_the_rest_of_the_shard_goes_on(tiny_clips: 
     rejects = read_dataset(tmp_path / "faces_rejects")
     assert list(rejects.reason) == ["failed"] and "ValueError" in rejects.detail[0]
     assert list(read_dataset(tmp_path / "face_features").clip_id) == ["good"]
+
+
+def test_descriptors_in_worker_processes_equal_one_by_one():
+    chips = [np.ascontiguousarray(FaceRenderer(sample_speaker(3, i), 150).frame(0.3)) for i in range(20)]
+    serial = Aligner()
+    pooled = Aligner(workers=2)
+    try:
+        together = pooled.descriptors(chips)
+    finally:
+        pooled.close()
+    alone = np.stack([serial.descriptor(c) for c in chips])
+    assert together.shape == (20, 128) and np.array_equal(together, alone)
+    assert not np.allclose(alone[0], alone[1])  # different faces

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
@@ -143,7 +144,7 @@ def evaluate(p: EvaluateParams, audio: AudioParams, crop_size: int, log: Log = p
     test = load_test(p)
     labels = speaker_labels(clips, p.attributes, p.labels)
     decoder, _ = load_decoder(p.decoder)
-    aligner = Aligner()
+    aligner = Aligner(workers=len(os.sched_getaffinity(0)))  # dlib's descriptors in processes
     train_ids, train_speakers, train_feats = load_features(p.features, "train")
     train = TrainFaces(train_ids, train_speakers, m.normalize(train_feats))
     classifiers = fit_attribute_classifiers(train, labels, decoder, aligner, crop_size)
@@ -173,4 +174,5 @@ def evaluate(p: EvaluateParams, audio: AudioParams, crop_size: int, log: Log = p
                 s2f_voice = recon
                 confusions = {a: {"classes": classifiers[a].classes_.tolist(), "counts": c.tolist()}
                               for a, c in conf.items()}
+    aligner.close()
     return Evaluation(results, curves, confusions, faces_grid(p, test, f2f, s2f_voice), classifiers)

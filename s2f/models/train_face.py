@@ -6,6 +6,7 @@ descriptor that produced it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -64,7 +65,7 @@ def decode(decoder: FaceDecoder, features: torch.Tensor, batch: int = 64) -> tor
 def descriptors_of(images: np.ndarray, aligner: Aligner) -> np.ndarray:
     """dlib descriptors of decoded faces (they are aligned crops already: resized to dlib's chip size)."""
     chips = [cv2.resize(im, (DESCRIPTOR_CHIP, DESCRIPTOR_CHIP), interpolation=cv2.INTER_CUBIC) for im in images]
-    out = np.stack([aligner.descriptor(c) for c in chips])
+    out = aligner.descriptors(chips)
     return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
@@ -129,7 +130,9 @@ def train_face_decoder(p: FaceModelParams, data: dict[str, FaceData],
             on_epoch(epoch, metrics)
     decoder = decoder.cpu().eval()
     if val is not None:
-        metrics.update({f"val_{k}": v for k, v in identity_metrics(decoder, val, Aligner()).items()})
+        aligner = Aligner(workers=len(os.sched_getaffinity(0)))
+        metrics.update({f"val_{k}": v for k, v in identity_metrics(decoder, val, aligner).items()})
+        aligner.close()
     return decoder, metrics
 
 
