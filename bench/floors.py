@@ -1,0 +1,240 @@
+"""Each stage of the default pipeline against its floor: the unavoidable work, measured in isolation here.
+
+    python bench/floors.py --log LOG [--runs 3] [--clips 16]
+
+LOG is the output of a `make run` (or `dvc repro`) of the default params; each stage's wall time is read from it
+(first to last timestamped line after DVC's "Running stage", plus the process start-up before the first line,
+which is measured here). Floors, each the median over `--runs`:
+
+- synth, faces, audio: the stage's own work on `--clips` clips of the corpus, done one clip after another in
+  this process with no Prefect (speech synthesis + drawing + x264 encoding; ffmpeg decoding + BlazeFace + dlib
+  alignment and descriptors; decoding + STFT), per clip, times the clips, divided by the cores;
+- ingest: ffprobe of each clip, likewise;
+- train_face, train_voice: FLOPs of one training step (torch's FLOP counter: forward and backward) times the
+  steps the run took (epochs from reports/*/metrics.json), at the GFLOP/s a plain 2048 x 2048 `torch.mm`
+  reaches here on all cores;
+- evaluate: dlib descriptors of every face it decodes and resemblyzer embeddings of every clip it embeds, per
+  item times the items, divided by the cores.
+
+Each floor also counts the Prefect start-up of one stage process (measured: an empty flow in a new process), as
+every stage pays it. The table gives wall, floor and wall / floor per stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+STAGES = ("synth", "ingest", "faces", "audio", "train_face", "train_voice", "evaluate")
+
+
+def stage_times(log: str) -> dict[str, float]:
+    """Seconds from each stage's first to last Prefect log line (HH:MM:SS.mmm timestamps) in a `dvc repro` log."""
+    times: dict[str, float] = {}
+    stage, first, last = None, None, None
+    for line in log.splitlines() + ["Running stage 'end':"]:
+        start = re.match(r"Running stage '(\w+)'", line)
+        if start:
+            if stage and first and last:
+                times[stage] = (last - first).total_seconds() % 86400
+            stage, first, last = start.group(1), None, None
+            continue
+        stamp = re.match(r"(\d\d:\d\d:\d\d\.\d+) \|", line)
+        if stamp and stage:
+            t = datetime.strptime(stamp.group(1), "%H:%M:%S.%f")
+            first, last = first or t, t
+    return times
+
+
+def median_of(runs: int, fn) -> float:
+    return statistics.median(fn() for _ in range(runs))
+
+
+def matmul_gflops(runs: int) -> float:
+    import torch
+
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    for _ in range(3):
+        a @ b
+
+    def once() -> float:
+        start = time.perf_counter()
+        for _ in range(10):
+            a @ b
+        return 10 * 2 * 2048 ** 3 / (time.perf_counter() - start) / 1e9
+    return median_of(runs, once)
+
+
+def prefect_startup(runs: int) -> float:
+    """Wall seconds of a new process that imports the flows and runs an empty flow (ephemeral Prefect)."""
+    code = ("from flows.env import configure; configure()\n"
+            "from prefect import flow\n@flow\ndef empty():\n    return 1\nempty()")
+
+    def once() -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True)
+        return time.perf_counter() - start
+    return median_of(runs, once)
+
+
+def per_clip_work(params, clips: int, runs: int) -> dict[str, float]:
+    """Seconds of each preprocessing stage's own work per clip, one clip after another, no Prefect."""
+    from s2f.audio import stage as audio
+    from s2f.faces import stage as faces
+    from s2f.media import probe
+    from s2f.shards import Shard
+    from s2f.synth.corpus import plan_corpus, render_clip
+    from s2f.tables import read_dataset
+
+    table = read_dataset(params.faces.clips).sort_values("clip_id").head(clips)
+    rows = table.to_dict("records")
+    jobs = plan_corpus(params.synth)[:clips]
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+
+        def timed(fn) -> float:
+            start = time.perf_counter()
+            fn()
+            return (time.perf_counter() - start) / clips
+
+        out["synth"] = median_of(runs, lambda: timed(lambda: [render_clip(j, params.synth, tmp / "synth")
+                                                                for j in jobs]))
+        out["ingest"] = median_of(runs, lambda: timed(lambda: [probe(r["path"]) for r in rows]))
+        for name, mod, section in (("faces", faces, params.faces), ("audio", audio, params.audio)):
+            def one_pass(mod=mod, section=section, name=name) -> float:
+                p = section.model_copy(update={"out": str(tmp / f"{name}-{time.perf_counter_ns()}")})
+                return timed(lambda: [mod.run_shard(Shard(f"k{i}", [r]), p, {}) for i, r in enumerate(rows)])
+            one_pass()  # loads the detector and dlib's models once, as a worker does
+            out[name] = median_of(runs, one_pass)
+    return out
+
+
+def step_gflop(kind: str, params) -> float:
+    """FLOPs (G) of one training step, forward and backward, at the stage's batch size."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from s2f.models.losses import VoiceLossWeights, adversarial, voice_loss
+    from s2f.models.networks import (DecoderConfig, EncoderConfig, FaceDecoder, PatchDiscriminator, VoiceEncoder,
+                                     VoiceEncoderStack)
+
+    with FlopCounterMode(display=False) as counter:
+        if kind == "train_face":
+            p = params.face_model
+            decoder, critic = FaceDecoder(DecoderConfig(size=p.size, channels=tuple(p.channels))), PatchDiscriminator()
+            fake, real = decoder(torch.randn(p.batch_size, 128)), torch.rand(p.batch_size, 3, p.size, p.size)
+            (adversarial(critic(real), True) + adversarial(critic(fake.detach()), False)).backward()
+            ((fake - real).abs().mean() + adversarial(critic(fake), True)).backward()
+        else:
+            p = params.voice_model
+            width, frames = p.architecture()
+            stack = VoiceEncoderStack([VoiceEncoder(EncoderConfig(width=width, frames=frames))
+                                       for _ in range(p.members)])
+            pred = stack(torch.randn(p.batch_size, 2 * p.members, frames, 257))
+            fc, clf = torch.nn.Linear(128, 2048), torch.nn.Linear(128, 560)
+            true = torch.randn(p.batch_size, 128)
+            sum(voice_loss(pred[:, m], true, fc, clf, VoiceLossWeights())["loss"] for m in range(p.members)).backward()
+    return counter.get_total_flops() / 1e9
+
+
+def evaluate_work(params, runs: int) -> dict[str, float]:
+    """Seconds per dlib descriptor of a decoded face and per resemblyzer embedding of a clip's speech."""
+    import numpy as np
+
+    from s2f.evaluate.baselines import speaker_embeddings
+    from s2f.faces.align import Aligner
+
+    aligner = Aligner()
+    chips = [np.random.default_rng(i).integers(0, 255, (150, 150, 3), dtype=np.uint8) for i in range(16)]
+    waves = [np.random.default_rng(i).normal(0, 0.1, 16000 * 6).astype(np.float32) for i in range(8)]
+    speaker_embeddings(waves[:1])  # loads the model
+
+    def per(fn, n) -> float:
+        start = time.perf_counter()
+        fn()
+        return (time.perf_counter() - start) / n
+    return {"descriptor": median_of(runs, lambda: per(lambda: [aligner.descriptor(c) for c in chips], len(chips))),
+            "embedding": median_of(runs, lambda: per(lambda: speaker_embeddings(waves), len(waves)))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--log", type=Path, required=True, help="output of `make run` on the default params")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--clips", type=int, default=16, help="clips the preprocessing floors are measured on")
+    args = parser.parse_args()
+    os.chdir(ROOT)
+    from flows.env import configure
+
+    configure()
+    import yaml
+
+    from s2f.config import Params
+    from s2f.tables import read_dataset
+
+    params = Params.model_validate(yaml.safe_load((ROOT / "params.yaml").read_text()))
+    cores = os.cpu_count() or 1
+    walls = stage_times(args.log.read_text())
+    startup = prefect_startup(args.runs)
+    gflops = matmul_gflops(args.runs)
+    per_clip = per_clip_work(params, args.clips, args.runs)
+    clips = read_dataset(params.faces.clips)
+    n_clips = len(clips)
+    n_train = int((clips.split == "train").sum())
+    floors = {stage: startup + per_clip[stage] * n_clips / cores for stage in per_clip}
+
+    faces = read_dataset(params.face_model.faces, columns=["split"])
+    face_train = int((faces.split == "train").sum())
+    face_steps = params.face_model.epochs * math.ceil(face_train / params.face_model.batch_size)
+    floors["train_face"] = startup + step_gflop("train_face", params) * face_steps / gflops
+    voice = json.loads((ROOT / params.voice_model.reports / "metrics.json").read_text())
+    epochs = voice.get("epochs_trained", voice.get("epochs_run", params.voice_model.epochs))
+    voice_steps = epochs * math.ceil(n_train / params.voice_model.batch_size)
+    floors["train_voice"] = startup + step_gflop("train_voice", params) * voice_steps / gflops
+
+    work = evaluate_work(params, args.runs)
+    n_test = int((clips.split == "test").sum())
+    lengths = len(params.evaluate.seconds)
+    # decoded faces read by dlib: train F2F (classifiers), test F2F, voice and resemblyzer at each length, one
+    # chance set and one mean face; embeddings: train clips once, test clips at each length
+    descriptors = n_train + n_test * (1 + 2 * lengths + 1) + 1
+    embeddings = n_train + n_test * lengths
+    floors["evaluate"] = startup + (descriptors * work["descriptor"] + embeddings * work["embedding"]) / cores
+
+    print(f"{cores} cores, torch.mm {gflops:.0f} GFLOP/s, Prefect start-up per stage {startup:.1f} s; "
+          f"median of {args.runs} runs; walls from {args.log}")
+    print("| stage | wall s | floor s | wall / floor | floor is |\n|---|---|---|---|---|")
+    what = {"synth": f"{per_clip['synth']:.3f} s a clip (espeak-ng, drawing, x264)",
+            "ingest": f"{per_clip['ingest']:.3f} s a clip (ffprobe)",
+            "faces": f"{per_clip['faces']:.3f} s a clip (decode, BlazeFace, dlib)",
+            "audio": f"{per_clip['audio']:.3f} s a clip (decode, STFT)",
+            "train_face": f"{face_steps} steps at {step_gflop('train_face', params):.1f} GFLOP",
+            "train_voice": f"{voice_steps} steps ({epochs} epochs) at {step_gflop('train_voice', params):.1f} GFLOP",
+            "evaluate": f"{descriptors} descriptors x {work['descriptor']:.3f} s, {embeddings} embeddings x "
+                        f"{work['embedding']:.3f} s"}
+    for stage in STAGES:
+        wall = walls.get(stage)
+        if wall is None:
+            print(f"| {stage} | - | {floors[stage]:.0f} | - | {what[stage]} |")
+            continue
+        wall += startup  # the log's first line comes after the process has started Prefect
+        print(f"| {stage} | {wall:.0f} | {floors[stage]:.0f} | {wall / floors[stage]:.2f} | {what[stage]} |")
+    total = sum(walls.get(s, 0) + startup for s in STAGES if s in walls)
+    print(f"| all | {total:.0f} | {sum(floors.values()):.0f} | {total / sum(floors.values()):.2f} | |")
+
+
+if __name__ == "__main__":
+    main()
