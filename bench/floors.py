@@ -45,13 +45,13 @@ def stage_times(log: str) -> dict[str, float]:
     times: dict[str, float] = {}
     stage, first, last = None, None, None
     for line in log.splitlines() + ["Running stage 'end':"]:
-        start = re.match(r"Running stage '(\w+)'", line)
+        start = re.search(r"Running stage '(\w+)'", line)
         if start:
             if stage and first and last:
                 times[stage] = (last - first).total_seconds() % 86400
             stage, first, last = start.group(1), None, None
             continue
-        stamp = re.match(r"(\d\d:\d\d:\d\d\.\d+) \|", line)
+        stamp = re.search(r"(\d\d:\d\d:\d\d\.\d+) \|", line)
         if stamp and stage:
             t = datetime.strptime(stamp.group(1), "%H:%M:%S.%f")
             first, last = first or t, t
