@@ -61,7 +61,8 @@ def main() -> None:
                       "faces": {**base["faces"], "clips": str(work / "processed/clips"),
                                 "out": str(work / "processed")},
                       "audio": {**base["audio"], "clips": str(work / "processed/clips"),
-                                "out": str(work / "processed"), "seconds": args.seconds}}
+                                "out": str(work / "processed"), "seconds": args.seconds},
+                      "evaluate": {**base["evaluate"], "seconds": [args.seconds]}}  # at most audio.seconds
             path = work / "params.yaml"
             path.write_text(yaml.safe_dump(params))
             for run in range(args.runs):
