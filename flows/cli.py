@@ -6,11 +6,12 @@ import argparse
 import importlib
 import os
 import sys
+from pathlib import Path
+from typing import Any
 
 from flows.env import configure
-from pathlib import Path
 
-from s2f.config import ParamsError, PredictParams, load_params
+from s2f.config import ParamsError, PredictParams, check_paths, load_params
 from s2f.errors import InputError
 
 STAGES = ("synth", "ingest", "faces", "audio", "train_face", "train_voice", "evaluate")
@@ -43,8 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--name", default="nightly", help="deployment name (default: %(default)s)")
     serve.add_argument("--root", default=".", help="project folder holding dvc.yaml (default: the current one)")
     predict = sub.add_parser("predict", help="a face from a speech clip (any audio or video file ffmpeg reads)")
-    predict.add_argument("input", help="audio or video file")
-    predict.add_argument("-o", "--out", help="face PNG to write (default: <input name>.face.png in this folder)")
+    predict.add_argument("inputs", nargs="+", metavar="input", help="audio or video file(s); the models load once")
+    predict.add_argument("-o", "--out", help="face PNG to write (default: <input name>.face.png in this folder); "
+                                             "with several inputs, the folder for their <input name>.face.png")
     predict.add_argument("--json", action="store_true", help="print the result, with attribute probabilities, as JSON")
     predict.add_argument("--compare", action="store_true",
                          help="also write <out>.compare.png: the real aligned face, its F2F and the S2F prediction")
@@ -101,35 +103,45 @@ def _contact_sheet(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predict(args: argparse.Namespace) -> int:
-    import json
+def _predict_outputs(inputs: list[str], out: str | None) -> list[tuple[Path, Path]]:
+    """(input, face PNG) pairs, refused before any work when an input is missing or two would write one file."""
+    sources = [Path(i) for i in inputs]
+    for source in sources:
+        if not source.is_file():
+            raise InputError(f"{source}: no such file")
+    if len(sources) == 1:
+        return [(sources[0], Path(out or f"{sources[0].stem}.face.png"))]
+    folder = Path(out or ".")
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"-o {folder}: with several inputs, -o names a folder (this is a file)")
+    pairs = [(s, folder / f"{s.stem}.face.png") for s in sources]
+    clash = next((s for s, o in pairs if sum(o == other for _, other in pairs) > 1), None)
+    if clash is not None:
+        raise InputError(f"two inputs are named {clash.stem}: their faces would overwrite each other; "
+                         "predict them in separate runs")
+    return pairs
+
+
+def _predict_one(predictor: Any, source: Path, out: Path, p: PredictParams, compare: bool) -> dict[str, Any]:
     import time
 
     import numpy as np
 
     from s2f.faces.sheet import write_png
-    from s2f.predict import Predictor, read_speech, real_face, speech_window, upscale
+    from s2f.predict import read_speech, real_face, speech_window, upscale
 
-    p = load_params(args.params, args.overrides).predict if Path(args.params).is_file() else PredictParams()
-    paths = (p.encoder, p.decoder, p.classifiers)
-    if args.models:
-        paths = tuple(str(Path(args.models) / name) for name in ("voice_encoder", "face_decoder", "attributes.json"))
-    source = Path(args.input)
-    if not source.is_file():
-        raise InputError(f"{source}: no such file")
-    out = Path(args.out or f"{source.stem}.face.png")
-    predictor = Predictor(*paths)
     tick = time.perf_counter()
     speech = speech_window(read_speech(source), p.seconds, p.min_seconds, p.silence_db)
     feature = predictor.feature(speech.samples)
     face = predictor.draw(feature)
     attributes = predictor.attributes(face)
     elapsed = time.perf_counter() - tick
+    out.parent.mkdir(parents=True, exist_ok=True)
     write_png(upscale(face, 256), out)
     result = {"input": str(source), "face": str(out), "window_start_s": round(speech.start, 3),
               "window_s": p.seconds, "speech_s": round(speech.speech_seconds, 2), "tiled": speech.tiled,
               "attributes": attributes, "seconds": round(elapsed, 3)}
-    if args.compare:
+    if compare:
         real = real_face(source, predictor.aligner)
         if real is None:
             result["compare"] = None
@@ -138,15 +150,42 @@ def _predict(args: argparse.Namespace) -> int:
             crop, real_feature = real
             row = [upscale(im, 256) for im in (crop, predictor.draw(real_feature), face)]
             result["compare"] = str(write_png(np.hstack(row), out.with_suffix(".compare.png")))
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        guess = ", ".join(f"{k} {next(iter(v))} ({next(iter(v.values())):.0%})" for k, v in attributes.items())
-        print(f"wrote {out} from {p.seconds:g} s of speech at {speech.start:.1f} s"
-              f"{' (tiled)' if speech.tiled else ''} in {elapsed:.2f} s" + (f"; looks like: {guess}" if guess else ""))
-        if result.get("compare"):
-            print(f"wrote {result['compare']}: real face | F2F | S2F")
-    return 0
+    return result
+
+
+def _predict(args: argparse.Namespace) -> int:
+    """One face per input; an input that fails is reported on its own line and the others go on (exit 1)."""
+    import json
+
+    from s2f.predict import Predictor
+
+    p = load_params(args.params, args.overrides).predict if Path(args.params).is_file() else PredictParams()
+    paths = (p.encoder, p.decoder, p.classifiers)
+    if args.models:
+        paths = tuple(str(Path(args.models) / name) for name in ("voice_encoder", "face_decoder", "attributes.json"))
+    pairs = _predict_outputs(args.inputs, args.out)
+    predictor = Predictor(*paths)
+    results, failed = [], 0
+    for source, out in pairs:
+        try:
+            result = _predict_one(predictor, source, out, p, args.compare)
+        except InputError as err:
+            print(f"s2f predict: {f'{source}: ' if len(pairs) > 1 else ''}{err}", file=sys.stderr)
+            results.append({"input": str(source), "error": str(err)})
+            failed += 1
+            continue
+        results.append(result)
+        if not args.json:
+            guess = ", ".join(f"{k} {next(iter(v))} ({next(iter(v.values())):.0%})"
+                              for k, v in result["attributes"].items())
+            print(f"wrote {out} from {p.seconds:g} s of speech at {result['window_start_s']:.1f} s"
+                  f"{' (tiled)' if result['tiled'] else ''} in {result['seconds']:.2f} s"
+                  + (f"; looks like: {guess}" if guess else ""))
+            if result.get("compare"):
+                print(f"wrote {result['compare']}: real face | F2F | S2F")
+    if args.json and (len(pairs) > 1 or not failed):
+        print(json.dumps(results if len(pairs) > 1 else results[0], indent=2))
+    return 1 if failed else 0
 
 
 def _pipeline(args: argparse.Namespace) -> int:
@@ -188,10 +227,14 @@ def main(argv: list[str] | None = None) -> int:
         return _plots(args)
     if args.command == "face-grid":
         return _face_grid(args)
-    try:
-        params = load_params(args.params, args.overrides)  # validated before anything starts
+    try:  # every parameter and path checked before Prefect or any work starts
+        params = load_params(args.params, args.overrides)
+        check_paths(params, args.stage)
     except ParamsError as err:
         print(f"s2f: {err}", file=sys.stderr)
+        return 2
+    except InputError as err:
+        print(f"s2f {args.stage}: {err}", file=sys.stderr)
         return 2
     configure()
     stage = importlib.import_module(f"flows.{args.stage}")

@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from s2f.errors import InputError
 
 
 class ParamsError(ValueError):
@@ -20,7 +22,11 @@ class ParamsError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+# A file or folder path: never empty (an empty `out` would write into the project root).
+PathStr = Annotated[str, Field(min_length=1)]
 
 
 class RunnerParams(_Section):
@@ -46,7 +52,7 @@ class SynthParams(_Section):
     fps: int = Field(25, ge=5, le=60)
     size: int = Field(256, ge=64, le=1024)
     seed: int = Field(0, ge=0)
-    out: str = "data/raw/synth"
+    out: PathStr = "data/raw/synth"
 
     @field_validator("size")
     @classmethod
@@ -75,13 +81,13 @@ class IngestParams(_Section):
     """Which videos become the clip table, and how they are split."""
 
     source: Literal["synth", "folder", "voxceleb2", "avspeech"] = "synth"
-    root: str = "data/raw/synth"
-    csv: str | None = None
+    root: PathStr = "data/raw/synth"
+    csv: PathStr | None = None
     min_seconds: float = Field(1.5, ge=0.0)
     shard_size: int = Field(64, ge=1)
     seed: int = Field(0, ge=0)
     split: SplitParams = SplitParams()
-    out: str = "data/processed"
+    out: PathStr = "data/processed"
 
     @model_validator(mode="after")
     def _csv_needed(self) -> "IngestParams":
@@ -102,8 +108,8 @@ class FacesParams(_Section):
     min_frames: int = Field(2, ge=1, le=100)
     crop_size: int = Field(128, ge=32, le=512)
     shard_size: int = Field(16, ge=1)
-    clips: str = "data/processed/clips"
-    out: str = "data/processed"
+    clips: PathStr = "data/processed/clips"
+    out: PathStr = "data/processed"
 
     @model_validator(mode="after")
     def _frames(self) -> "FacesParams":
@@ -121,8 +127,8 @@ class AudioParams(_Section):
     silence_db: float = Field(-40.0, ge=-100.0, le=-1.0)
     min_seconds: float = Field(1.0, ge=0.1)
     shard_size: int = Field(8, ge=1)
-    clips: str = "data/processed/clips"
-    out: str = "data/processed"
+    clips: PathStr = "data/processed/clips"
+    out: PathStr = "data/processed"
 
 
 class FaceModelParams(_Section):
@@ -135,9 +141,9 @@ class FaceModelParams(_Section):
     lr: float = Field(6e-4, gt=0.0)
     gan_weight: float = Field(0.005, ge=0.0)
     seed: int = Field(0, ge=0)
-    faces: str = "data/processed/faces"
-    out: str = "models/face_decoder"
-    reports: str = "reports/train_face"
+    faces: PathStr = "data/processed/faces"
+    out: PathStr = "models/face_decoder"
+    reports: PathStr = "reports/train_face"
 
     @model_validator(mode="after")
     def _size(self) -> "FaceModelParams":
@@ -180,12 +186,12 @@ class VoiceModelParams(_Section):
     identity_weight_decay: float = Field(1e-2, ge=0.0)
     seed: int = Field(0, ge=0)
     members: int = Field(3, ge=1, le=32)
-    spectrograms: str = "data/processed/spectrograms"
-    features: str = "data/processed/face_features"
-    decoder: str = "models/face_decoder"
-    out: str = "models/voice_encoder"
-    reports: str = "reports/train_voice"
-    checkpoints: str = ".cache/checkpoints"
+    spectrograms: PathStr = "data/processed/spectrograms"
+    features: PathStr = "data/processed/face_features"
+    decoder: PathStr = "models/face_decoder"
+    out: PathStr = "models/voice_encoder"
+    reports: PathStr = "reports/train_voice"
+    checkpoints: PathStr = ".cache/checkpoints"
 
     def architecture(self) -> tuple[float, int]:
         """(width, frames): the preset's, unless set explicitly."""
@@ -202,17 +208,17 @@ class EvaluateParams(_Section):
     baselines: list[Literal["chance", "mean", "resemblyzer"]] = ["chance", "mean", "resemblyzer"]
     ridge_alphas: list[float] = Field([0.1, 1.0, 10.0, 100.0, 1000.0], min_length=1)
     labels: list[str] = Field(["gender", "age", "accent_group"], min_length=1)
-    attributes: str | None = "data/raw/synth/attributes.parquet"
+    attributes: PathStr | None = "data/raw/synth/attributes.parquet"
     grid_speakers: int = Field(16, ge=1, le=256)
     seed: int = Field(0, ge=0)
-    clips: str = "data/processed/clips"
-    faces: str = "data/processed/faces"
-    features: str = "data/processed/face_features"
-    spectrograms: str = "data/processed/spectrograms"
-    encoder: str = "models/voice_encoder"
-    decoder: str = "models/face_decoder"
-    classifiers: str = "models/attributes.json"
-    out: str = "reports"
+    clips: PathStr = "data/processed/clips"
+    faces: PathStr = "data/processed/faces"
+    features: PathStr = "data/processed/face_features"
+    spectrograms: PathStr = "data/processed/spectrograms"
+    encoder: PathStr = "models/voice_encoder"
+    decoder: PathStr = "models/face_decoder"
+    classifiers: PathStr = "models/attributes.json"
+    out: PathStr = "reports"
 
     @field_validator("seconds")
     @classmethod
@@ -228,9 +234,9 @@ class PredictParams(_Section):
     seconds: float = Field(6.0, ge=0.5, le=60.0)
     min_seconds: float = Field(1.5, ge=0.1)
     silence_db: float = Field(-40.0, ge=-100.0, le=-1.0)
-    encoder: str = "models/voice_encoder"
-    decoder: str = "models/face_decoder"
-    classifiers: str = "models/attributes.json"
+    encoder: PathStr = "models/voice_encoder"
+    decoder: PathStr = "models/face_decoder"
+    classifiers: PathStr = "models/attributes.json"
 
     @model_validator(mode="after")
     def _enough(self) -> "PredictParams":
@@ -278,16 +284,23 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
 
 
 def _describe(err: ValidationError, origin: str) -> str:
-    lines = [f"{origin}: invalid parameters (nothing was run):"]
+    """One line per bad key (a single bad key: one line in all), naming the file, the key and what is allowed."""
+    lines = []
     for e in err.errors():
         loc = tuple(p for p in e["loc"])
         key = ".".join(str(p) for p in loc) or "(top level)"
         if e["type"] == "extra_forbidden":
-            lines.append(f"  - {key}: unknown key; allowed here: {', '.join(_allowed_keys(loc))}")
+            lines.append(f"{key}: unknown key; allowed here: {', '.join(_allowed_keys(loc))}")
+        elif e["type"] == "string_too_short":
+            lines.append(f"{key}: an empty path; give a file or folder path")
+        elif e["type"] == "finite_number":
+            lines.append(f"{key}: must be a finite number (got {e['input']!r})")
         else:
             msg = e["msg"].removeprefix("Value error, ")
-            lines.append(f"  - {key}: {msg} (got {e['input']!r})")
-    return "\n".join(lines)
+            lines.append(f"{key}: {msg} (got {e['input']!r})")
+    if len(lines) == 1:
+        return f"{origin}: {lines[0]}"
+    return "\n".join([f"{origin}: {len(lines)} invalid parameters (nothing was run):"] + [f"  - {x}" for x in lines])
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -308,26 +321,116 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return out
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} given twice in one section", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def validate(raw: Any, origin: str = "params") -> Params:
-    if raw is None:
-        raw = {}
     if not isinstance(raw, dict):
-        raise ParamsError(f"{origin}: expected a mapping of sections, got {type(raw).__name__}")
+        got = "an empty file" if raw is None else f"a {type(raw).__name__}"
+        raise ParamsError(f"{origin}: expected a mapping of sections (runner:, synth:, ...), got {got}")
     try:
         return Params.model_validate(raw)
     except ValidationError as err:
         raise ParamsError(_describe(err, origin)) from None
 
 
-def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = None) -> Params:
-    """Read, override and validate a params file; raises ParamsError naming every bad key."""
+def read_params_file(path: str | Path) -> Any:
+    """The params file as YAML data: UTF-8, valid YAML, no key twice; raises ParamsError naming file and line."""
     path = Path(path)
     if not path.is_file():
-        raise ParamsError(f"{path}: params file not found")
+        raise ParamsError(f"{path}: params file not found" + (" (it is a folder)" if path.is_dir() else ""))
+    data = path.read_bytes()
     try:
-        raw = yaml.safe_load(path.read_text())
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ParamsError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8") \
+            from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: safe
     except yaml.YAMLError as exc:
-        raise ParamsError(f"{path}: not valid YAML: {exc}") from None
-    if overrides:
-        raw = apply_overrides(raw or {}, overrides)
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ParamsError(f"{where}: not valid YAML: {problem}") from None
+
+
+def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = None) -> Params:
+    """Read, override and validate a params file; raises ParamsError naming every bad key."""
+    raw = read_params_file(path)
+    if overrides and isinstance(raw, dict):
+        raw = apply_overrides(raw, overrides)
     return validate(raw, origin=str(path))
+
+
+# The paths each stage reads and writes, by params key: what must exist before the stage starts (and which
+# stage makes it), and where it writes. Checked by `check_paths` before Prefect or any work starts.
+_READS: dict[str, tuple[tuple[str, str], ...]] = {
+    "synth": (),
+    "ingest": (("ingest.root", "folder"), ("ingest.csv", "file")),
+    "faces": (("faces.clips", "dataset"),),
+    "audio": (("audio.clips", "dataset"),),
+    "train_face": (("face_model.faces", "dataset"),),
+    "train_voice": (("voice_model.spectrograms", "dataset"), ("voice_model.features", "dataset"),
+                    ("voice_model.decoder", "model")),
+    "evaluate": (("evaluate.clips", "dataset"), ("evaluate.faces", "dataset"), ("evaluate.features", "dataset"),
+                 ("evaluate.spectrograms", "dataset"), ("evaluate.encoder", "model"), ("evaluate.decoder", "model"),
+                 ("evaluate.attributes", "file")),
+}
+_WRITES: dict[str, tuple[tuple[str, str], ...]] = {
+    "synth": (("synth.out", "folder"),),
+    "ingest": (("ingest.out", "folder"),),
+    "faces": (("faces.out", "folder"),),
+    "audio": (("audio.out", "folder"),),
+    "train_face": (("face_model.out", "folder"), ("face_model.reports", "folder")),
+    "train_voice": (("voice_model.out", "folder"), ("voice_model.reports", "folder"),
+                    ("voice_model.checkpoints", "folder")),
+    "evaluate": (("evaluate.classifiers", "file"), ("evaluate.out", "folder")),
+}
+# Which stage writes an input (by the last part of its key), for the hint in the message.
+_MADE_BY = {"clips": "ingest", "faces": "faces", "features": "faces", "spectrograms": "audio",
+            "decoder": "train_face", "encoder": "train_voice"}
+_HINTS = {"ingest.root": "the folder holding the videos", "ingest.csv": "a CSV file, or null",
+          "evaluate.attributes": "a per-speaker label table, or null for clip-table gender only"}
+
+
+def _value(params: Params, key: str) -> Any:
+    section, name = key.split(".")
+    return getattr(getattr(params, section), name)
+
+
+def check_paths(params: Params, stage: str) -> None:
+    """Raise InputError, naming the key, when an input `stage` reads is missing or of the wrong kind (a file
+    where a folder is needed, a model folder without its config.json) or an output path is taken by the
+    other kind. Runs in well under a second, before any work."""
+    for key, kind in _READS[stage]:
+        value = _value(params, key)
+        if value is None:
+            continue
+        path = Path(value)
+        hint = _HINTS.get(key) or f"run the {_MADE_BY[key.split('.')[1]]} stage first"
+        if not path.exists():
+            raise InputError(f"{key}: {path} not found ({hint})")
+        if kind == "file" and not path.is_file():
+            raise InputError(f"{key}: {path} is a folder; give a file ({hint})")
+        if kind != "file" and not path.is_dir():
+            raise InputError(f"{key}: {path} is a file; give the {kind} folder ({hint})")
+        if kind == "model" and not (path / "config.json").is_file():
+            raise InputError(f"{key}: {path} holds no config.json, so it is not a trained model ({hint})")
+    for key, kind in _WRITES[stage]:
+        path = Path(_value(params, key))
+        if kind == "folder" and path.exists() and not path.is_dir():
+            raise InputError(f"{key}: {path} is a file; give a folder to write into")
+        if kind == "file" and path.is_dir():
+            raise InputError(f"{key}: {path} is a folder; give a file path to write")

@@ -98,10 +98,55 @@ def test_cli_stops_before_any_work_on_a_bad_param(tmp_path: Path, capsys: pytest
 
 
 def test_a_missing_input_stops_a_stage_naming_the_key(tmp_path: Path):
+    """The real command, before Prefect or any work starts: one line, exit 2."""
     s2f = Path(sys.executable).parent / "s2f"
     done = subprocess.run([str(s2f), "run", "faces", "--params", str(PROJECT / "params.yaml"),
                            "--set", f"faces.clips={tmp_path}/none", "--set", f"faces.out={tmp_path}/out"],
                           capture_output=True, text=True, cwd=tmp_path)
-    assert done.returncode == 1
-    assert f"faces.clips: {tmp_path}/none not found (run the ingest stage first)" in done.stderr
-    assert not (tmp_path / "out").exists()
+    assert done.returncode == 2
+    assert done.stderr == f"s2f faces: faces.clips: {tmp_path}/none not found (run the ingest stage first)\n"
+    assert not (tmp_path / "out").exists() and not (tmp_path / ".prefect").exists()
+
+
+def _params_file(tmp_path: Path, text: bytes) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_bytes(text)
+    return path
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (b"", "params.yaml: expected a mapping of sections (runner:, synth:, ...), got an empty file"),
+    (b"- synth\n- faces\n", "params.yaml: expected a mapping of sections (runner:, synth:, ...), got a list"),
+    (b"synth:\n  seed: 1\n  seed: 2\n", "params.yaml:3: not valid YAML: key 'seed' given twice in one section"),
+    (b"synth:\n  out: caf\xe9\n", "params.yaml:2: not UTF-8 text (byte 0xe9); save the file as UTF-8"),
+    (b"ingest:\n  min_seconds: .inf\n", "params.yaml: ingest.min_seconds: must be a finite number (got inf)"),
+    (b"faces:\n  out: ''\n", "params.yaml: faces.out: an empty path; give a file or folder path"),
+    (b"ingest:\n  csv: ''\n", "params.yaml: ingest.csv: an empty path; give a file or folder path"),
+    (b"audio:\n  seconds: .nan\n", "params.yaml: audio.seconds: must be a finite number (got nan)"),
+])
+def test_a_bad_params_file_is_one_line_naming_file_line_or_key(tmp_path: Path, capsys, text: bytes, message: str):
+    code = main(["run", "synth", "--params", str(_params_file(tmp_path, text))])
+    assert code == 2
+    assert capsys.readouterr().err == f"s2f: {tmp_path}/{message}\n"
+
+
+def test_paths_of_the_wrong_kind_stop_the_stage_naming_the_key(tmp_path: Path, capsys):
+    params = _params_file(tmp_path, (PROJECT / "params.yaml").read_bytes())
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    cases = [(["faces", "--set", f"faces.clips={a_file}"],
+              f"s2f faces: faces.clips: {a_file} is a file; give the dataset folder (run the ingest stage first)"),
+             (["faces", "--set", f"faces.clips={clips}", "--set", f"faces.out={a_file}"],
+              f"s2f faces: faces.out: {a_file} is a file; give a folder to write into"),
+             (["ingest", "--set", f"ingest.root={tmp_path}", "--set", f"ingest.csv={tmp_path}"],
+              f"s2f ingest: ingest.csv: {tmp_path} is a folder; give a file (a CSV file, or null)"),
+             (["train_voice", "--set", f"voice_model.spectrograms={clips}", "--set", f"voice_model.features={clips}",
+               "--set", f"voice_model.decoder={clips}"],
+              (f"s2f train_voice: voice_model.decoder: {clips} holds no config.json, so it is not a trained model "
+               "(run the train_face stage first)"))]
+    for args, message in cases:
+        code = main(["run", args[0], "--params", str(params), *args[1:]])
+        assert (code, capsys.readouterr().err) == (2, message + "\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "clips", "params.yaml"]  # nothing written

@@ -90,11 +90,23 @@ def test_predict_refuses_too_little_speech_and_missing_models(tiny_models: Path,
 
 @pytest.mark.slow
 def test_predict_every_real_clip_with_enough_audio(realdata: Path, tiny_models: Path, tmp_path: Path, capsys):
+    """All real clips in one command (the models load once): a face for each clip with enough audio, a line
+    naming each clip without, exit 1 when any failed."""
     manifest = pd.read_csv(realdata / "manifest.csv")
     clips = [realdata / f for f in manifest.file if float(probe(realdata / f)["format"]["duration"]) >= 1.5]
     assert len(clips) >= 30
-    for clip in clips:
-        out = tmp_path / f"{clip.stem}.png"
-        code, _, err = _predict(capsys, str(clip), "-o", str(out), "--models", str(tiny_models))
-        assert code == 0, f"{clip.name}: {err}"
-        assert decode_png(out.read_bytes()).shape == (256, 256, 3)
+    code, stdout, err = _predict(capsys, *map(str, clips), "-o", str(tmp_path / "faces"), "--models",
+                                 str(tiny_models), "--json")
+    assert code == 0, err
+    results = json.loads(stdout)
+    assert [r["input"] for r in results] == list(map(str, clips))
+    for clip, result in zip(clips, results):
+        assert result["face"] == str(tmp_path / "faces" / f"{clip.stem}.face.png")
+        assert decode_png(Path(result["face"]).read_bytes()).shape == (256, 256, 3)
+    short = _espeak_wav(tmp_path / "hi.wav", "Hi.")
+    code, stdout, err = _predict(capsys, str(clips[0]), str(short), "-o", str(tmp_path / "two"), "--models",
+                                 str(tiny_models))
+    assert code == 1 and f"s2f predict: {short}: only" in err and stdout.count("wrote") == 1
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == [f"{clips[0].stem}.face.png"]
+    code, _, err = _predict(capsys, str(clips[0]), str(clips[0]), "--models", str(tiny_models))
+    assert code == 1 and "two inputs are named" in err

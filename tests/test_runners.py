@@ -25,11 +25,11 @@ def prefect_server():
         yield
 
 
-def _run(kind: str, clips: Path, out: Path) -> dict[str, pd.DataFrame]:
+def _run(kind: str, clips: Path, out: Path, address: str | None = None) -> dict[str, pd.DataFrame]:
     from flows import audio, faces
 
     params = Params.model_validate({
-        "runner": {"kind": kind, "workers": 2},
+        "runner": {"kind": kind, "workers": 2, "address": address},
         "faces": {"clips": str(clips), "out": str(out), "shard_size": 3},
         "audio": {"clips": str(clips), "out": str(out), "shard_size": 3, "seconds": 2.0},
         "evaluate": {"seconds": [2.0]}})
@@ -44,12 +44,26 @@ def _run(kind: str, clips: Path, out: Path) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def test_threads_and_a_dask_local_cluster_write_the_same_tables(tiny_processed: Path, tmp_path: Path):
+def test_threads_and_a_dask_cluster_write_the_same_tables(tiny_processed: Path, tmp_path: Path):
+    """Both stages on one running Dask cluster (runner.address), its workers separate processes."""
+    from distributed import LocalCluster
+
     clips = tiny_processed / "clips"
     threads = _run("threads", clips, tmp_path / "threads")
-    dask = _run("dask", clips, tmp_path / "dask")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        dask = _run("dask", clips, tmp_path / "dask", address=cluster.scheduler_address)
     assert len(threads["faces"]) > 0 and len(threads["spectrograms"]) == len(read_dataset(clips))
     for name, table in threads.items():
         pd.testing.assert_frame_equal(table, dask[name], check_dtype=True, obj=name)
     shards = [len(list((tmp_path / kind / "faces").glob("part-*.parquet"))) for kind in ("threads", "dask")]
     assert shards[0] == shards[1] == -(-len(read_dataset(clips)) // 3)  # one part file per shard of 3 clips
+
+
+def test_without_an_address_dask_starts_a_local_cluster_of_the_workers():
+    from prefect_dask import DaskTaskRunner
+
+    from flows.common import task_runner
+
+    runner = task_runner(Params.model_validate({"runner": {"kind": "dask", "workers": 3}}).runner)
+    assert isinstance(runner, DaskTaskRunner) and runner.cluster_kwargs["n_workers"] == 3
+    assert runner.cluster_kwargs["processes"] is True and runner.cluster_kwargs["threads_per_worker"] == 1
