@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import platform
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -106,11 +107,18 @@ def decode_frames(path: str | Path, width: int, height: int, fps: float | None =
         proc.wait()
 
 
+# ffmpeg's float audio code (the AAC decoder, the resampler) has SSE, AVX and AVX2/FMA versions that round
+# differently, so the decoded samples would depend on the CPU. On x86-64 audio is decoded with the SIMD every
+# x86-64 CPU has (SSE2), which makes it the same on any machine with the same ffmpeg build. Video decoding and
+# scaling give the same bytes with or without the newer instructions, so they are left alone.
+AUDIO_CPUFLAGS = ("-cpuflags", "mmx+mmxext+sse+sse2") if platform.machine() in ("x86_64", "AMD64") else ()
+
+
 def decode_audio(path: str | Path, rate: int = 16000, start: float | None = None,
                  duration: float | None = None) -> np.ndarray:
     """The soundtrack (or a cut of it) as float32 mono at `rate`; raises ffmpeg.Error if it cannot be decoded."""
     out, _ = (ffmpeg.input(str(path), **_segment({}, start, duration))
               .output("pipe:", format="f32le", ac=1, ar=rate)
-              .global_args("-hide_banner", "-loglevel", "error", "-nostdin")
+              .global_args("-hide_banner", "-loglevel", "error", "-nostdin", *AUDIO_CPUFLAGS)
               .run(capture_stdout=True, capture_stderr=True))
     return np.frombuffer(out, "<f4")

@@ -111,3 +111,42 @@ def test_real_clips_get_spectrograms(realdata: Path, real_processed: Path):
     specs = read_dataset(real_processed / "spectrograms", columns=["clip_id", "shape"])
     assert want and want <= set(specs.clip_id)
     assert all(list(s) == [2, 598, 257] for s in specs["shape"])
+
+
+_STAGE = """import sys
+from s2f.audio import stage
+from s2f.config import AudioParams
+from tests.conftest import run_stage
+run_stage(stage.run_shard, stage.dataset_dirs, AudioParams(clips=sys.argv[1], out=sys.argv[2], shard_size=3, seconds=2.0))
+"""
+
+
+def test_the_audio_stage_writes_the_same_bytes_under_every_cpu_kernel(tiny_processed: Path, tmp_path: Path):
+    """Another machine, simulated: torch's default (no SIMD) and AVX2 kernels give the same spectrogram files
+    (and so do AVX-512's where the CPU has it); ffmpeg decodes audio with the SSE2 every x86-64 CPU has."""
+    import os
+    import platform
+    import sys
+
+    from s2f.hashing import sha256_file
+    from s2f.media import AUDIO_CPUFLAGS
+
+    import shutil
+
+    hashes, out = {}, tmp_path / "out"  # one output path: it is among the params recorded in the parts
+    for capability in ("default", "avx2"):
+        shutil.rmtree(out, ignore_errors=True)
+        subprocess.run([sys.executable, "-c", _STAGE, str(tiny_processed / "clips"), str(out)], check=True,
+                       cwd=Path(__file__).parents[1], env={**os.environ, "ATEN_CPU_CAPABILITY": capability})
+        hashes[capability] = {p.relative_to(out).as_posix(): sha256_file(p) for p in sorted(out.rglob("*.parquet"))}
+    assert len(hashes["default"]) >= 4 and hashes["default"] == hashes["avx2"]
+    assert (platform.machine() != "x86_64") or AUDIO_CPUFLAGS == ("-cpuflags", "mmx+mmxext+sse+sse2")
+
+
+def test_audio_is_decoded_with_the_pinned_cpu_flags(tiny_clips: list[Path]):
+    """What the stage decodes is ffmpeg's output under the pinned flags, byte for byte."""
+    from s2f.media import AUDIO_CPUFLAGS, decode_audio
+
+    cli = subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", *AUDIO_CPUFLAGS, "-i", str(tiny_clips[0]),
+                          "-f", "f32le", "-ac", "1", "-ar", "16000", "pipe:"], check=True, capture_output=True).stdout
+    assert decode_audio(tiny_clips[0]).tobytes() == cli

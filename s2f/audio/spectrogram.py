@@ -7,6 +7,10 @@ imaginary parts separately (not to magnitude and phase). 6 s gives a 2 x 598 x 2
 Framing is done with `unfold` + `torch.fft.rfft` rather than `torch.stft`: torch.stft cuts frames of n_fft (512)
 samples with the 400-sample window centred inside them, which gives 597 frames for 6 s and shifted phases;
 the paper's TensorFlow front end cuts 400-sample frames and zero-pads each one to 512.
+
+The arithmetic is float64 and the result is rounded once to float32 (and stored as float16): in float32, the
+FFT and the power law round differently under each of torch's CPU kernels (default, AVX2, AVX-512), so stored
+spectrograms differed between machines; float64 differences sit ~9 decimal digits below float32 rounding.
 """
 
 from __future__ import annotations
@@ -33,8 +37,8 @@ def tile_to(samples: np.ndarray, length: int) -> np.ndarray:
 
 def spectrogram(samples: np.ndarray) -> np.ndarray:
     """(2, frames, 257) float32: compressed real and imaginary STFT parts of 16 kHz mono audio."""
-    x = torch.from_numpy(np.ascontiguousarray(samples, np.float32))
-    frames = x.unfold(0, WIN, HOP) * torch.hann_window(WIN)  # (frames, 400), periodic Hann
+    x = torch.from_numpy(np.asarray(samples, np.float32).astype(np.float64))
+    frames = x.unfold(0, WIN, HOP) * torch.hann_window(WIN, dtype=torch.float64)  # (frames, 400), periodic Hann
     spec = torch.fft.rfft(frames, n=NFFT)  # (frames, 257)
     parts = torch.stack([spec.real, spec.imag])  # (2, frames, 257)
-    return (torch.sign(parts) * parts.abs().pow(POWER)).numpy()
+    return (torch.sign(parts) * parts.abs().pow(POWER)).to(torch.float32).numpy()
