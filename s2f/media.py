@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import platform
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -19,9 +20,29 @@ def ffmpeg_message(err: ffmpeg.Error) -> str:
     return lines[-1] if lines else str(err)
 
 
+def media_arg(path: str | Path) -> str:
+    """A file name as ffmpeg must be given it: absolute, so `-clip.mp4` is not read as an option and
+    `http:clip.mp4` not as a URL."""
+    return os.path.abspath(path)
+
+
 def probe(path: str | Path) -> dict[str, Any]:
     """ffprobe's format and streams of a file (raises ffmpeg.Error when it cannot be read)."""
-    return ffmpeg.probe(str(path))
+    return ffmpeg.probe(media_arg(path))
+
+
+def rotation(video: dict[str, Any]) -> int:
+    """The display rotation of an ffprobe video stream in degrees (a phone's portrait video: +-90)."""
+    for side in video.get("side_data_list", []):
+        if "rotation" in side:
+            return int(round(float(side["rotation"])))
+    return int(float(video.get("tags", {}).get("rotate", 0) or 0))
+
+
+def displayed_size(video: dict[str, Any]) -> tuple[int, int]:
+    """(width, height) as shown, which is what ffmpeg decodes: stored size turned by the display rotation."""
+    width, height = int(video.get("width", 0)), int(video.get("height", 0))
+    return (height, width) if rotation(video) % 180 == 90 else (width, height)
 
 
 def encode_clip(frames: Iterable[np.ndarray], size: int, fps: int, audio: np.ndarray, rate: int, out: Path,
@@ -90,7 +111,7 @@ def decode_frames(path: str | Path, width: int, height: int, fps: float | None =
 
     Only one frame is in memory at a time, however long the clip.
     """
-    stream = ffmpeg.input(str(path), **_segment({}, start, duration))
+    stream = ffmpeg.input(media_arg(path), **_segment({}, start, duration))
     if fps:
         stream = stream.filter("fps", fps=fps)
     stream = stream.filter("scale", width, height)
@@ -117,7 +138,7 @@ AUDIO_CPUFLAGS = ("-cpuflags", "mmx+mmxext+sse+sse2") if platform.machine() in (
 def decode_audio(path: str | Path, rate: int = 16000, start: float | None = None,
                  duration: float | None = None) -> np.ndarray:
     """The soundtrack (or a cut of it) as float32 mono at `rate`; raises ffmpeg.Error if it cannot be decoded."""
-    out, _ = (ffmpeg.input(str(path), **_segment({}, start, duration))
+    out, _ = (ffmpeg.input(media_arg(path), **_segment({}, start, duration))
               .output("pipe:", format="f32le", ac=1, ar=rate)
               .global_args("-hide_banner", "-loglevel", "error", "-nostdin", *AUDIO_CPUFLAGS)
               .run(capture_stdout=True, capture_stderr=True))

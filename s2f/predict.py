@@ -22,7 +22,7 @@ from s2f.config import FacesParams
 from s2f.errors import InputError
 from s2f.evaluate.attributes import load_classifiers, probabilities
 from s2f.faces.align import Aligner
-from s2f.media import decode_audio, ffmpeg_message, probe
+from s2f.media import decode_audio, displayed_size, ffmpeg_message, probe
 from s2f.models.train_face import decode, descriptors_of, to_uint8
 from s2f.models.zoo import load_decoder, load_encoder
 
@@ -101,7 +101,8 @@ def real_face(path: str | Path, aligner: Aligner) -> tuple[np.ndarray, np.ndarra
         return None
     if video is None:
         return None
-    clip: dict[str, Any] = {"path": str(path), "width": video["width"], "height": video["height"]}
+    width, height = displayed_size(video)
+    clip: dict[str, Any] = {"path": str(path), "width": width, "height": height}
     with FaceDetector() as detector:
         faces = process_clip(clip, FacesParams(min_frames=1), detector, aligner)
     if faces.reject or not faces.frames:

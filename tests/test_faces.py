@@ -14,7 +14,7 @@ from s2f.faces.align import Aligner, frontality
 from s2f.faces.clip import process_clip
 from s2f.faces.detect import Detection, FaceDetector, choose_face
 from s2f.faces.sheet import contact_sheet, decode_png
-from s2f.media import decode_frames, probe
+from s2f.media import decode_frames, displayed_size, probe
 from s2f.shards import Shard, part_path, plan_shards
 from s2f.synth.attributes import sample_speaker
 from s2f.synth.face import FaceRenderer
@@ -60,10 +60,11 @@ def test_two_drawn_faces_need_a_hint_and_the_hint_picks_its_face():
 
 
 def _clip_row(path: Path, clip_id: str = "c", **extra) -> dict:
-    info = probe(path)
-    video = next(s for s in info["streams"] if s["codec_type"] == "video")
+    """A clip-table row with the sizes ingest records: the displayed ones."""
+    video = next(s for s in probe(path)["streams"] if s["codec_type"] == "video")
+    width, height = displayed_size(video)
     return {"clip_id": clip_id, "speaker_id": "s", "split": "train", "path": str(path), "sha256": clip_id,
-            "width": video["width"], "height": video["height"], "segment_start": None, "segment_end": None,
+            "width": width, "height": height, "segment_start": None, "segment_end": None,
             "face_x": None, "face_y": None, **extra}
 
 
@@ -86,6 +87,31 @@ def test_hint_chooses_the_speaker_in_a_two_person_clip(tiny_clips: list[Path], t
     assert right.reject is None
     assert right.feature["feature"] @ alone.feature["feature"] > right.feature["feature"] @ other.feature["feature"]
     assert all(f["box"][0] > 128 for f in right.frames)  # boxes in the clip's own pixels: the right half
+
+
+def test_a_portrait_phone_video_stored_sideways_is_turned_upright(realdata: Path, tmp_path: Path, tools):
+    """A phone stores portrait video as landscape frames with a display rotation; ffmpeg turns frames upright,
+    so the clip table must hold the displayed size, or every frame is squashed."""
+    from s2f.ingest.probe import inspect_shard
+    from s2f.ingest.sources import Candidate
+
+    real = realdata / "clips" / "S01_1.mp4"
+    sideways = tmp_path / "sideways.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(real), "-t", "3", "-vf", "crop=400:700,transpose=1",
+                    "-c:v", "libx264", "-c:a", "copy", str(sideways)], check=True)  # stored 700x400, face on its side
+    phone = tmp_path / "phone.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(sideways), "-c", "copy", "-metadata:s:v:0", "rotate=270",
+                    str(phone)], check=True)  # shown 400x700, upright
+    row = _clip_row(phone)
+    rows, _ = inspect_shard([Candidate(str(phone), "s", "phone.mp4")], 1.0)  # what ingest records
+    assert (row["width"], row["height"]) == (rows[0]["width"], rows[0]["height"]) == (400, 700)
+    upright = process_clip(row, FacesParams(), *tools)
+    assert upright.reject is None and len(upright.frames) == FacesParams().per_clip
+    original = process_clip(_clip_row(real), FacesParams(), *tools)
+    similarity = float(upright.feature["feature"] @ original.feature["feature"])
+    squashed = process_clip({**row, "width": 700, "height": 400}, FacesParams(), *tools)  # the stored size
+    assert similarity > 0.8  # the same person's descriptor as in the clip before it was turned
+    assert squashed.reject is not None  # what the stored size gave: every frame squashed, no face found
 
 
 def test_every_faces_reject_reason(tiny_clips: list[Path], tmp_path: Path, tools):

@@ -89,6 +89,15 @@ def test_folder_source_speakers_from_parent_or_csv(tiny_clips: list[Path], tmp_p
     assert dict(zip(clips.speaker_id, clips.gender)) == {"P1": "f", "P2": "m"}
     assert sorted(rejects.reason) == ["missing file", "no speaker"]
 
+    # A row naming a file outside root (which DVC does not track) is a reject and is never opened.
+    copy_clip(tiny_clips[1], tmp_path / "elsewhere" / "d.mp4")
+    csv.write_text("file,speaker_id\nvideos/alice/a.mp4,P1\nelsewhere/d.mp4,P4\n/etc/passwd,P5\n")
+    clips, rejects = ingest("folder", root, csv)
+    assert list(clips.speaker_id) == ["P1"]
+    outside = rejects[rejects.reason == "outside root"]
+    assert sorted(Path(p).name for p in outside.path) == ["d.mp4", "passwd"]
+    assert all("is not below ingest.root" in d for d in outside.detail)
+
     (tmp_path / "nocols.csv").write_text("name,who\nx,y\n")
     with pytest.raises(InputError, match="ingest.csv: .* needs columns 'file'"):
         list_source("folder", root, tmp_path / "nocols.csv")
@@ -107,6 +116,7 @@ def test_every_reject_reason_and_nothing_good_is_lost(tiny_clips: list[Path], tm
     lavfi_clip(root / "silent_film.mp4", 2.0, audio=False)
     lavfi_clip(root / "radio.mp4", 2.0, video=False, fmt="mp4")
     lavfi_clip(root / "short.mp4", 0.6)
+    good.append(copy_clip(tiny_clips[3], root / "-dash.mp4"))  # not an ffmpeg option
     clips, rejects = ingest("folder", root.parent)
     assert sorted(Path(p).name for p in clips.path) == sorted(p.name for p in good)
     reasons = dict(zip((Path(p).name for p in rejects.path), rejects.reason))

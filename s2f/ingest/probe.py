@@ -10,7 +10,7 @@ import ffmpeg
 
 from s2f.hashing import sha256_file
 from s2f.ingest.sources import Candidate, Reject
-from s2f.media import ffmpeg_message, probe
+from s2f.media import displayed_size, ffmpeg_message, probe
 
 
 def _rate(text: str | None) -> float:
@@ -70,10 +70,11 @@ def inspect(c: Candidate, min_seconds: float) -> dict[str, Any] | Reject:
         usable = duration
     if usable < min_seconds:
         return reject("too short", f"{usable:.2f} s < ingest.min_seconds {min_seconds} s")
+    width, height = displayed_size(video)  # a portrait phone video is stored landscape with a rotation
     return {
         "speaker_id": c.speaker_id, "path": c.path, "source_row": c.source_row, "duration": usable,
         "fps": _rate(video.get("avg_frame_rate")) or _rate(video.get("r_frame_rate")),
-        "width": int(video.get("width", 0)), "height": int(video.get("height", 0)),
+        "width": width, "height": height,
         "video_codec": video.get("codec_name", ""), "audio_sample_rate": int(audio.get("sample_rate", 0)),
         "audio_channels": int(audio.get("channels", 0)), "audio_codec": audio.get("codec_name", ""),
         "segment_start": c.segment_start, "segment_end": c.segment_end, "face_x": c.face_x, "face_y": c.face_y,

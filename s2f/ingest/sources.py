@@ -112,9 +112,14 @@ def list_folder(root: Path, speakers_csv: Path | None) -> tuple[list[Candidate],
         i, row = hit
         cands.append(Candidate(str(p), str(row["speaker_id"]).strip(), f"{speakers_csv.name}:{i + 2}",
                                gender=_gender(row.get("gender"))))
-    for path, (i, row) in by_path.items():  # listed files outside root
-        cands.append(Candidate(str(path), str(row["speaker_id"]).strip(), f"{speakers_csv.name}:{i + 2}",
-                               gender=_gender(row.get("gender"))))
+    inside = root.resolve()
+    for path, (i, row) in by_path.items():  # listed, but not a video file name below root
+        line = f"{speakers_csv.name}:{i + 2}"
+        if not path.is_relative_to(inside):  # DVC tracks the root only: such a file could change unseen
+            rejects.append(Reject(str(path), line, "outside root",
+                                  f"{path} is not below ingest.root {root}; move it there"))
+            continue
+        cands.append(Candidate(str(path), str(row["speaker_id"]).strip(), line, gender=_gender(row.get("gender"))))
     return cands, rejects
 
 
