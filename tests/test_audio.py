@@ -92,8 +92,20 @@ def test_audio_rejects_and_segments_honoured(tmp_path: Path, tiny_clips: list[Pa
     assert rejects.reason.to_dict() == {"c1": "silent", "c2": "too short after trimming", "c3": "undecodable",
                                         "c5": "failed"}
     assert spectrogram_array(specs.iloc[0]).shape == (2, n_frames(2.0), 257)
-    assert abs(len(clip_audio(rows[4])) - SAMPLE_RATE) < 400  # the 0.5-1.5 s cut, not the whole clip
+    assert abs(len(clip_audio(rows[4], p)) - SAMPLE_RATE) < 400  # the 0.5-1.5 s cut, not the whole clip
     assert run_shard(Shard("k1", rows), p, {}) == {"skipped": 1}
+
+
+def test_a_long_recording_is_read_only_as_far_as_the_stage_needs(tmp_path: Path):
+    """An hour-long file costs what a minute-long one does: at most seconds x segments + LEAD_SECONDS is decoded."""
+    from s2f.audio.stage import LEAD_SECONDS, read_seconds
+
+    long = lavfi_clip(tmp_path / "long.m4a", 150.0, video=False, fmt="mp4")
+    p = AudioParams(seconds=2.0, segments_per_clip=3)
+    assert read_seconds(p) == 6.0 + LEAD_SECONDS < 150
+    assert abs(len(clip_audio({"path": str(long)}, p)) - read_seconds(p) * SAMPLE_RATE) < 2048
+    pieces, problem = segments(clip_audio({"path": str(long)}, p), p)
+    assert problem is None and len(pieces) == 3
 
 
 def test_audio_stage_on_the_synthetic_corpus(tiny_processed: Path, tiny_clips: list[Path]):

@@ -25,9 +25,20 @@ def dataset_dirs(out: str | Path) -> list[Path]:
     return [Path(out) / name for name in DATASETS]
 
 
-def clip_audio(clip: dict[str, Any]) -> np.ndarray:
-    """16 kHz mono samples of a clip-table row, honouring its segment."""
-    return decode_audio(clip["path"], SAMPLE_RATE, *segment_cut(clip))
+# How far past the speech it keeps the stage reads a clip (leading silence, music): it decodes at most
+# seconds x segments_per_clip + this, so an hour-long file costs the memory of a minute-long one.
+LEAD_SECONDS = 60.0
+
+
+def clip_audio(clip: dict[str, Any], p: AudioParams) -> np.ndarray:
+    """16 kHz mono samples of a clip-table row, honouring its segment, at most `read_seconds(p)` of them."""
+    start, duration = segment_cut(clip)
+    cap = read_seconds(p)
+    return decode_audio(clip["path"], SAMPLE_RATE, start, cap if duration is None else min(duration, cap))
+
+
+def read_seconds(p: AudioParams) -> float:
+    return p.seconds * p.segments_per_clip + LEAD_SECONDS
 
 
 def run_shard(shard: Shard, p: AudioParams, meta: dict[str, Any]) -> dict[str, Any]:
@@ -39,7 +50,7 @@ def run_shard(shard: Shard, p: AudioParams, meta: dict[str, Any]) -> dict[str, A
     for clip in shard.clips:
         ident = {"clip_id": clip["clip_id"], "speaker_id": clip["speaker_id"]}
         try:
-            pieces, problem = segments(clip_audio(clip), p)
+            pieces, problem = segments(clip_audio(clip, p), p)
         except ffmpeg.Error as err:
             pieces, problem = [], ("undecodable", ffmpeg_message(err))
         except Exception as exc:  # one broken clip must become a reject, not stop the stage

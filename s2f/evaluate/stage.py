@@ -55,7 +55,7 @@ def first_waves(clips: pd.DataFrame, ids: list[str], audio: AudioParams) -> list
     rows = clips.set_index("clip_id").loc[ids].reset_index().to_dict("records")
     out = []
     for row in rows:
-        pieces, problem = segments(clip_audio(row), audio)
+        pieces, problem = segments(clip_audio(row, audio), audio)
         if not pieces:
             raise ValueError(f"clip {row['clip_id']} has a spectrogram but no speech segment now: {problem}; "
                              "rerun the audio stage")
