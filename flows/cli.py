@@ -11,7 +11,7 @@ from typing import Any
 
 from flows.env import configure
 
-from s2f.config import ParamsError, PredictParams, check_paths, load_params
+from s2f.config import ParamsError, PredictParams, check_paths, load_params, model_inputs
 from s2f.errors import InputError
 
 STAGES = ("synth", "ingest", "faces", "audio", "train_face", "train_voice", "evaluate")
@@ -208,6 +208,16 @@ def _pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_models(params: Any, stage: str) -> None:
+    """Load each trained model the stage reads once, so a damaged one stops it before Prefect starts."""
+    inputs = model_inputs(params, stage)
+    if inputs:
+        from s2f.models.zoo import load_decoder, load_encoder
+
+        for key, folder in inputs:
+            (load_encoder if key.endswith("encoder") else load_decoder)(folder)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in ("pipeline", "serve"):
@@ -230,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     try:  # every parameter and path checked before Prefect or any work starts
         params = load_params(args.params, args.overrides)
         check_paths(params, args.stage)
+        _check_models(params, args.stage)
     except ParamsError as err:
         print(f"s2f: {err}", file=sys.stderr)
         return 2

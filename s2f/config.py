@@ -410,6 +410,11 @@ def _value(params: Params, key: str) -> Any:
     return getattr(getattr(params, section), name)
 
 
+def model_inputs(params: Params, stage: str) -> list[tuple[str, str]]:
+    """(params key, folder) of each trained model `stage` loads, for a full check before the stage starts."""
+    return [(key, _value(params, key)) for key, kind in _READS[stage] if kind == "model"]
+
+
 def check_paths(params: Params, stage: str) -> None:
     """Raise InputError, naming the key, when an input `stage` reads is missing or of the wrong kind (a file
     where a folder is needed, a model folder without its config.json) or an output path is taken by the

@@ -35,7 +35,7 @@ def rotation(video: dict[str, Any]) -> int:
     """The display rotation of an ffprobe video stream in degrees (a phone's portrait video: +-90)."""
     for side in video.get("side_data_list", []):
         if "rotation" in side:
-            return int(round(float(side["rotation"])))
+            return round(float(side["rotation"]))
     return int(float(video.get("tags", {}).get("rotate", 0) or 0))
 
 

@@ -64,16 +64,20 @@ def speech_window(samples: np.ndarray, seconds: float, min_seconds: float, silen
     return Speech(tile_to(piece, length), best * FRAME / SAMPLE_RATE, speech_seconds, len(piece) < length)
 
 
+DESCRIPTOR_SIZE = 128  # dlib's face descriptor, which the attribute classifiers read
+
+
 class Predictor:
     """The trained voice encoder, face decoder and attribute classifiers, loaded once."""
 
     def __init__(self, encoder_dir: str | Path, decoder_dir: str | Path, attributes: str | Path | None):
-        for what, path in (("voice encoder", encoder_dir), ("face decoder", decoder_dir)):
-            if not (Path(path) / "config.json").is_file():
-                raise InputError(f"no trained {what} at {path}: run `make run` first (or pass its folder)")
-        self.encoder, _ = load_encoder(encoder_dir)
+        self.encoder, self.encoder_config = load_encoder(encoder_dir)
         self.decoder, _ = load_decoder(decoder_dir)
         self.classifiers = load_classifiers(attributes) if attributes and Path(attributes).is_file() else {}
+        wrong = sorted(n for n, clf in self.classifiers.items() if clf.n_features_in_ != DESCRIPTOR_SIZE)
+        if wrong:
+            raise InputError(f"{attributes}: classifiers {wrong} do not take {DESCRIPTOR_SIZE}-D face descriptors; "
+                             "remake it with `dvc repro evaluate`")
         self.aligner = Aligner()
 
     @torch.no_grad()

@@ -138,12 +138,11 @@ def test_the_audio_stage_writes_the_same_bytes_under_every_cpu_kernel(tiny_proce
     (and so do AVX-512's where the CPU has it); ffmpeg decodes audio with the SSE2 every x86-64 CPU has."""
     import os
     import platform
+    import shutil
     import sys
 
     from s2f.hashing import sha256_file
     from s2f.media import AUDIO_CPUFLAGS
-
-    import shutil
 
     hashes, out = {}, tmp_path / "out"  # one output path: it is among the params recorded in the parts
     for capability in ("default", "avx2"):

@@ -19,6 +19,7 @@ from s2f.models.store import save_model
 from s2f.models.train_face import load_face_data, train_face_decoder
 from s2f.models.train_voice import train_voice_encoder
 from s2f.tables import read_dataset
+from tests.conftest import PROJECT
 
 
 @pytest.fixture(scope="session")
@@ -110,3 +111,54 @@ def test_predict_every_real_clip_with_enough_audio(realdata: Path, tiny_models: 
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == [f"{clips[0].stem}.face.png"]
     code, _, err = _predict(capsys, str(clips[0]), str(clips[0]), "--models", str(tiny_models))
     assert code == 1 and "two inputs are named" in err
+
+
+def _damaged_models(tiny_models: Path, tmp_path: Path, damage: str) -> Path:
+    import shutil
+
+    models = tmp_path / damage
+    shutil.copytree(tiny_models, models)
+    encoder, decoder = models / "voice_encoder", models / "face_decoder"
+    if damage == "config not JSON":
+        (encoder / "config.json").write_text("{'arch': oops")
+    elif damage == "truncated weights":
+        data = (decoder / "model.safetensors").read_bytes()
+        (decoder / "model.safetensors").write_bytes(data[: len(data) // 2])
+    elif damage == "garbage attributes":
+        (models / "attributes.json").write_text('{"gender": {"mean": [0.0]}}')
+    elif damage == "another model's weights":
+        shutil.copy(decoder / "model.safetensors", encoder / "model.safetensors")
+    elif damage == "a decoder as the encoder":
+        shutil.rmtree(encoder)
+        shutil.copytree(decoder, encoder)
+    return models
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    ("config not JSON", "voice_encoder/config.json: not valid JSON"),
+    ("truncated weights", "face_decoder/model.safetensors: damaged"),
+    ("garbage attributes", "attributes.json: not attribute classifiers (KeyError"),
+    ("another model's weights", "voice_encoder/model.safetensors: its tensors do not fit"),
+    ("a decoder as the encoder", "voice_encoder/config.json: not a voice encoder's config"),
+])
+def test_a_damaged_model_folder_is_one_line_naming_the_file_and_the_fix(tiny_models: Path, tmp_path: Path, capsys,
+                                                                         damage: str, message: str):
+    wav = _espeak_wav(tmp_path / "hello.wav", "The quick brown fox jumps over the lazy dog, twice over.")
+    models = _damaged_models(tiny_models, tmp_path, damage)
+    code, _, err = _predict(capsys, str(wav), "-o", str(tmp_path / "x.png"), "--models", str(models))
+    stage = "evaluate" if "attributes" in damage else "train_face" if "truncated" in damage else "train_voice"
+    assert code == 1 and err.count("\n") == 1 and message in err and f"`dvc repro {stage}`" in err, err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_a_stage_stops_on_a_damaged_model_before_prefect_starts(tiny_models: Path, tiny_processed: Path,
+                                                                tmp_path: Path, capsys):
+    models = _damaged_models(tiny_models, tmp_path, "truncated weights")
+    sets = [f"voice_model.{k}={tiny_processed / d}" for k, d in (("spectrograms", "spectrograms"),
+                                                                  ("features", "face_features"))]
+    sets += [f"voice_model.decoder={models / 'face_decoder'}", f"voice_model.out={tmp_path / 'out'}"]
+    code = main(["run", "train_voice", "--params", str(PROJECT / "params.yaml"),
+                 *(arg for s in sets for arg in ("--set", s))])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("s2f train_voice: ") and err.count("\n") == 1
+    assert "face_decoder/model.safetensors: damaged" in err and not (tmp_path / "out").exists()

@@ -19,6 +19,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from s2f.atomic import atomic_write_bytes
+from s2f.errors import InputError
 
 GENDERS = {"m": "m", "male": "m", "f": "f", "female": "f"}
 
@@ -108,7 +109,19 @@ def save_classifiers(classifiers: dict[str, Pipeline], path: str | Path) -> Path
 
 
 def load_classifiers(path: str | Path) -> dict[str, Pipeline]:
-    return from_json(json.loads(Path(path).read_text()))
+    """The classifiers `save_classifiers` wrote; anything else is one InputError naming the file."""
+    fix = "remake it with `dvc repro evaluate`"
+    try:
+        data = json.loads(Path(path).read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"{path}: not valid JSON ({err}); {fix}") from None
+    try:
+        classifiers = from_json(data)
+        for clf in classifiers.values():  # shapes that fit together: one probability row per feature
+            clf.predict_proba(np.zeros((1, clf.n_features_in_)))
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as err:
+        raise InputError(f"{path}: not attribute classifiers ({type(err).__name__}: {err}); {fix}") from None
+    return classifiers
 
 
 def predict_labels(classifiers: dict[str, Pipeline], features: np.ndarray) -> dict[str, list[str]]:

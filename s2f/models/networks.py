@@ -14,10 +14,15 @@ again) and the encoder answered every voice with the same face.
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+
+# The encoder's 4x4 kernels with padding="same" make torch warn, on every forward pass of a new shape, that it
+# pads a copy of the input: true, cheap at these sizes, and noise in `s2f predict`'s output.
+warnings.filterwarnings("ignore", message="Using padding='same' with even kernel lengths", category=UserWarning)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from s2f.atomic import atomic_write
@@ -30,11 +30,6 @@ def load_config(directory: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"no trained model at {directory} (missing {CONFIG}); run `make run` first")
     return json.loads(path.read_text())
-
-
-def load_weights(model: nn.Module, directory: str | Path) -> nn.Module:
-    model.load_state_dict(load_file(str(Path(directory) / WEIGHTS)))
-    return model.eval()
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
