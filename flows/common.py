@@ -11,6 +11,7 @@ from prefect.utilities.annotations import unmapped
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from s2f.config import Params, RunnerParams
+from s2f.processes import exit_with_parent
 
 T = TypeVar("T")
 
@@ -18,7 +19,7 @@ T = TypeVar("T")
 def task_runner(p: RunnerParams) -> TaskRunner:
     """threads (default), local processes, or Dask: an existing cluster at `address`, else a LocalCluster."""
     if p.kind == "processes":
-        return ProcessPoolTaskRunner(max_workers=p.workers)
+        return ProcessPoolTaskRunner(max_workers=p.workers, initializer=exit_with_parent)
     if p.kind == "dask":
         from prefect_dask import DaskTaskRunner
 

@@ -17,6 +17,7 @@ import dlib
 import numpy as np
 
 from s2f.faces.detect import Detection
+from s2f.processes import exit_with_parent
 
 CHIP_PADDING = 0.25  # dlib's default: the face fills the middle 2/3 of a chip
 DESCRIPTOR_CHIP = 150  # the size dlib's recognition network expects
@@ -68,7 +69,8 @@ class Aligner:
         if self.workers <= 1 or len(chips) < 8 * self.workers:
             return np.stack([self.descriptor(c) for c in chips]).reshape(len(chips), 128)
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=exit_with_parent)
         size = -(-len(chips) // self.workers)
         return np.concatenate(list(self._pool.map(_descriptors, [chips[i:i + size]
                                                                  for i in range(0, len(chips), size)])))
