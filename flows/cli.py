@@ -138,7 +138,8 @@ def _predict_one(predictor: Any, source: Path, out: Path, p: PredictParams, comp
     elapsed = time.perf_counter() - tick
     out.parent.mkdir(parents=True, exist_ok=True)
     write_png(upscale(face, 256), out)
-    result = {"input": str(source), "face": str(out), "window_start_s": round(speech.start, 3),
+    result = {"input": str(source), "face": str(out), "trained_on": predictor.trained_on,
+              "window_start_s": round(speech.start, 3),
               "window_s": p.seconds, "speech_s": round(speech.speech_seconds, 2), "tiled": speech.tiled,
               "attributes": attributes, "seconds": round(elapsed, 3)}
     if compare:
@@ -165,6 +166,9 @@ def _predict(args: argparse.Namespace) -> int:
         paths = tuple(str(Path(args.models) / name) for name in ("voice_encoder", "face_decoder", "attributes.json"))
     pairs = _predict_outputs(args.inputs, args.out)
     predictor = Predictor(*paths)
+    if predictor.trained_on == "synth" and not args.json:  # JSON says it in every result's "trained_on"
+        print("note: this model was trained on the synthetic corpus (drawn faces, espeak-ng voices); the face it "
+              "draws says little about a real voice")
     results, failed = [], 0
     for source, out in pairs:
         try:

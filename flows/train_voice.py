@@ -14,7 +14,7 @@ from s2f.errors import require
 from s2f.models.store import save_model
 from s2f.models.train_voice import train_voice_encoder
 from s2f.models.zoo import load_decoder
-from s2f.tables import dataset_version
+from s2f.tables import dataset_version, read_meta
 
 
 @flow(name="train_voice", validate_parameters=False)
@@ -32,7 +32,7 @@ def train_voice_flow(params: Params) -> Path:
         encoder, metrics = train_voice_encoder(p, decoder.fc, data_version, live_logger(live))
         live.summary.update(metrics)
     out = save_model(encoder, {"model": "voice_encoder", "arch": encoder.cfg.to_json(), "members": len(encoder.members),
-                               "preset": p.preset, "params": p.model_dump(mode="json"),
+                               "preset": p.preset, "trained_on": trained_on(p.spectrograms), "params": p.model_dump(mode="json"),
                                "params_hash": params.section_hash("voice_model"),
                                "data_version": data_version, "decoder": decoder_config["params_hash"],
                                "metrics": metrics}, p.out)
@@ -41,6 +41,12 @@ def train_voice_flow(params: Params) -> Path:
              metrics["best_val_loss"], metrics["first_epoch_val_loss"], metrics["val_loss_mean_baseline"],
              metrics["ensemble_val_loss"], metrics["spread"])
     return out
+
+
+def trained_on(spectrograms: str) -> str:
+    """The ingest source behind a spectrograms dataset (synth, folder, voxceleb2, avspeech), from its metadata."""
+    return str(read_meta(spectrograms).get("params", {}).get("clips", {}).get("params", {}).get("ingest", {})
+               .get("source", "unknown"))
 
 
 def run(params: Params) -> Path:

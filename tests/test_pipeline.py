@@ -113,6 +113,7 @@ def test_pipeline_flow_runs_what_changed_once_pushes_and_pulls(prefect_api, proj
     for model in ("face_decoder", "voice_encoder"):
         config = json.loads((project / "models" / model / "config.json").read_text())
         assert (project / "models" / model / "model.safetensors").is_file() and config["data_version"]
+    assert json.loads((project / "models/voice_encoder/config.json").read_text())["trained_on"] == "synth"
     metrics = json.loads(_dvc("metrics", "show", "--json", cwd=project))
     assert "val_loss" in json.dumps(metrics) and "val_l1" in json.dumps(metrics) and "R@10" in json.dumps(metrics)
     report = json.loads((project / "reports/metrics.json").read_text())

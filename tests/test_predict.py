@@ -33,7 +33,8 @@ def tiny_models(tiny_processed: Path, tiny_corpus: Path, tmp_path_factory: pytes
                           features=str(tiny_processed / "face_features"), checkpoints=str(out / "ck"),
                           epochs=1, frames=100, batch_size=4, identity_steps=20, members=2)
     encoder, _ = train_voice_encoder(vp, decoder.fc, "tiny")
-    save_model(encoder, {"arch": encoder.cfg.to_json(), "members": len(encoder.members)}, out / "voice_encoder")
+    save_model(encoder, {"arch": encoder.cfg.to_json(), "members": len(encoder.members), "trained_on": "synth"},
+               out / "voice_encoder")
     labels = speaker_labels(read_dataset(tiny_processed / "clips"), tiny_corpus / "attributes.parquet", ["gender"])
     _, speakers, feats = load_features(vp.features)
     save_classifiers(fit_classifiers(feats, speakers, labels, min_speakers=1), out / "attributes.json")
@@ -60,6 +61,7 @@ def test_predict_a_generated_wav_writes_a_face_and_attributes(tiny_models: Path,
     face = decode_png(out.read_bytes())
     assert face.shape == (256, 256, 3) and face.std() > 1.0  # a drawn face, not a blank image
     assert result["face"] == str(out) and result["tiled"] is True  # espeak's sentence is shorter than 6 s
+    assert result["trained_on"] == "synth"  # read from the encoder's config: nobody mistakes it for real inference
     assert 1.5 <= result["speech_s"] < 6.0 and result["seconds"] < 5.0
     assert set(result["attributes"]["gender"]) == {"f", "m"}
     assert sum(result["attributes"]["gender"].values()) == pytest.approx(1.0, abs=1e-3)
@@ -71,6 +73,7 @@ def test_predict_an_mp4_with_a_face_compares_it(tiny_models: Path, tiny_clips: l
                                  "--compare")
     assert code == 0, err
     assert "wrote" in stdout and out.is_file()
+    assert stdout.startswith("note: this model was trained on the synthetic corpus")
     compare = decode_png(out.with_suffix(".compare.png").read_bytes())
     assert compare.shape == (256, 3 * 256, 3)  # real aligned face | F2F | S2F
 
