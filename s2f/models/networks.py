@@ -196,7 +196,7 @@ class VoiceEncoderStack(nn.Module):
             else:
                 layers.append(copy.deepcopy(layer))
         self.convs = nn.Sequential(*layers)
-        first, norm, last = (members[0].head[i] for i in (1, 2, 5))
+        first, norm = members[0].head[1], members[0].head[2]
         self.w1 = nn.Parameter(torch.stack([e.head[1].weight.data for e in members]))
         self.b1 = nn.Parameter(torch.stack([e.head[1].bias.data for e in members]))
         self.norm = nn.BatchNorm1d(norm.num_features * m)
@@ -207,7 +207,6 @@ class VoiceEncoderStack(nn.Module):
         self.hidden, self.flat = first.out_features, first.in_features
         self.register_buffer("out_mean", members[0].out_mean.clone())
         self.register_buffer("out_scale", members[0].out_scale.clone())
-        del last
 
     def forward(self, spec: torch.Tensor) -> torch.Tensor:
         batch = spec.shape[0]

@@ -153,7 +153,8 @@ class VoiceTrainer:
         count = 0
         for spec, true in self.loader(self.val_set):
             true = true.to(self.device)
-            pred = self.model(self.stacked([spec] * self.p.members)) if model is self.model else model(spec)
+            pred = (self.model(self.stacked([spec] * self.p.members)) if model is self.model
+                    else model(spec.to(self.device)))
             mean = self.mean_feature.expand_as(true)
             for m, clf in enumerate(self.classifiers):
                 terms = voice_loss(pred[:, m], true, self.fc, clf, self.weights)
@@ -163,15 +164,11 @@ class VoiceTrainer:
             count += len(spec)
         return [{k: v / max(count, 1) for k, v in s.items()} for s in sums]
 
-    @torch.no_grad()
     def ensemble_val_loss(self, ensemble: VoiceEnsemble) -> float:
+        """The averaged prediction's val loss, against each member's teacher in turn, averaged."""
         ensemble.eval()
-        total, count = 0.0, 0
-        for spec, true in self.loader(self.val_set):
-            pred, true = ensemble(spec.to(self.device)), true.to(self.device)
-            total += voice_loss(pred, true, self.fc, self.classifiers[0], self.weights)["loss"].item() * len(spec)
-            count += len(spec)
-        return total / max(count, 1)
+        losses = self.evaluate(lambda spec: ensemble(spec)[:, None].expand(-1, self.p.members, -1))
+        return sum(m["val_loss"] for m in losses) / len(losses)
 
     @torch.no_grad()
     def widen(self, ensemble: VoiceEnsemble) -> float:
