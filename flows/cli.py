@@ -213,7 +213,12 @@ def _pipeline(args: argparse.Namespace) -> int:
 
 
 def _check_models(params: Any, stage: str) -> None:
-    """Load each trained model the stage reads once, so a damaged one stops it before Prefect starts."""
+    """Check the model files a stage reads (the face detector by hash; trained models by loading them once), so
+    a missing or damaged one stops it before Prefect starts."""
+    if stage == "faces":
+        from s2f.blazeface import require_model
+
+        require_model()
     inputs = model_inputs(params, stage)
     if inputs:
         from s2f.models.zoo import load_decoder, load_encoder

@@ -1,7 +1,7 @@
 """The BlazeFace short-range detector model, fetched once from the mediapipe 0.10.21 wheel and checked by hash.
 
 mediapipe >= 1.0 ships no model files; the 0.10.21 wheel carries the one the Tasks FaceDetector needs.
-Run `python -m s2f.blazeface` to fetch it (set-up does).
+Set-up fetches it (`python -m s2f.blazeface`); the stages only check it (`require_model`) and never download.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 from s2f.atomic import atomic_write_bytes
+from s2f.errors import InputError
 from s2f.hashing import sha256_file
 
 MODEL_NAME = "face_detection_short_range.tflite"
@@ -32,8 +33,19 @@ def model_path() -> Path:
     return cache_dir() / MODEL_NAME
 
 
+def require_model(dest: Path | None = None) -> Path:
+    """The verified model path; InputError (no download at run time) when it is missing or not the right file."""
+    dest = dest or model_path()
+    if not dest.is_file():
+        raise InputError(f"{dest}: the BlazeFace face detector model is missing; fetch it with `make setup`")
+    if sha256_file(dest) != MODEL_SHA256:
+        raise InputError(f"{dest}: not the BlazeFace model s2f expects (SHA-256 differs); delete it and run "
+                         "`make setup`")
+    return dest
+
+
 def ensure_model(dest: Path | None = None) -> Path:
-    """Return the verified model path, downloading the wheel and extracting the model if needed."""
+    """Set-up: return the verified model path, downloading the wheel and extracting the model if needed."""
     dest = dest or model_path()
     if dest.exists() and sha256_file(dest) == MODEL_SHA256:
         return dest

@@ -150,3 +150,14 @@ def test_paths_of_the_wrong_kind_stop_the_stage_naming_the_key(tmp_path: Path, c
         code = main(["run", args[0], "--params", str(params), *args[1:]])
         assert (code, capsys.readouterr().err) == (2, message + "\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "clips", "params.yaml"]  # nothing written
+
+
+def test_a_missing_face_detector_model_stops_faces_and_is_never_downloaded(tmp_path: Path, capsys, monkeypatch):
+    monkeypatch.setenv("S2F_CACHE", str(tmp_path / "empty"))
+    (tmp_path / "clips").mkdir()
+    code = main(["run", "faces", "--params", str(PROJECT / "params.yaml"), "--set", f"faces.clips={tmp_path / 'clips'}",
+                 "--set", f"faces.out={tmp_path / 'out'}"])
+    assert code == 2 and capsys.readouterr().err == (
+        f"s2f faces: {tmp_path}/empty/face_detection_short_range.tflite: the BlazeFace face detector model is "
+        "missing; fetch it with `make setup`\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clips"]

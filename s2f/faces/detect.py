@@ -9,7 +9,7 @@ import mediapipe as mp
 import numpy as np
 from mediapipe.tasks.python import BaseOptions, vision
 
-from s2f.blazeface import ensure_model
+from s2f.blazeface import require_model
 
 # The detector reports faces down to this score; the stage drops frames below faces.min_score itself, so that
 # low-score frames are counted rather than silently unseen.
@@ -38,7 +38,7 @@ class FaceDetector:
     """BlazeFace on RGB frames. Not thread-safe: one per task. Use as a context manager."""
 
     def __init__(self, model: Path | None = None):
-        options = vision.FaceDetectorOptions(base_options=BaseOptions(model_asset_path=str(model or ensure_model())),
+        options = vision.FaceDetectorOptions(base_options=BaseOptions(model_asset_path=str(model or require_model())),
                                              min_detection_confidence=DETECTOR_FLOOR)
         self._detector = vision.FaceDetector.create_from_options(options)
 
