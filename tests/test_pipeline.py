@@ -124,6 +124,7 @@ def test_pipeline_flow_runs_what_changed_once_pushes_and_pulls(prefect_api, proj
             assert scores["retrieval"]["cosine"]["R@2"] == 1.0 and 0 <= scores["retrieval"]["cosine"]["R@1"] <= 1
     html = (project / "reports/report.html").read_text()
     assert "resemblyzer + ridge" in html and html.count("data:image/png;base64,") >= 3
+    assert html.count("<table") >= 4 and "&lt;table" not in html  # tables as HTML; text autoescaped around them
     assert "http://" not in html and "https://" not in html  # self-contained: nothing to fetch
     assert (project / "reports/faces_grid.png").is_file() and (project / "models/attributes.json").is_file()
 

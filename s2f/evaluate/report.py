@@ -17,6 +17,7 @@ matplotlib.use("Agg")  # no display: figures are rendered to PNG bytes
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from markupsafe import Markup  # noqa: E402
 
 from s2f.atomic import atomic_write_bytes  # noqa: E402
 from s2f.evaluate.craniofacial import MEASURES  # noqa: E402
@@ -147,15 +148,19 @@ def plots_data(results: dict[str, Any], curves: dict[str, np.ndarray], confusion
 
 def html_report(results: dict[str, Any], curves: dict[str, np.ndarray], confusions: dict[str, dict[str, Any]],
                 grid: np.ndarray, context: dict[str, Any]) -> str:
-    template = jinja2.Template(resources.files("s2f.evaluate").joinpath("report.html.j2").read_text())
+    env = jinja2.Environment(autoescape=True)  # labels and paths in the text are escaped
+    template = env.from_string(resources.files("s2f.evaluate").joinpath("report.html.j2").read_text())
     longest = lengths(results)[-1]
-    table = {"classes": "table", "border": 0, "index": False}
+
+    def html(frame: pd.DataFrame, index: bool = False) -> Markup:  # pandas escapes the cells itself
+        return Markup(frame.to_html(classes="table", border=0, index=index, escape=True))
+
     return template.render(
         results=results, context=context, longest=longest,
-        similarity=similarity_table(results).to_html(**table),
-        retrieval={metric: retrieval_table(results, metric).to_html(**table) for metric in METRICS},
-        attributes=attribute_table(results).to_html(**table),
-        craniofacial=craniofacial_table(results, longest).to_html(classes="table", border=0),
+        similarity=html(similarity_table(results)),
+        retrieval={metric: html(retrieval_table(results, metric)) for metric in METRICS},
+        attributes=html(attribute_table(results)),
+        craniofacial=html(craniofacial_table(results, longest), index=True),
         recall_png=recall_figure(curves), confusion_pngs=confusion_figures(confusions),
         craniofacial_png=craniofacial_figure(results, longest),
         grid_png=base64.b64encode(png_bytes(grid)).decode())
