@@ -17,6 +17,9 @@ setup:
 run: setup
 	dvc repro
 
+# Tests run on every core (pytest-xdist), slow ones first; PYTEST_ARGS="-n 0" runs them in one process.
+PYTEST_ARGS ?= -n auto
+
 test: setup
 	python -m pytest $(PYTEST_ARGS)
 

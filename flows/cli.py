@@ -54,7 +54,36 @@ def _parser() -> argparse.ArgumentParser:
                                           "(default: the predict.* paths in params)")
     predict.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     predict.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
+    results = sub.add_parser("results", help="the README's results block from reports/metrics.json")
+    results.add_argument("--metrics", default="reports/metrics.json", help="(default: %(default)s)")
+    results.add_argument("--write", metavar="README", help="rewrite the block between the results markers in it")
+    results.add_argument("--check", metavar="README", help="exit 1 if its block differs from the metrics")
     return parser
+
+
+def _results(args: argparse.Namespace) -> int:
+    import json
+
+    from s2f.evaluate.report import results_markdown, with_results
+
+    metrics = json.loads(Path(args.metrics).read_text())
+    real_path = Path(args.metrics).with_name("real_voices.json")  # scripts/real_voices.py, when it was run
+    real = json.loads(real_path.read_text()) if real_path.is_file() else None
+    if not (args.write or args.check):
+        print(results_markdown(metrics), end="")
+        return 0
+    readme = Path(args.write or args.check)
+    text = readme.read_text()
+    new = with_results(text, metrics, real)
+    if args.check:
+        if new != text:
+            print(f"s2f results: {readme}'s results block is not what {args.metrics} gives; run "
+                  f"`s2f results --write {readme}`", file=sys.stderr)
+            return 1
+        return 0
+    readme.write_text(new)
+    print(f"wrote the results block of {readme} from {args.metrics}")
+    return 0
 
 
 VEGA_SCRIPTS = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
@@ -246,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         return _plots(args)
     if args.command == "face-grid":
         return _face_grid(args)
+    if args.command == "results":
+        return _results(args)
     try:  # every parameter and path checked before Prefect or any work starts
         params = load_params(args.params, args.overrides)
         check_paths(params, args.stage)

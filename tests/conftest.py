@@ -20,6 +20,12 @@ from s2f.tables import write_dataset
 PROJECT = Path(__file__).resolve().parents[1]
 REALDATA = PROJECT.parent / "shared" / "realdata"
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first: under `make test` (pytest -n auto) the end-to-end pipeline test then runs beside the
+    rest of the suite instead of starting last."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 TINY = SynthParams(speakers=4, clips_per_speaker=2, seconds=2.0, size=128, seed=7)
 
 
@@ -104,13 +110,18 @@ def tiny_processed(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture(scope="session")
-def real_processed(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The 33 real clips through ingest (folder source, manifest as speakers CSV), faces and audio."""
+def real_clips(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 33 real clips through ingest (folder source, manifest as speakers CSV): the folder of the clips table."""
+    out = tmp_path_factory.mktemp("real")
+    ingest_to("folder", realdata / "clips", realdata / "manifest.csv", out)
+    return out
+
+
+def real_stage(name: str, out: Path) -> Path:
+    """The faces or audio stage on the real clips ingested into `out` (each test runs only the stage it reads)."""
     from s2f.audio import stage as audio
     from s2f.faces import stage as faces
 
-    out = tmp_path_factory.mktemp("real")
-    clips = ingest_to("folder", realdata / "clips", realdata / "manifest.csv", out)
-    run_stage(faces.run_shard, faces.dataset_dirs, FacesParams(clips=str(clips), out=str(out)))
-    run_stage(audio.run_shard, audio.dataset_dirs, AudioParams(clips=str(clips), out=str(out)))
+    module, section = {"faces": (faces, FacesParams), "audio": (audio, AudioParams)}[name]
+    run_stage(module.run_shard, module.dataset_dirs, section(clips=str(out / "clips"), out=str(out)))
     return out

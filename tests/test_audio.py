@@ -14,7 +14,7 @@ from s2f.audio.stage import clip_audio, run_shard, spectrogram_array
 from s2f.config import AudioParams
 from s2f.shards import Shard
 from s2f.tables import read_dataset
-from tests.conftest import TINY, lavfi_clip
+from tests.conftest import TINY, lavfi_clip, real_stage
 
 
 def numpy_reference(x: np.ndarray) -> np.ndarray:
@@ -115,7 +115,8 @@ def test_audio_stage_on_the_synthetic_corpus(tiny_processed: Path, tiny_clips: l
     assert str(pd.Series(specs["values"][0]).dtype) == "float16"
 
 
-def test_real_clips_get_spectrograms(realdata: Path, real_processed: Path):
+def test_real_clips_get_spectrograms(realdata: Path, real_clips: Path):
+    real_processed = real_stage("audio", real_clips)
     manifest = pd.read_csv(realdata / "manifest.csv")
     clips = read_dataset(real_processed / "clips")
     want = set(clips[clips.path.map(lambda p: Path(p).name).isin(

@@ -186,3 +186,49 @@ def test_batched_speaker_embeddings_are_resemblyzers_own(tiny_clips: list[Path])
     together = base.speaker_embeddings(waves)
     assert together.shape == (3, 256) and np.allclose(together, alone, atol=1e-5)
     assert not np.allclose(together[0], together[1], atol=1e-3)  # different clips, different embeddings
+
+
+def test_one_to_two_matching_counts_pairs_exhaustively_and_by_group():
+    faces = np.eye(4)
+    speakers = ["a", "b", "c", "d"]
+    assert m.matching(faces, speakers, faces, speakers) == 1.0  # every true face is the closer one
+    assert m.matching(-faces + 0.01, speakers, faces, speakers) == 0.0
+    # Query a sits halfway between a and b, far from c and d: it wins against c and d, ties with b.
+    query = m.normalize(np.array([[1.0, 1.0, 0.0, 0.0]]))
+    assert m.matching(query, ["a"], faces, speakers) == pytest.approx((0.5 + 1 + 1) / 3)
+    # Same group only (a and b one gender, c and d the other): b is the only impostor, a tie.
+    assert m.matching(query, ["a"], faces, speakers, ["f", "f", "m", "m"]) == pytest.approx(0.5)
+    assert np.isnan(m.matching(query, ["a"], faces, speakers, ["f", "m", "m", "m"]))  # no same-gender impostor
+    rng = np.random.default_rng(0)
+    random_pred, pool = rng.normal(size=(400, 16)), rng.normal(size=(40, 16))
+    names = [str(i) for i in range(40)]
+    assert abs(m.matching(random_pred, [names[i % 40] for i in range(400)], pool, names) - 0.5) < 0.05  # chance
+
+
+def test_paired_bootstrap_claims_a_win_only_when_the_interval_excludes_zero():
+    from s2f.evaluate.report import verdict
+
+    rng = np.random.default_rng(0)
+    speakers = [f"s{i}" for i in range(100) for _ in range(2)]
+    clear = m.paired_bootstrap(0.2 + 0.1 * rng.normal(size=200), speakers)
+    noise = m.paired_bootstrap(0.1 * rng.normal(size=200), speakers)
+    worse = m.paired_bootstrap(-0.2 + 0.1 * rng.normal(size=200), speakers)
+    assert clear["lo"] < clear["diff"] < clear["hi"] and verdict(clear) == "beats"
+    assert noise["lo"] < 0 < noise["hi"] and verdict(noise) == "on par with"
+    assert verdict(worse) == "trails"
+    # Speakers move together: one speaker's 50 queries weigh as one speaker, not as 50 clips.
+    lopsided = m.paired_bootstrap(np.array([1.0] * 50 + [0.0] * 20), ["a"] * 50 + [f"b{i}" for i in range(20)])
+    assert lopsided["diff"] == pytest.approx(50 / 70) and lopsided["lo"] == 0.0
+
+
+def test_the_readme_results_block_is_generated_from_the_metrics():
+    """The README's results table and claims come from reports/metrics.json (`s2f results --write README.md`)."""
+    import json
+
+    from s2f.evaluate.report import with_results
+    from tests.conftest import PROJECT
+
+    readme = (PROJECT / "README.md").read_text()
+    real = PROJECT / "reports/real_voices.json"
+    real_voices = json.loads(real.read_text()) if real.is_file() else None
+    assert with_results(readme, json.loads((PROJECT / "reports/metrics.json").read_text()), real_voices) == readme

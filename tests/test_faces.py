@@ -19,7 +19,7 @@ from s2f.shards import Shard, part_path, plan_shards
 from s2f.synth.attributes import sample_speaker
 from s2f.synth.face import FaceRenderer
 from s2f.tables import read_dataset, stack_column
-from tests.conftest import TINY, lavfi_clip, run_stage
+from tests.conftest import TINY, lavfi_clip, real_stage, run_stage
 
 
 def det(x: float, y: float, side: float, score: float = 0.9) -> Detection:
@@ -188,7 +188,8 @@ def test_shard_output_is_stable_across_runs(tiny_clips: list[Path], tmp_path: Pa
                                                                                    "key").read_bytes()
 
 
-def test_real_clips_get_face_features(real_processed: Path):
+def test_real_clips_get_face_features(real_clips: Path):
+    real_processed = real_stage("faces", real_clips)
     features = read_dataset(real_processed / "face_features")
     assert len(features) >= 29, read_dataset(real_processed / "faces_rejects")
     faces = read_dataset(real_processed / "faces", columns=["clip_id", "time", "box", "frontality"])

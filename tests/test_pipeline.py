@@ -122,8 +122,9 @@ def test_pipeline_flow_runs_what_changed_once_pushes_and_pulls(prefect_api, proj
         assert set(report[length]) == {"voice", "chance", "mean", "resemblyzer"}
         for scores in report[length].values():  # in a pool of 2, the true face is always in the top 2
             assert scores["retrieval"]["cosine"]["R@2"] == 1.0 and 0 <= scores["retrieval"]["cosine"]["R@1"] <= 1
+            assert 0 <= scores["matching"]["1:2"] <= 1 and scores["image_retrieval"]["R@2"] == 1.0
     html = (project / "reports/report.html").read_text()
-    assert "resemblyzer + ridge" in html and html.count("data:image/png;base64,") >= 3
+    assert "resemblyzer + ridge" in html and html.count("data:image/png;base64,") >= 3 and "1:2 matching" in html
     assert html.count("<table") >= 4 and "&lt;table" not in html  # tables as HTML; text autoescaped around them
     assert "http://" not in html and "https://" not in html  # self-contained: nothing to fetch
     assert (project / "reports/faces_grid.png").is_file() and (project / "models/attributes.json").is_file()

@@ -165,3 +165,20 @@ def test_a_stage_stops_on_a_damaged_model_before_prefect_starts(tiny_models: Pat
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("s2f train_voice: ") and err.count("\n") == 1
     assert "face_decoder/model.safetensors: damaged" in err and not (tmp_path / "out").exists()
+
+
+def test_real_voices_are_scored_against_the_annotated_gender(realdata: Path, tiny_models: Path, tmp_path: Path):
+    from s2f.evaluate.real import real_voice_gender
+    from s2f.evaluate.report import real_voices_markdown
+    from s2f.predict import Predictor
+
+    manifest = pd.read_csv(realdata / "manifest.csv").head(4)
+    short = _espeak_wav(tmp_path / "hi.wav", "Hi.")
+    clips = [(realdata / f, g) for f, g in zip(manifest.file, manifest.gender)] + [(short, "m")]
+    predictor = Predictor(tiny_models / "voice_encoder", tiny_models / "face_decoder", tiny_models / "attributes.json")
+    result = real_voice_gender(predictor, clips)
+    assert result["clips"] == 4 and [s["clip"] for s in result["skipped"]] == ["hi.wav"]
+    assert result["agree"] == sum(r["gender"] == r["predicted"] for r in result["rows"])
+    assert 0 <= result["interval"][0] <= result["agreement"] <= result["interval"][1] <= 1
+    text = real_voices_markdown({**result, "source": "test"})
+    assert f"in {result['agree']} of 4 clips" in text and "trained on the synthetic corpus" in text

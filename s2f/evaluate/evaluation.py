@@ -145,9 +145,40 @@ class Scorer:
         return {"r": {**r, "mean": float(np.mean(list(r.values())))},
                 "shuffled": {**shuffled, "mean": float(np.mean(list(shuffled.values())))}}
 
+    def per_query(self, pred: np.ndarray, recon: Reconstructions) -> dict[str, np.ndarray]:
+        """Each test clip's score on the headline metrics (cosine R@1 and R@10 over the same pools as `retrieval`,
+        1:2 matching, gender agreement), for paired intervals between methods."""
+        hits = m.query_hits(pred, self.test.speakers, self.faces, self.face_speakers, self.pool, "cosine",
+                            self.rounds, self.seed, (1, 10))
+        out = {"R@1": hits[:, 0], "R@10": hits[:, 1],
+               "1:2": m.query_matching(pred, self.test.speakers, self.faces, self.face_speakers)}
+        if "gender" in self.classifiers:
+            s2f = self.classifiers["gender"].predict(recon.descriptors)
+            out["gender"] = (s2f == self.true_face_labels["gender"]).astype(float)
+        return out
+
+    def compare(self, per_query: dict[str, dict[str, np.ndarray]], method: str = "voice") -> dict[str, Any]:
+        """`method` minus each other method on every headline metric: the mean difference and its 95% interval
+        from a paired bootstrap over test speakers (one trained model: seed-to-seed spread is not in it)."""
+        mine = per_query[method]
+        return {f"{method} - {other}": {k: m.paired_bootstrap(mine[k] - theirs[k], self.test.speakers, seed=self.seed)
+                                        for k in mine}
+                for other, theirs in per_query.items() if other != method}
+
+    def matching(self, pred: np.ndarray) -> dict[str, float]:
+        """1:2 matching (any impostor, and one of the true speaker's gender when genders are known)."""
+        out = {"1:2": m.matching(pred, self.test.speakers, self.faces, self.face_speakers)}
+        if "gender" in self.labels:
+            genders = self.labels["gender"].reindex(self.face_speakers).fillna("").tolist()
+            out["1:2 same gender"] = m.matching(pred, self.test.speakers, self.faces, self.face_speakers, genders)
+        return out
+
     def score(self, pred: np.ndarray, recon: Reconstructions) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """A method's scores. `image_retrieval` ranks the descriptor dlib reads off the decoded (S2F) face among
+        the test faces, as SF2F's face retrieval does; `retrieval` ranks the predicted feature itself."""
         attrs, confusions = self.attributes(recon)
         return {"similarity": m.feature_similarity(pred, self.test.features), "retrieval": self.retrieval(pred),
+                "matching": self.matching(pred), "image_retrieval": self.retrieval(recon.descriptors)["cosine"],
                 **attrs, "craniofacial": self.craniofacial(recon)}, confusions
 
     def reference(self) -> dict[str, Any]:
@@ -158,6 +189,7 @@ class Scorer:
             truth = self.labels[name].reindex(self.test.speakers).to_numpy()
             known = truth != ""
             truth_acc[name] = m.agreement(truth[known], self.true_face_labels[name][known]) if known.any() else 0.0
-        return {"f2f": {"retrieval": self.retrieval(self.f2f.descriptors), **attrs},
+        f2f = self.f2f.descriptors
+        return {"f2f": {"retrieval": self.retrieval(f2f), "matching": self.matching(f2f), **attrs},
                 "true_face_accuracy": truth_acc,
                 "chance_recall": {f"R@{k}": v for k, v in m.chance_recall(self.pool_size).items()}}

@@ -62,27 +62,85 @@ def chance_recall(pool_size: int, ks: Sequence[int] = KS) -> dict[int, float]:
     return {k: min(k, pool_size) / pool_size for k in ks}
 
 
-def pooled_recall(pred: np.ndarray, query_speakers: Sequence[str], faces: np.ndarray, face_speakers: Sequence[str],
-                  pool: int, metric: str, rounds: int, seed: int, ks: Sequence[int] = KS) -> dict[int, float]:
-    """R@K of each query's true speaker among `pool` speakers' faces (itself and random others).
+def query_hits(pred: np.ndarray, query_speakers: Sequence[str], faces: np.ndarray, face_speakers: Sequence[str],
+               pool: int, metric: str, rounds: int, seed: int, ks: Sequence[int] = KS) -> np.ndarray:
+    """(queries, len(ks)): for each query, the share of its pools that hold its true speaker in the top K.
 
-    With no more speakers than `pool`, the pool is all of them and one round is exact; otherwise the recall
-    is averaged over `rounds` random pools per query.
+    The pool is the query's true speaker and `pool - 1` random others. With no more speakers than `pool`, the
+    pool is all of them and one round is exact; otherwise each query gets `rounds` random pools.
     """
     face_speakers = list(face_speakers)
     truth = np.array([face_speakers.index(s) for s in query_speakers])
     dist = distances(pred, faces, metric)
     n = len(face_speakers)
     if n <= pool:
-        return recall_at_k(ranks(dist, truth), ks)
+        rank = ranks(dist, truth)
+        return np.stack([rank < k for k in ks], 1).astype(float)
     rng = np.random.default_rng(seed)
-    hits = np.zeros(len(ks))
+    hits = np.zeros((len(truth), len(ks)))
     for _ in range(rounds):
         for q, t in enumerate(truth):
             others = rng.choice(np.delete(np.arange(n), t), pool - 1, replace=False)
             rank = int((dist[q, others] <= dist[q, t]).sum())
-            hits += [rank < k for k in ks]
-    return {k: float(h / (rounds * len(truth))) for k, h in zip(ks, hits)}
+            hits[q] += [rank < k for k in ks]
+    return hits / rounds
+
+
+def pooled_recall(pred: np.ndarray, query_speakers: Sequence[str], faces: np.ndarray, face_speakers: Sequence[str],
+                  pool: int, metric: str, rounds: int, seed: int, ks: Sequence[int] = KS) -> dict[int, float]:
+    """R@K of each query's true speaker among `pool` speakers' faces, averaged over queries (see query_hits)."""
+    hits = query_hits(pred, query_speakers, faces, face_speakers, pool, metric, rounds, seed, ks)
+    return {k: float(v) for k, v in zip(ks, hits.mean(0))}
+
+
+def paired_bootstrap(diff: np.ndarray, speakers: Sequence[str], rounds: int = 2000, seed: int = 0,
+                     level: float = 0.95) -> dict[str, float]:
+    """Mean of a per-query difference between two methods and its percentile interval from resampling test
+    speakers with replacement (queries of one speaker move together; NaN queries are left out)."""
+    keep = ~np.isnan(diff)
+    spk = np.asarray(speakers)[keep]
+    names, index = np.unique(spk, return_inverse=True)
+    sums = np.bincount(index, diff[keep], len(names))
+    counts = np.bincount(index, minlength=len(names)).astype(float)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(names), (rounds, len(names)))
+    means = sums[draws].sum(1) / counts[draws].sum(1)
+    tail = 100 * (1 - level) / 2
+    return {"diff": float(sums.sum() / counts.sum()), "lo": float(np.percentile(means, tail)),
+            "hi": float(np.percentile(means, 100 - tail))}
+
+
+def query_matching(pred: np.ndarray, query_speakers: Sequence[str], faces: np.ndarray, face_speakers: Sequence[str],
+                   face_groups: Sequence[str] | None = None) -> np.ndarray:
+    """Per query, its voice-to-face 1:2 matching accuracy (see `matching`); NaN for a query with no impostor."""
+    face_speakers = list(face_speakers)
+    truth = np.array([face_speakers.index(s) for s in query_speakers])
+    rows = np.arange(len(truth))
+    dist = distances(pred, faces, "cosine")
+    true_dist = dist[rows, truth][:, None]
+    wins = (dist > true_dist) + 0.5 * (dist == true_dist)
+    valid = np.ones(dist.shape, bool)
+    valid[rows, truth] = False
+    if face_groups is not None:
+        groups = np.asarray(face_groups, dtype=object)
+        valid &= (groups[None, :] == groups[truth][:, None]) & (groups[truth] != "")[:, None]
+    counts = valid.sum(1)
+    out = np.full(len(truth), np.nan)
+    out[counts > 0] = (wins * valid).sum(1)[counts > 0] / counts[counts > 0]
+    return out
+
+
+def matching(pred: np.ndarray, query_speakers: Sequence[str], faces: np.ndarray, face_speakers: Sequence[str],
+             face_groups: Sequence[str] | None = None) -> float:
+    """Voice-to-face 1:2 matching accuracy (as in "Seeking the Shape of Sound", Wen et al.): the query's true
+    speaker's face against one other speaker's face, the closer one (cosine) chosen, ties counting half.
+
+    Every other speaker is tried in turn (no sampling), averaged per query, then over queries. With
+    `face_groups` (e.g. each face speaker's gender; "" = unknown) only impostors of the true speaker's group
+    count: the harder same-gender test. NaN when no query has an impostor.
+    """
+    per_query = query_matching(pred, query_speakers, faces, face_speakers, face_groups)
+    return float(np.nanmean(per_query)) if (~np.isnan(per_query)).any() else float("nan")
 
 
 def confusion(true_labels: Sequence[str], pred_labels: Sequence[str], labels: Sequence[str]) -> np.ndarray:

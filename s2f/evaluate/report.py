@@ -57,6 +57,106 @@ def retrieval_table(results: dict[str, Any], metric: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def matching_table(results: dict[str, Any]) -> pd.DataFrame:
+    """The field's standard metrics: 1:2 matching (%) and retrieval by the decoded face's descriptor (R@K, %)."""
+    def row(audio: str, method: str, r: dict[str, Any]) -> dict[str, str]:
+        match = r.get("matching", {})
+        image = r.get("image_retrieval") or r.get("retrieval", {}).get("cosine", {})
+        return {"audio": audio, "method": method,
+                **{f"{k} matching": f"{100 * v:.1f}" for k, v in match.items()},
+                **{f"image {k}": f"{100 * image[k]:.1f}" for k in ("R@1", "R@10") if k in image}}
+
+    rows = [{"audio": "", "method": "chance", "1:2 matching": "50.0", "1:2 same gender matching": "50.0",
+             **{f"image {k}": f"{100 * results['chance_recall'][k]:.1f}" for k in ("R@1", "R@10")}}]
+    for length in lengths(results):
+        rows += [row(length, METHOD_NAMES.get(method, method), r) for method, r in results[length].items()]
+    rows.append(row("", "F2F (decoded true face: the ceiling)", results["f2f"]))
+    return pd.DataFrame(rows).fillna("")
+
+
+def verdict(interval: dict[str, float]) -> str:
+    """The word a claim may use: 'beats' only when the whole 95% interval of the difference is above 0."""
+    return "beats" if interval["lo"] > 0 else "trails" if interval["hi"] < 0 else "on par with"
+
+
+def comparison_table(results: dict[str, Any], method: str = "voice") -> pd.DataFrame:
+    """`method` against each baseline on each headline metric: difference in points, its 95% interval over test
+    speakers (paired bootstrap) and the verdict it allows."""
+    rows = []
+    for length in lengths(results):
+        for pair, metrics in results.get("comparisons", {}).get(length, {}).items():
+            other = pair.split(" - ", 1)[1]
+            for metric, d in metrics.items():
+                rows.append({"audio": length, "against": METHOD_NAMES.get(other, other), "metric": metric,
+                             "difference (points)": f"{100 * d['diff']:+.1f}",
+                             "95% interval": f"[{100 * d['lo']:+.1f}, {100 * d['hi']:+.1f}]",
+                             f"{METHOD_NAMES.get(method, method)}": f"{verdict(d)} it"})
+    return pd.DataFrame(rows)
+
+
+def results_markdown(results: dict[str, Any]) -> str:
+    """The README's results block, generated from reports/metrics.json (never typed by hand)."""
+    test = results["test"]
+    head = ["audio", "method", "R@1", "R@10", "1:2 matching", "1:2 same gender", "gender agreement", "image R@10"]
+    chance = results["chance_recall"]
+    intro = (f"Test split: {test['clips']} clips of {test['speakers']} speakers never seen in training; retrieval "
+             f"pools of {test['pool']} (chance R@1 {100 * chance['R@1']:.1f}%, R@10 {100 * chance['R@10']:.1f}%; "
+             "1:2 chance 50%). All in %.")
+    lines = [intro, "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def pct(x: float | None) -> str:
+        return "" if x is None or np.isnan(x) else f"{100 * x:.1f}"
+
+    for length in lengths(results):
+        for method, r in results[length].items():
+            match, cos = r.get("matching", {}), r["retrieval"]["cosine"]
+            cells = [length, METHOD_NAMES.get(method, method), pct(cos["R@1"]), pct(cos["R@10"]),
+                     pct(match.get("1:2")), pct(match.get("1:2 same gender")), pct(r["agreement"].get("gender")),
+                     pct(r.get("image_retrieval", {}).get("R@10"))]
+            lines.append("| " + " | ".join(cells) + " |")
+    f2f = results["f2f"]
+    lines.append("| | F2F (decoded true face: the ceiling) | " + " | ".join(
+        [pct(f2f["retrieval"]["cosine"]["R@1"]), pct(f2f["retrieval"]["cosine"]["R@10"]),
+         pct(f2f.get("matching", {}).get("1:2")), pct(f2f.get("matching", {}).get("1:2 same gender")),
+         pct(f2f["agreement"].get("gender")), pct(f2f["retrieval"]["cosine"]["R@10"])]) + " |")
+    table = comparison_table(results)
+    if len(table):
+        lines += ["", ("The voice encoder against resemblyzer + ridge (difference in points, 95% interval from a "
+                       "paired bootstrap over test speakers, for this one trained model):"), ""]
+        for length in lengths(results):
+            rows = table[(table.audio == length) & (table.against == METHOD_NAMES["resemblyzer"])]
+            parts = [f"{r['metric']} {r['difference (points)']} {r['95% interval']}: "
+                     f"{r[METHOD_NAMES['voice']].removesuffix(' it')}" for _, r in rows.iterrows()]
+            if parts:
+                lines.append(f"- {length}: " + "; ".join(parts) + ".")
+    return "\n".join(lines) + "\n"
+
+
+RESULTS_BEGIN = "<!-- results: generated from reports/metrics.json by `s2f results --write README.md` -->"
+RESULTS_END = "<!-- /results -->"
+
+
+def real_voices_markdown(real: dict[str, Any]) -> str:
+    """What the model does on real voices (reports/real_voices.json), in one paragraph."""
+    lo, hi = real["interval"] or (float("nan"), float("nan"))
+    note = (" The model was trained on the synthetic corpus, so this says nothing reliable about a real voice."
+            if real["trained_on"] == "synth" else f" The model was trained on {real['trained_on']} data.")
+    return (f"On real voices ({real['source']}; {real['clips']} with enough speech), the face the model draws "
+            f"from each voice has the annotated gender in {real['agree']} of {real['clips']} clips "
+            f"({100 * real['agreement']:.0f}%, exact 95% interval {100 * lo:.0f}-{100 * hi:.0f}%; it drew a male "
+            f"face {real['predicted_m']} times for {real['truth_m']} male speakers).{note}\n")
+
+
+def with_results(text: str, results: dict[str, Any], real: dict[str, Any] | None = None) -> str:
+    """`text` (the README) with the block between the results markers regenerated."""
+    start, end = text.find(RESULTS_BEGIN), text.find(RESULTS_END)
+    if start < 0 or end < start:
+        raise ValueError(f"no results block: put {RESULTS_BEGIN} and {RESULTS_END} on lines of their own")
+    block = results_markdown(results) + ("\n" + real_voices_markdown(real) if real else "")
+    return text[:start] + RESULTS_BEGIN + "\n" + block + text[end:]
+
+
 def attribute_table(results: dict[str, Any]) -> pd.DataFrame:
     names = list(results["true_face_accuracy"])
     rows = [{"audio": "", "method": "true face vs label (classifier accuracy)",
@@ -160,6 +260,8 @@ def html_report(results: dict[str, Any], curves: dict[str, np.ndarray], confusio
         similarity=html(similarity_table(results)),
         retrieval={metric: html(retrieval_table(results, metric)) for metric in METRICS},
         attributes=html(attribute_table(results)),
+        matching=html(matching_table(results)),
+        comparisons=html(comparison_table(results)),
         craniofacial=html(craniofacial_table(results, longest), index=True),
         recall_png=recall_figure(curves), confusion_pngs=confusion_figures(confusions),
         craniofacial_png=craniofacial_figure(results, longest),

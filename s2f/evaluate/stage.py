@@ -159,6 +159,7 @@ def evaluate(p: EvaluateParams, audio: AudioParams, crop_size: int, log: Log = p
     longest = max(p.seconds)
     s2f_voice = None
     done: dict[bytes, Reconstructions] = {}  # the chance and mean baselines predict the same at every length
+    per_query: dict[str, dict[str, dict[str, np.ndarray]]] = {}
     for seconds in p.seconds:
         key = f"{seconds:g}s"
         results[key] = {}
@@ -169,10 +170,12 @@ def evaluate(p: EvaluateParams, audio: AudioParams, crop_size: int, log: Log = p
                 done[feats.tobytes()] = reconstruct(decoder, feats, aligner, crop_size)
             recon = done[feats.tobytes()]
             results[key][method], conf = scorer.score(by_length[seconds], recon)
+            per_query.setdefault(key, {})[method] = scorer.per_query(by_length[seconds], recon)
             curves[f"{method} @ {key}"] = scorer.recall_curve(by_length[seconds])
             if method == "voice" and seconds == longest:
                 s2f_voice = recon
                 confusions = {a: {"classes": classifiers[a].classes_.tolist(), "counts": c.tolist()}
                               for a, c in conf.items()}
+    results["comparisons"] = {key: scorer.compare(by_method) for key, by_method in per_query.items()}
     aligner.close()
     return Evaluation(results, curves, confusions, faces_grid(p, test, f2f, s2f_voice), classifiers)
