@@ -13,6 +13,7 @@ from flows.env import configure
 
 from s2f.config import ParamsError, PredictParams, check_paths, load_params, model_inputs
 from s2f.errors import InputError
+from s2f.processes import reap_on_death
 
 STAGES = ("synth", "ingest", "faces", "audio", "train_face", "train_voice", "evaluate")
 
@@ -288,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"s2f {args.stage}: {err}", file=sys.stderr)
         return 2
     configure()
+    reap_on_death(os.getpid())  # however this process ends, Prefect's server and the workers end with it
     stage = importlib.import_module(f"flows.{args.stage}")
     try:
         stage.run(params)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import subprocess
+import sys
 import threading
+import time
+import uuid
 
 
 def exit_with_parent() -> None:
@@ -19,3 +23,57 @@ def exit_with_parent() -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+REAP_TOKEN = "S2F_REAP_TOKEN"
+
+
+def reap_on_death(pid: int) -> subprocess.Popen:
+    """Mark this process's environment, which every process it starts inherits, and start a watchdog (its own
+    session, so Ctrl-C leaves it be) that, once process `pid` (this one) has ended however it ended (SIGKILL
+    included), stops every process still carrying the mark: Prefect's temporary API server and pool workers
+    would otherwise keep running. Call it before starting any other process."""
+    token = f"{pid}-{uuid.uuid4().hex}"
+    os.environ[REAP_TOKEN] = token
+    return subprocess.Popen([sys.executable, "-m", "s2f.processes", str(pid), token], start_new_session=True,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _marked(token: str) -> list:
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.pid != os.getpid() and proc.environ().get(REAP_TOKEN) == token:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def _watch(pid: int, token: str, every_s: float = 0.5, grace_s: float = 5.0) -> None:
+    import psutil
+
+    try:
+        parent = psutil.Process(pid)
+        while parent.is_running() and parent.status() != psutil.STATUS_ZOMBIE:
+            time.sleep(every_s)
+    except psutil.NoSuchProcess:
+        pass
+    alive = _marked(token)
+    for proc in alive:
+        try:
+            proc.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(alive, timeout=grace_s)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+if __name__ == "__main__":
+    _watch(int(sys.argv[1]), sys.argv[2])
