@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 from flows.env import configure
+from flows.server import start_stage_server
 
 from s2f.config import ParamsError, PredictParams, check_paths, load_params, model_inputs
 from s2f.errors import InputError
@@ -242,6 +245,25 @@ def _pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
+_KEEP: set[int] = set()  # the watchdog and the stage's Prefect server: they outlive the unwinding
+_SIGNAL = [signal.SIGINT]
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """Ctrl-C or a kill: stop this stage's worker processes now (a worker would finish its shard first; the
+    shard it leaves is never half-written), then unwind the stage as KeyboardInterrupt, which Prefect reports to
+    its server as a crash before the command exits 130."""
+    import psutil
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while unwinding changes nothing
+    _SIGNAL[0] = signum
+    for proc in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):  # multiprocessing's resource tracker cleans up after them
+            if proc.pid not in _KEEP and "resource_tracker" not in " ".join(proc.cmdline()):
+                proc.kill()
+    raise KeyboardInterrupt
+
+
 def _check_models(params: Any, stage: str) -> None:
     """Check the model files a stage reads (the face detector by hash; trained models by loading them once), so
     a missing or damaged one stops it before Prefect starts."""
@@ -289,13 +311,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"s2f {args.stage}: {err}", file=sys.stderr)
         return 2
     configure()
-    reap_on_death(os.getpid())  # however this process ends, Prefect's server and the workers end with it
-    stage = importlib.import_module(f"flows.{args.stage}")
+    # Workers stopped by Ctrl-C leave semaphores that multiprocessing's tracker frees, with a warning that says
+    # nothing to a user.
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"),
+                                                          "ignore:resource_tracker:UserWarning"]))
+    _KEEP.add(reap_on_death(os.getpid()).pid)  # however this process ends, the server and workers end with it
+    server = start_stage_server()  # in its own session: Ctrl-C reaches the stage, not the server
+    if server is not None:
+        _KEEP.add(server.pid)
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
+        stage = importlib.import_module(f"flows.{args.stage}")
         stage.run(params)
     except InputError as err:
         print(f"s2f {args.stage}: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"s2f {args.stage}: interrupted; finished shards are kept, rerun to go on from them", file=sys.stderr)
+        return 128 + _SIGNAL[0]
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -13,10 +14,12 @@ import uuid
 
 def exit_with_parent() -> None:
     """Pool initializer: exit this worker as soon as its parent process is gone, even if it was SIGKILLed
-    (a pool's workers otherwise wait for work forever, or finish a shard nobody will collect)."""
+    (a pool's workers otherwise wait for work forever, or finish a shard nobody will collect). The worker
+    ignores Ctrl-C, which the whole process group receives: the stage process stops its workers itself."""
     parent = multiprocessing.parent_process()
     if parent is None:  # not a multiprocessing child: nothing to watch
         return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the stage's to handle: it stops its workers
 
     def watch() -> None:
         parent.join()  # returns when the parent's sentinel pipe closes, i.e. when the parent has died

@@ -9,6 +9,9 @@ import sys
 import time
 
 import psutil
+import pytest
+
+from tests.conftest import PROJECT
 
 _PARENT = """
 import multiprocessing, sys, time
@@ -69,3 +72,48 @@ def test_a_killed_stage_leaves_no_process_behind(tmp_path):
     while any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in descendants) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in descendants)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_stage_in_seconds_with_one_line_and_keeps_finished_shards(tiny_processed, tmp_path):
+    """The terminal's Ctrl-C (SIGINT to the stage's process group): exit 130 within seconds, one line, no
+    traceback, the shards already written kept for the rerun, no process of the stage left."""
+    out = tmp_path / "out"
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
+    env.pop("PREFECT_API_URL", None)
+    stage = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "s2f"), "run", "faces", "--params",
+                              os.path.join(PROJECT, "params.yaml"), "--set", f"faces.clips={tiny_processed / 'clips'}",
+                              "--set", f"faces.out={out}", "--set", "faces.shard_size=1", "--set", "faces.fps=25"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                             start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("faces/part-*")) and time.monotonic() < deadline and stage.poll() is None:
+        time.sleep(0.2)
+    assert stage.poll() is None, "the stage ended before the first shard: nothing to interrupt"
+    watchdog = next(c for c in map(_cmdline, psutil.process_iter()) if c[-3:-1] == ["s2f.processes", str(stage.pid)])
+    token = watchdog[-1]  # the mark every process of the stage carries in its environment
+    os.killpg(stage.pid, signal.SIGINT)
+    start = time.monotonic()
+    _, err = stage.communicate(timeout=60)
+    assert stage.returncode == 130 and time.monotonic() - start < 10
+    lines = [x for x in err.splitlines() if x.startswith("s2f ")]
+    assert lines == ["s2f faces: interrupted; finished shards are kept, rerun to go on from them"]
+    assert "Traceback" not in err
+    assert list(out.glob("faces/part-*")) and not list(out.glob("faces/.*.tmp*"))  # no half-written part
+    time.sleep(1.5)  # the watchdog looks twice a second
+    left = [p for p in psutil.process_iter() if _environ(p).get("S2F_REAP_TOKEN") == token]
+    assert not left, [p.cmdline() for p in left]
+
+
+def _environ(proc) -> dict:
+    try:
+        return proc.environ()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return {}
+
+
+def _cmdline(proc) -> list[str]:
+    try:
+        return proc.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return []
