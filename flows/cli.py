@@ -13,8 +13,13 @@ from typing import Any
 
 from flows.env import configure
 from flows.server import start_stage_server
-
-from s2f.config import ParamsError, PredictParams, check_paths, load_params, model_inputs
+from s2f.config import (
+    ParamsError,
+    PredictParams,
+    check_paths,
+    load_params,
+    model_inputs,
+)
 from s2f.errors import InputError
 from s2f.processes import reap_on_death
 
