@@ -86,23 +86,27 @@ def test_ctrl_c_stops_a_stage_in_seconds_with_one_line_and_keeps_finished_shards
                               "--set", f"faces.out={out}", "--set", "faces.shard_size=1", "--set", "faces.fps=25"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                              start_new_session=True)
-    deadline = time.monotonic() + 120
-    while not list(out.glob("faces/part-*")) and time.monotonic() < deadline and stage.poll() is None:
-        time.sleep(0.2)
-    assert stage.poll() is None, "the stage ended before the first shard: nothing to interrupt"
-    watchdog = next(c for c in map(_cmdline, psutil.process_iter()) if c[-3:-1] == ["s2f.processes", str(stage.pid)])
-    token = watchdog[-1]  # the mark every process of the stage carries in its environment
-    os.killpg(stage.pid, signal.SIGINT)
-    start = time.monotonic()
-    _, err = stage.communicate(timeout=60)
-    assert stage.returncode == 130 and time.monotonic() - start < 10
-    lines = [x for x in err.splitlines() if x.startswith("s2f ")]
-    assert lines == ["s2f faces: interrupted; finished shards are kept, rerun to go on from them"]
-    assert "Traceback" not in err
-    assert list(out.glob("faces/part-*")) and not list(out.glob("faces/.*.tmp*"))  # no half-written part
-    time.sleep(1.5)  # the watchdog looks twice a second
-    left = [p for p in psutil.process_iter() if _environ(p).get("S2F_REAP_TOKEN") == token]
-    assert not left, [p.cmdline() for p in left]
+    try:
+        deadline = time.monotonic() + 120
+        while not list(out.glob("faces/part-*")) and time.monotonic() < deadline and stage.poll() is None:
+            time.sleep(0.2)
+        assert stage.poll() is None, "the stage ended before the first shard: nothing to interrupt"
+        mine = ["s2f.processes", str(stage.pid)]
+        token = next(c for c in map(_cmdline, psutil.process_iter()) if c[-3:-1] == mine)[-1]  # the stage's mark
+        os.killpg(stage.pid, signal.SIGINT)
+        start = time.monotonic()
+        _, err = stage.communicate(timeout=60)
+        assert stage.returncode == 130 and time.monotonic() - start < 10
+        lines = [x for x in err.splitlines() if x.startswith("s2f ")]
+        assert lines == ["s2f faces: interrupted; finished shards are kept, rerun to go on from them"]
+        assert "Traceback" not in err
+        assert list(out.glob("faces/part-*")) and not list(out.glob("faces/.*.tmp*"))  # no half-written part
+        time.sleep(1.5)  # the watchdog looks twice a second
+        left = [p for p in psutil.process_iter() if _environ(p).get("S2F_REAP_TOKEN") == token]
+        assert not left, [p.cmdline() for p in left]
+    finally:  # a failed assertion must not leave the stage running
+        if stage.poll() is None:
+            os.killpg(stage.pid, signal.SIGKILL)
 
 
 def _environ(proc) -> dict:
