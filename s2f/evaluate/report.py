@@ -127,7 +127,7 @@ def results_markdown(results: dict[str, Any]) -> str:
         for length in lengths(results):
             rows = table[(table.audio == length) & (table.against == METHOD_NAMES["resemblyzer"])]
             parts = [f"{r['metric']} {r['difference (points)']} {r['95% interval']}: "
-                     f"{r[METHOD_NAMES['voice']].removesuffix(' it')}" for _, r in rows.iterrows()]
+                     f"{r[METHOD_NAMES['voice']].removesuffix(' it').removesuffix(' with')}" for _, r in rows.iterrows()]
             if parts:
                 lines.append(f"- {length}: " + "; ".join(parts) + ".")
     return "\n".join(lines) + "\n"
@@ -144,8 +144,8 @@ def real_voices_markdown(real: dict[str, Any]) -> str:
             if real["trained_on"] == "synth" else f" The model was trained on {real['trained_on']} data.")
     return (f"On real voices ({real['source']}; {real['clips']} with enough speech), the face the model draws "
             f"from each voice has the annotated gender in {real['agree']} of {real['clips']} clips "
-            f"({100 * real['agreement']:.0f}%, exact 95% interval {100 * lo:.0f}-{100 * hi:.0f}%; it drew a male "
-            f"face {real['predicted_m']} times for {real['truth_m']} male speakers).{note}\n")
+            f"({100 * real['agreement']:.0f}%, exact 95% interval {100 * lo:.0f}-{100 * hi:.0f}%; it drew a man's "
+            f"face for {real['predicted_m']} clips; {real['truth_m']} of the {real['clips']} are of men).{note}\n")
 
 
 def with_results(text: str, results: dict[str, Any], real: dict[str, Any] | None = None) -> str:
