@@ -31,18 +31,11 @@ if __name__ == "__main__":
 
 
 def test_pool_workers_exit_when_their_parent_is_killed(tmp_path):
-    script = tmp_path / "parent.py"
-    script.write_text(_PARENT)
-    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
-                              cwd=os.path.dirname(os.path.dirname(__file__)))
-    workers = [psutil.Process(int(pid)) for pid in parent.stdout.readline().split()]
+    parent, workers = _start(_PARENT, tmp_path)
     assert len(workers) == 2 and all(w.is_running() for w in workers)
     parent.send_signal(signal.SIGKILL)
     parent.wait()
-    deadline = time.monotonic() + 10
-    while any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
+    assert _gone(workers, within_s=10)
 
 
 _STAGE = """
@@ -59,19 +52,12 @@ time.sleep(600)
 
 
 def test_a_killed_stage_leaves_no_process_behind(tmp_path):
-    script = tmp_path / "stage.py"
-    script.write_text(_STAGE)
-    stage = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
-                             cwd=os.path.dirname(os.path.dirname(__file__)))
-    children = [psutil.Process(int(pid)) for pid in stage.stdout.readline().split()]
+    stage, children = _start(_STAGE, tmp_path)
     descendants = children + children[1].children(recursive=True)
     assert len(descendants) == 3 and all(p.is_running() for p in descendants)
     stage.send_signal(signal.SIGKILL)
     stage.wait()
-    deadline = time.monotonic() + 10
-    while any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in descendants) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in descendants)
+    assert _gone(descendants, within_s=10)
 
 
 @pytest.mark.slow
@@ -113,6 +99,25 @@ def test_an_interrupt_stops_a_stage_in_seconds_with_one_line_and_keeps_finished_
     finally:  # a failed assertion must not leave the stage running
         if stage.poll() is None:
             os.killpg(stage.pid, signal.SIGKILL)
+
+
+def _start(source: str, tmp_path) -> tuple[subprocess.Popen, list]:
+    """Run a Python script that prints the pids it wants watched; return it and those processes."""
+    script = tmp_path / "script.py"
+    script.write_text(source)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=PROJECT)
+    return proc, [psutil.Process(int(pid)) for pid in proc.stdout.readline().split()]
+
+
+def _gone(procs: list, within_s: float) -> bool:
+    """Whether every process has ended (a zombie has ended) within `within_s` seconds."""
+    def running() -> list:
+        return [p for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+    deadline = time.monotonic() + within_s
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not running()
 
 
 def _environ(proc) -> dict:
