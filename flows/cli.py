@@ -63,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
                                           "(default: the predict.* paths in params)")
     predict.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     predict.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
+    app = sub.add_parser("app", help="a local web page to speak into and see the face (and its JSON API)")
+    app.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
+    app.add_argument("--port", type=int, default=8000, help="(default: %(default)s)")
+    app.add_argument("--models", help="folder holding voice_encoder/, face_decoder/ and attributes.json "
+                                      "(default: the predict.* paths in params)")
+    app.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    app.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
     results = sub.add_parser("results", help="the README's results block from reports/metrics.json")
     results.add_argument("--metrics", default="reports/metrics.json", help="(default: %(default)s)")
     results.add_argument("--write", metavar="README", help="rewrite the block between the results markers in it")
@@ -161,35 +168,50 @@ def _predict_outputs(inputs: list[str], out: str | None) -> list[tuple[Path, Pat
 
 
 def _predict_one(predictor: Any, source: Path, out: Path, p: PredictParams, compare: bool) -> dict[str, Any]:
-    import time
-
-    import numpy as np
-
     from s2f.faces.sheet import write_png
-    from s2f.predict import read_speech, real_face, speech_window, upscale
+    from s2f.predict import predict_file
 
-    tick = time.perf_counter()
-    speech = speech_window(read_speech(source), p.seconds, p.min_seconds, p.silence_db)
-    feature = predictor.feature(speech.samples)
-    face = predictor.draw(feature)
-    attributes = predictor.attributes(face)
-    elapsed = time.perf_counter() - tick
+    pred = predict_file(predictor, source, p, compare)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_png(upscale(face, 256), out)
-    result = {"input": str(source), "face": str(out), "trained_on": predictor.trained_on,
-              "window_start_s": round(speech.start, 3),
-              "window_s": p.seconds, "speech_s": round(speech.speech_seconds, 2), "tiled": speech.tiled,
-              "attributes": attributes, "seconds": round(elapsed, 3)}
-    if compare:
-        real = real_face(source, predictor.aligner)
-        if real is None:
-            result["compare"] = None
-            print(f"s2f predict: no usable face in {source}; no comparison written", file=sys.stderr)
-        else:
-            crop, real_feature = real
-            row = [upscale(im, 256) for im in (crop, predictor.draw(real_feature), face)]
-            result["compare"] = str(write_png(np.hstack(row), out.with_suffix(".compare.png")))
-    return result
+    write_png(pred.face, out)
+    row = None
+    if pred.compare is not None:
+        row = str(write_png(pred.compare, out.with_suffix(".compare.png")))
+    elif compare:
+        print(f"s2f predict: no usable face in {source}; no comparison written", file=sys.stderr)
+    return pred.to_json(str(out), row)
+
+
+def _model_paths(p: PredictParams, models: str | None) -> tuple[str, str, str]:
+    if models:
+        return tuple(str(Path(models) / name) for name in ("voice_encoder", "face_decoder", "attributes.json"))
+    return p.encoder, p.decoder, p.classifiers
+
+
+def _app(args: argparse.Namespace) -> int:
+    """Load the models once, then serve the page and API until Ctrl-C."""
+    import uvicorn
+
+    from s2f.app.api import create_app
+    from s2f.config import Params
+    from s2f.predict import Predictor
+
+    params = load_params(args.params, args.overrides) if Path(args.params).is_file() else Params()
+    if not 0 < args.port < 65536:
+        raise InputError(f"--port {args.port}: give a port between 1 and 65535")
+    import socket
+
+    with socket.socket() as probe:  # a taken port is refused before the models load
+        try:
+            probe.bind((args.host, args.port))
+        except OSError as err:
+            raise InputError(f"cannot listen on {args.host}:{args.port} ({err.strerror}); "
+                             "choose another with --port (or --host)") from None
+    predictor = Predictor(*_model_paths(params.predict, args.models))
+    app = create_app(predictor, params.predict, params.app)
+    print(f"s2f app: http://{args.host}:{args.port}/ (API docs at /docs; Ctrl-C stops it)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -199,11 +221,8 @@ def _predict(args: argparse.Namespace) -> int:
     from s2f.predict import Predictor
 
     p = load_params(args.params, args.overrides).predict if Path(args.params).is_file() else PredictParams()
-    paths = (p.encoder, p.decoder, p.classifiers)
-    if args.models:
-        paths = tuple(str(Path(args.models) / name) for name in ("voice_encoder", "face_decoder", "attributes.json"))
     pairs = _predict_outputs(args.inputs, args.out)
-    predictor = Predictor(*paths)
+    predictor = Predictor(*_model_paths(p, args.models))
     if predictor.trained_on == "synth" and not args.json:  # JSON says it in every result's "trained_on"
         print("note: this model was trained on the synthetic corpus (drawn faces, espeak-ng voices); the face it "
               "draws says little about a real voice")
@@ -288,14 +307,14 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in ("pipeline", "serve"):
         return _pipeline(args)
-    if args.command == "predict":
+    if args.command in ("predict", "app"):
         try:
-            return _predict(args)
+            return _predict(args) if args.command == "predict" else _app(args)
         except ParamsError as err:
             print(f"s2f: {err}", file=sys.stderr)
             return 2
         except InputError as err:
-            print(f"s2f predict: {err}", file=sys.stderr)
+            print(f"s2f {args.command}: {err}", file=sys.stderr)
             return 1
     if args.command == "contact-sheet":
         return _contact_sheet(args)

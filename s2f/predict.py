@@ -7,7 +7,9 @@ the classifiers the evaluate stage fitted, the same way evaluation reads them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ import torch
 
 from s2f.audio.speech import FRAME, SILENT_PEAK_DB, frame_rms, trim_silence
 from s2f.audio.spectrogram import SAMPLE_RATE, spectrogram, tile_to
-from s2f.config import FacesParams
+from s2f.config import FacesParams, PredictParams
 from s2f.errors import InputError
 from s2f.evaluate.attributes import load_classifiers, probabilities
 from s2f.faces.align import Aligner
@@ -35,11 +37,15 @@ class Speech:
     tiled: bool  # the speech was shorter than the window and was repeated
 
 
-def read_speech(path: str | Path) -> np.ndarray:
+def read_speech(path: str | Path, max_seconds: float | None = None) -> np.ndarray:
+    """The recording at 16 kHz; with `max_seconds`, a longer one is refused (and never decoded past the limit)."""
     try:
-        return decode_audio(path, SAMPLE_RATE)
+        samples = decode_audio(path, SAMPLE_RATE, duration=None if max_seconds is None else max_seconds + 0.5)
     except ffmpeg.Error as err:
-        raise InputError(f"{path}: cannot decode audio ({ffmpeg_message(err)})") from None
+        raise InputError(f"{Path(path).name}: cannot decode audio ({ffmpeg_message(err)})") from None
+    if max_seconds is not None and len(samples) > max_seconds * SAMPLE_RATE:
+        raise InputError(f"the recording is longer than app.max_seconds ({max_seconds:g} s); send a shorter one")
+    return samples
 
 
 def speech_window(samples: np.ndarray, seconds: float, min_seconds: float, silence_db: float) -> Speech:
@@ -80,6 +86,7 @@ class Predictor:
             raise InputError(f"{attributes}: classifiers {wrong} do not take {DESCRIPTOR_SIZE}-D face descriptors; "
                              "remake it with `dvc repro evaluate`")
         self.aligner = Aligner()
+        self.dlib = threading.Lock()  # dlib's networks keep state while they run: one thread at a time uses them
 
     @torch.no_grad()
     def feature(self, samples: np.ndarray) -> np.ndarray:
@@ -91,7 +98,11 @@ class Predictor:
         return to_uint8(decode(self.decoder, torch.from_numpy(feature[None].astype(np.float32))))[0]
 
     def attributes(self, face: np.ndarray) -> dict[str, dict[str, float]]:
-        return probabilities(self.classifiers, descriptors_of(face[None], self.aligner)[0]) if self.classifiers else {}
+        if not self.classifiers:
+            return {}
+        with self.dlib:
+            descriptor = descriptors_of(face[None], self.aligner)[0]
+        return probabilities(self.classifiers, descriptor)
 
 
 def real_face(path: str | Path, aligner: Aligner) -> tuple[np.ndarray, np.ndarray] | None:
@@ -118,3 +129,69 @@ def real_face(path: str | Path, aligner: Aligner) -> tuple[np.ndarray, np.ndarra
 
 def upscale(image: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(image, (size, size), interpolation=cv2.INTER_CUBIC)
+
+
+SHOWN_PX = 256  # the side of a face as written and shown (the decoder draws 64 px by default)
+
+
+@dataclass
+class Prediction:
+    """One recording's face: what `s2f predict --json` prints and `s2f app` answers, plus the pictures."""
+
+    input: str
+    trained_on: str  # the ingest source of the voice encoder's training data ("synth": the synthetic corpus)
+    window_start_s: float  # where the speech window used starts in the recording
+    window_s: float
+    speech_s: float  # speech found in the whole recording
+    tiled: bool  # the speech was shorter than the window and was repeated
+    duration_s: float  # the recording's length
+    attributes: dict[str, dict[str, float]]  # per attribute, class -> probability (most likely first)
+    seconds: float  # time taken: speech window, encoder, decoder and attributes
+    face: np.ndarray = field(repr=False)  # (SHOWN_PX, SHOWN_PX, 3) uint8
+    compared: bool = False  # a comparison was asked for
+    compare: np.ndarray | None = field(default=None, repr=False)  # real face | F2F | S2F, when asked and found
+    envelope: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), repr=False)  # peak |x| per bin
+
+    def to_json(self, face: str, compare: str | None = None) -> dict[str, Any]:
+        """The JSON result, with `face` (and `compare`) given as where the pictures were put (a path or a URL)."""
+        result = {"input": self.input, "face": face, "trained_on": self.trained_on,
+                  "window_start_s": round(self.window_start_s, 3), "window_s": self.window_s,
+                  "speech_s": round(self.speech_s, 2), "tiled": self.tiled, "duration_s": round(self.duration_s, 3),
+                  "attributes": self.attributes, "seconds": round(self.seconds, 3)}
+        if self.compared:  # null: asked for, but the recording has no usable face
+            result["compare"] = compare
+        return result
+
+
+def comparison(predictor: Predictor, path: str | Path, face: np.ndarray) -> np.ndarray | None:
+    """Real aligned face | F2F | S2F (`face`, drawn), SHOWN_PX each, or None when the file shows no face."""
+    with predictor.dlib:
+        real = real_face(path, predictor.aligner)
+    if real is None:
+        return None
+    crop, real_feature = real
+    return np.hstack([im if im.shape[0] == SHOWN_PX else upscale(im, SHOWN_PX)
+                      for im in (crop, predictor.draw(real_feature), face)])
+
+
+def envelope(samples: np.ndarray, bins: int = 400) -> np.ndarray:
+    """Peak amplitude in `bins` equal slices of the recording: enough to draw its waveform."""
+    if len(samples) == 0:
+        return np.zeros(0, np.float32)
+    edges = np.linspace(0, len(samples), min(bins, len(samples)) + 1).astype(int)
+    return np.maximum.reduceat(np.abs(samples), edges[:-1]).astype(np.float32)
+
+
+def predict_file(predictor: Predictor, path: str | Path, p: PredictParams, compare: bool = False,
+                 max_seconds: float | None = None, name: str | None = None) -> Prediction:
+    """A face from one recording; raises InputError (one line) for anything a user can fix."""
+    tick = time.perf_counter()
+    samples = read_speech(path, max_seconds)
+    speech = speech_window(samples, p.seconds, p.min_seconds, p.silence_db)
+    face = predictor.draw(predictor.feature(speech.samples))
+    attributes = predictor.attributes(face)
+    elapsed = time.perf_counter() - tick
+    row = comparison(predictor, path, face) if compare else None
+    return Prediction(name or str(path), predictor.trained_on, speech.start, p.seconds, speech.speech_seconds,
+                      speech.tiled, len(samples) / SAMPLE_RATE, attributes, elapsed, upscale(face, SHOWN_PX), compare,
+                      row, envelope(samples))
