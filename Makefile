@@ -9,7 +9,7 @@ export DVC_NO_ANALYTICS := 1
 
 PREFECT_PORT ?= 4200
 
-.PHONY: setup run test server serve clean
+.PHONY: setup run test app server serve clean
 
 setup:
 	@bash scripts/setup.sh
@@ -22,6 +22,12 @@ PYTEST_ARGS ?= -n auto
 
 test: setup
 	python -m pytest $(PYTEST_ARGS)
+
+# The local web page to speak into (http://127.0.0.1:$(APP_PORT)); needs the models `make run` trains.
+APP_PORT ?= 8000
+
+app: setup
+	s2f app --port $(APP_PORT)
 
 # A local Prefect server with its UI (http://127.0.0.1:$(PREFECT_PORT)). In another shell,
 # `export PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api` makes stages and `s2f serve` report to it.

@@ -245,6 +245,15 @@ class PredictParams(_Section):
         return self
 
 
+class AppParams(_Section):
+    """`s2f app`: what an upload may be, and where the page's report and scores come from."""
+
+    max_upload_mb: float = Field(50.0, gt=0, le=4096)
+    max_seconds: float = Field(300.0, gt=0, le=3600)
+    report: PathStr = "reports/report.html"
+    metrics: PathStr = "reports/metrics.json"
+
+
 class Params(_Section):
     runner: RunnerParams = RunnerParams()
     synth: SynthParams = SynthParams()
@@ -255,6 +264,7 @@ class Params(_Section):
     voice_model: VoiceModelParams = VoiceModelParams()
     evaluate: EvaluateParams = EvaluateParams()
     predict: PredictParams = PredictParams()
+    app: AppParams = AppParams()
 
     @model_validator(mode="after")
     def _decoder_fits_crops(self) -> "Params":

@@ -9,13 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from s2f.config import AudioParams, FacesParams, SplitParams, SynthParams
+from s2f.config import AudioParams, FaceModelParams, FacesParams, SplitParams, SynthParams, VoiceModelParams
+from s2f.evaluate.attributes import fit_classifiers, save_classifiers, speaker_labels
 from s2f.ingest.probe import inspect_shard
 from s2f.ingest.sources import list_source
 from s2f.ingest.table import build_tables
+from s2f.models.data import load_features
+from s2f.models.store import save_model
+from s2f.models.train_face import load_face_data, train_face_decoder
+from s2f.models.train_voice import train_voice_encoder
 from s2f.shards import plan_shards, prune
 from s2f.synth.corpus import plan_corpus, render_clip, write_index
-from s2f.tables import write_dataset
+from s2f.tables import read_dataset, write_dataset
 
 PROJECT = Path(__file__).resolve().parents[1]
 REALDATA = PROJECT.parent / "shared" / "realdata"
@@ -84,8 +89,6 @@ def ingest_to(source: str, root: Path, csv: Path | None, out: Path) -> Path:
 
 def run_stage(run_shard, dataset_dirs, section) -> Counter:
     """A sharded stage without Prefect: what flows/sharded.py does, one shard after another."""
-    from s2f.tables import read_dataset
-
     settings = section.model_dump(mode="json")
     shards = plan_shards(read_dataset(section.clips), section.shard_size, settings)
     totals: Counter = Counter()
@@ -125,3 +128,27 @@ def real_stage(name: str, out: Path) -> Path:
     module, section = {"faces": (faces, FacesParams), "audio": (audio, AudioParams)}[name]
     run_stage(module.run_shard, module.dataset_dirs, section(clips=str(out / "clips"), out=str(out)))
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tiny_processed: Path, tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder as `make run` leaves it (voice_encoder/, face_decoder/, attributes.json), trained tiny."""
+    out = tmp_path_factory.mktemp("models")
+    fp = FaceModelParams(epochs=1, batch_size=8, faces=str(tiny_processed / "faces"))
+    decoder, _ = train_face_decoder(fp, load_face_data(fp.faces, fp.size))
+    save_model(decoder, {"arch": decoder.cfg.to_json()}, out / "face_decoder")
+    vp = VoiceModelParams(spectrograms=str(tiny_processed / "spectrograms"),
+                          features=str(tiny_processed / "face_features"), checkpoints=str(out / "ck"),
+                          epochs=1, frames=100, batch_size=4, identity_steps=20, members=2)
+    encoder, _ = train_voice_encoder(vp, decoder.fc, "tiny")
+    save_model(encoder, {"arch": encoder.cfg.to_json(), "members": len(encoder.members), "trained_on": "synth"},
+               out / "voice_encoder")
+    labels = speaker_labels(read_dataset(tiny_processed / "clips"), tiny_corpus / "attributes.parquet", ["gender"])
+    _, speakers, feats = load_features(vp.features)
+    save_classifiers(fit_classifiers(feats, speakers, labels, min_speakers=1), out / "attributes.json")
+    return out
+
+
+def espeak_wav(path: Path, text: str) -> Path:
+    subprocess.run(["espeak-ng", "-w", str(path), text], check=True, capture_output=True)
+    return path

@@ -3,47 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from flows.cli import main
-from s2f.config import FaceModelParams, VoiceModelParams
-from s2f.evaluate.attributes import fit_classifiers, save_classifiers, speaker_labels
 from s2f.faces.sheet import decode_png
 from s2f.media import probe
-from s2f.models.data import load_features
-from s2f.models.store import save_model
-from s2f.models.train_face import load_face_data, train_face_decoder
-from s2f.models.train_voice import train_voice_encoder
-from s2f.tables import read_dataset
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, espeak_wav
 
 
-@pytest.fixture(scope="session")
-def tiny_models(tiny_processed: Path, tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A models folder as `make run` leaves it (voice_encoder/, face_decoder/, attributes.json), trained tiny."""
-    out = tmp_path_factory.mktemp("models")
-    fp = FaceModelParams(epochs=1, batch_size=8, faces=str(tiny_processed / "faces"))
-    decoder, _ = train_face_decoder(fp, load_face_data(fp.faces, fp.size))
-    save_model(decoder, {"arch": decoder.cfg.to_json()}, out / "face_decoder")
-    vp = VoiceModelParams(spectrograms=str(tiny_processed / "spectrograms"),
-                          features=str(tiny_processed / "face_features"), checkpoints=str(out / "ck"),
-                          epochs=1, frames=100, batch_size=4, identity_steps=20, members=2)
-    encoder, _ = train_voice_encoder(vp, decoder.fc, "tiny")
-    save_model(encoder, {"arch": encoder.cfg.to_json(), "members": len(encoder.members), "trained_on": "synth"},
-               out / "voice_encoder")
-    labels = speaker_labels(read_dataset(tiny_processed / "clips"), tiny_corpus / "attributes.parquet", ["gender"])
-    _, speakers, feats = load_features(vp.features)
-    save_classifiers(fit_classifiers(feats, speakers, labels, min_speakers=1), out / "attributes.json")
-    return out
-
-
-def _espeak_wav(path: Path, text: str) -> Path:
-    subprocess.run(["espeak-ng", "-w", str(path), text], check=True, capture_output=True)
-    return path
 
 
 def _predict(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
@@ -53,7 +23,7 @@ def _predict(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
 
 
 def test_predict_a_generated_wav_writes_a_face_and_attributes(tiny_models: Path, tmp_path: Path, capsys):
-    wav = _espeak_wav(tmp_path / "hello.wav", "The quick brown fox jumps over the lazy dog, twice over.")
+    wav = espeak_wav(tmp_path / "hello.wav", "The quick brown fox jumps over the lazy dog, twice over.")
     out = tmp_path / "face.png"
     code, stdout, err = _predict(capsys, str(wav), "-o", str(out), "--models", str(tiny_models), "--json")
     assert code == 0, err
@@ -79,7 +49,7 @@ def test_predict_an_mp4_with_a_face_compares_it(tiny_models: Path, tiny_clips: l
 
 
 def test_predict_refuses_too_little_speech_and_missing_models(tiny_models: Path, tmp_path: Path, capsys):
-    short = _espeak_wav(tmp_path / "hi.wav", "Hi.")
+    short = espeak_wav(tmp_path / "hi.wav", "Hi.")
     code, _, err = _predict(capsys, str(short), "-o", str(tmp_path / "x.png"), "--models", str(tiny_models))
     assert code == 1 and "s of speech; predict.min_seconds is 1.5 s" in err
     assert not (tmp_path / "x.png").exists()
@@ -107,7 +77,7 @@ def test_predict_every_real_clip_with_enough_audio(realdata: Path, tiny_models: 
     for clip, result in zip(clips, results):
         assert result["face"] == str(tmp_path / "faces" / f"{clip.stem}.face.png")
         assert decode_png(Path(result["face"]).read_bytes()).shape == (256, 256, 3)
-    short = _espeak_wav(tmp_path / "hi.wav", "Hi.")
+    short = espeak_wav(tmp_path / "hi.wav", "Hi.")
     code, stdout, err = _predict(capsys, str(clips[0]), str(short), "-o", str(tmp_path / "two"), "--models",
                                  str(tiny_models))
     assert code == 1 and f"s2f predict: {short}: only" in err and stdout.count("wrote") == 1
@@ -146,7 +116,7 @@ def _damaged_models(tiny_models: Path, tmp_path: Path, damage: str) -> Path:
 ])
 def test_a_damaged_model_folder_is_one_line_naming_the_file_and_the_fix(tiny_models: Path, tmp_path: Path, capsys,
                                                                          damage: str, message: str):
-    wav = _espeak_wav(tmp_path / "hello.wav", "The quick brown fox jumps over the lazy dog, twice over.")
+    wav = espeak_wav(tmp_path / "hello.wav", "The quick brown fox jumps over the lazy dog, twice over.")
     models = _damaged_models(tiny_models, tmp_path, damage)
     code, _, err = _predict(capsys, str(wav), "-o", str(tmp_path / "x.png"), "--models", str(models))
     stage = "evaluate" if "attributes" in damage else "train_face" if "truncated" in damage else "train_voice"
@@ -173,7 +143,7 @@ def test_real_voices_are_scored_against_the_annotated_gender(realdata: Path, tin
     from s2f.predict import Predictor
 
     manifest = pd.read_csv(realdata / "manifest.csv").head(4)
-    short = _espeak_wav(tmp_path / "hi.wav", "Hi.")
+    short = espeak_wav(tmp_path / "hi.wav", "Hi.")
     clips = [(realdata / f, g) for f, g in zip(manifest.file, manifest.gender)] + [(short, "m")]
     predictor = Predictor(tiny_models / "voice_encoder", tiny_models / "face_decoder", tiny_models / "attributes.json")
     result = real_voice_gender(predictor, clips)
