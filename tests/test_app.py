@@ -22,7 +22,6 @@ from fastapi.testclient import TestClient
 from flows.cli import main
 from s2f.app.api import create_app
 from s2f.config import AppParams, PredictParams
-from s2f.evaluate.report import headline_scores
 from s2f.faces.sheet import decode_png
 from s2f.predict import Predictor
 from tests.conftest import PROJECT, espeak_wav
@@ -136,7 +135,11 @@ def test_health_model_card_and_page(predictor: Predictor, tmp_path: Path):
     assert client.get("/api/health").json() == {"status": "ok", "trained_on": "synth"}
     model = client.get("/api/model").json()
     metrics = json.loads((PROJECT / "reports" / "metrics.json").read_text())
-    assert model["trained_on"] == "synth" and model["scores"] == headline_scores(metrics)
+    assert model["trained_on"] == "synth" and model["scores"]["speakers"] == metrics["test"]["speakers"]
+    assert [r["audio"] for r in model["scores"]["voice"]] == ["3s", "6s"]
+    for row in model["scores"]["voice"]:
+        voice = metrics[row["audio"]]["voice"]
+        assert row["R@10"] == voice["retrieval"]["cosine"]["R@10"] and row["gender"] == voice["agreement"]["gender"]
     assert model["report"] is None and client.get("/report").status_code == 404
     page = client.get("/")
     assert page.status_code == 200 and 'id="record"' in page.text

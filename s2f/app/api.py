@@ -55,14 +55,12 @@ class ModelCard:
     """What the page says about the loaded model, read from its config and the evaluation, never typed in."""
 
     trained_on: str
-    scores: dict[str, Any] | None  # s2f.evaluate.report.headline_scores, or None without a readable metrics.json
+    scores: dict[str, Any] | None  # headline_scores, or None without a readable metrics.json
     scores_note: str  # why there are no scores, or where they come from
     real_voices: dict[str, Any] | None  # reports/real_voices.json's summary (scripts/real_voices.py), if it ran
 
     @classmethod
     def read(cls, trained_on: str, metrics: Path) -> ModelCard:
-        from s2f.evaluate.report import headline_scores
-
         real_path = metrics.with_name("real_voices.json")
         real = _read_json(real_path)
         if real is not None:
@@ -75,6 +73,22 @@ class ModelCard:
         except (ValueError, KeyError, TypeError):
             return cls(trained_on, None, f"{metrics} is unreadable or stale: remake it with `dvc repro evaluate`",
                        real)
+
+
+def headline_scores(results: dict[str, Any]) -> dict[str, Any]:
+    """The voice encoder's test scores per audio length in reports/metrics.json, beside chance."""
+    from s2f.evaluate.report import lengths
+
+    chance = results["chance_recall"]
+    rows = []
+    for length in lengths(results):
+        r = results[length].get("voice")
+        if r is not None:
+            rows.append({"audio": length, "R@1": r["retrieval"]["cosine"]["R@1"],
+                         "R@10": r["retrieval"]["cosine"]["R@10"], "1:2": r.get("matching", {}).get("1:2"),
+                         "gender": r["agreement"].get("gender")})
+    return {"speakers": results["test"]["speakers"], "pool": results["test"]["pool"],
+            "chance": {"R@1": chance["R@1"], "R@10": chance["R@10"], "1:2": 0.5}, "voice": rows}
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -133,20 +133,6 @@ def results_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def headline_scores(results: dict[str, Any]) -> dict[str, Any]:
-    """The voice encoder's test scores per audio length beside chance: what `s2f app` shows next to the model."""
-    chance = results["chance_recall"]
-    rows = []
-    for length in lengths(results):
-        r = results[length].get("voice")
-        if r is not None:
-            rows.append({"audio": length, "R@1": r["retrieval"]["cosine"]["R@1"],
-                         "R@10": r["retrieval"]["cosine"]["R@10"], "1:2": r.get("matching", {}).get("1:2"),
-                         "gender": r["agreement"].get("gender")})
-    return {"speakers": results["test"]["speakers"], "pool": results["test"]["pool"],
-            "chance": {"R@1": chance["R@1"], "R@10": chance["R@10"], "1:2": 0.5}, "voice": rows}
-
-
 RESULTS_BEGIN = "<!-- results: generated from reports/metrics.json by `s2f results --write README.md` -->"
 RESULTS_END = "<!-- /results -->"
 
