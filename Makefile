@@ -9,7 +9,7 @@ export DVC_NO_ANALYTICS := 1
 
 PREFECT_PORT ?= 4200
 
-.PHONY: setup run test app server serve clean
+.PHONY: setup run test lint app server serve clean
 
 setup:
 	@bash scripts/setup.sh
@@ -22,6 +22,10 @@ PYTEST_ARGS ?= -n auto
 
 test: setup
 	python -m pytest $(PYTEST_ARGS)
+
+# ruff's rules are in pyproject.toml ([tool.ruff]); CI runs this before the tests.
+lint: setup
+	ruff check .
 
 # The local web page to speak into (http://127.0.0.1:$(APP_PORT)); needs the models `make run` trains.
 APP_PORT ?= 8000

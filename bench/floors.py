@@ -128,8 +128,14 @@ def step_gflop(kind: str, params) -> float:
     from torch.utils.flop_counter import FlopCounterMode
 
     from s2f.models.losses import VoiceLossWeights, adversarial, voice_loss
-    from s2f.models.networks import (DecoderConfig, EncoderConfig, FaceDecoder, PatchDiscriminator, VoiceEncoder,
-                                     VoiceEncoderStack)
+    from s2f.models.networks import (
+        DecoderConfig,
+        EncoderConfig,
+        FaceDecoder,
+        PatchDiscriminator,
+        VoiceEncoder,
+        VoiceEncoderStack,
+    )
 
     with FlopCounterMode(display=False) as counter:
         if kind == "train_face":

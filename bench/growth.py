@@ -65,7 +65,7 @@ def main() -> None:
                       "evaluate": {**base["evaluate"], "seconds": [args.seconds]}}  # at most audio.seconds
             path = work / "params.yaml"
             path.write_text(yaml.safe_dump(params))
-            for run in range(args.runs):
+            for _ in range(args.runs):
                 for stage in STAGES:
                     if stage in ("faces", "audio"):  # finished shards are skipped: start each run afresh
                         for name in ("faces", "face_features", "faces_rejects", "spectrograms", "audio_rejects"):

@@ -46,7 +46,7 @@ def main() -> None:
             predictor.attributes(face)
             t3 = time.perf_counter()
             per_clip.append(t3 - t0)
-            for key, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2)):
+            for key, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2), strict=True):
                 stages[key].append(value)
     print(json.dumps({"clips": len(paths), "runs": args.runs, "load_models_s": round(load_s, 3),
                       "per_clip_s_median": round(statistics.median(per_clip), 4),

@@ -8,7 +8,6 @@ from prefect import flow, get_run_logger
 
 from flows.common import with_runner
 from s2f.config import Params
-from s2f.errors import require
 from s2f.evaluate.attributes import save_classifiers
 from s2f.evaluate.report import write_outputs
 from s2f.evaluate.stage import evaluate
@@ -20,10 +19,6 @@ from s2f.tables import dataset_version
 def evaluate_flow(params: Params) -> list[Path]:
     log = get_run_logger()
     p = params.evaluate
-    for key in ("clips", "faces", "features", "spectrograms", "encoder", "decoder"):
-        require(getattr(p, key), f"evaluate.{key}", "run the stages before evaluate first")
-    if p.attributes is not None:
-        require(p.attributes, "evaluate.attributes", "a per-speaker label table, or null for clip-table gender only")
     result = evaluate(p, params.audio, params.faces.crop_size, log.info)
     save_classifiers(result.classifiers, p.classifiers)
     encoder = load_config(p.encoder)

@@ -9,7 +9,6 @@ from typing import Any
 from prefect import get_run_logger
 
 from flows.common import map_tasks
-from s2f.errors import require
 from s2f.shards import plan_shards, prune
 from s2f.tables import read_dataset, read_meta
 
@@ -17,7 +16,7 @@ from s2f.tables import read_dataset, read_meta
 def run_sharded(task: Any, section: Any, name: str, dirs: list[Path], label: str) -> Counter:
     """Plan shards of `section.clips`, run `task(shard, section, meta)` on each, prune stale parts."""
     log = get_run_logger()
-    clips_path = Path(require(section.clips, f"{name}.clips", "run the ingest stage first"))
+    clips_path = Path(section.clips)
     clips = read_dataset(clips_path)
     settings = section.model_dump(mode="json")
     meta = {name: settings, "clips": read_meta(clips_path)}

@@ -9,7 +9,6 @@ from prefect import flow, get_run_logger
 
 from flows.common import with_runner
 from s2f.config import Params
-from s2f.errors import require
 from s2f.faces.sheet import write_png
 from s2f.models.store import save_model
 from s2f.models.train_face import comparison_grid, load_face_data, train_face_decoder
@@ -29,7 +28,7 @@ def live_logger(live: Live):
 def train_face_flow(params: Params) -> Path:
     log = get_run_logger()
     p = params.face_model
-    data = load_face_data(require(p.faces, "face_model.faces", "run the faces stage first"), p.size)
+    data = load_face_data(p.faces, p.size)
     log.info("read %s: %s face crops by split", p.faces, {k: len(v.speakers) for k, v in data.items()})
     with Live(dir=p.reports, dvcyaml=None, save_dvc_exp=False, monitor_system=False) as live:
         decoder, metrics = train_face_decoder(p, data, live_logger(live))

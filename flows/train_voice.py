@@ -10,7 +10,6 @@ from prefect import flow, get_run_logger
 from flows.common import with_runner
 from flows.train_face import live_logger
 from s2f.config import Params
-from s2f.errors import require
 from s2f.models.store import save_model
 from s2f.models.train_voice import train_voice_encoder
 from s2f.models.zoo import load_decoder
@@ -21,8 +20,6 @@ from s2f.tables import dataset_version, read_meta
 def train_voice_flow(params: Params) -> Path:
     log = get_run_logger()
     p = params.voice_model
-    for key in ("spectrograms", "features", "decoder"):
-        require(getattr(p, key), f"voice_model.{key}", "run the stages before train_voice first")
     decoder, decoder_config = load_decoder(p.decoder)
     data_version = f"{dataset_version(p.spectrograms)}-{dataset_version(p.features)}"
     width, frames = p.architecture()
@@ -32,7 +29,8 @@ def train_voice_flow(params: Params) -> Path:
         encoder, metrics = train_voice_encoder(p, decoder.fc, data_version, live_logger(live))
         live.summary.update(metrics)
     out = save_model(encoder, {"model": "voice_encoder", "arch": encoder.cfg.to_json(), "members": len(encoder.members),
-                               "preset": p.preset, "trained_on": trained_on(p.spectrograms), "params": p.model_dump(mode="json"),
+                               "preset": p.preset, "trained_on": trained_on(p.spectrograms),
+                               "params": p.model_dump(mode="json"),
                                "params_hash": params.section_hash("voice_model"),
                                "data_version": data_version, "decoder": decoder_config["params_hash"],
                                "metrics": metrics}, p.out)

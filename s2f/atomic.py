@@ -8,8 +8,8 @@ import os
 import re
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 
 def _beside(path: Path, tag: str) -> Path:

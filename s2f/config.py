@@ -37,7 +37,7 @@ class RunnerParams(_Section):
     address: str | None = None  # dask: scheduler address of an existing cluster (else a LocalCluster of `workers`)
 
     @model_validator(mode="after")
-    def _address_needs_dask(self) -> "RunnerParams":
+    def _address_needs_dask(self) -> RunnerParams:
         if self.address is not None and self.kind != "dask":
             raise ValueError(f"address is only used with kind: dask (kind is {self.kind!r})")
         return self
@@ -70,7 +70,7 @@ class SplitParams(_Section):
     test: float = Field(0.2, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
-    def _sum_to_one(self) -> "SplitParams":
+    def _sum_to_one(self) -> SplitParams:
         total = self.train + self.val + self.test
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"train + val + test must sum to 1 (got {total:g})")
@@ -90,7 +90,7 @@ class IngestParams(_Section):
     out: PathStr = "data/processed"
 
     @model_validator(mode="after")
-    def _csv_needed(self) -> "IngestParams":
+    def _csv_needed(self) -> IngestParams:
         if self.source == "avspeech" and not self.csv:
             raise ValueError("source 'avspeech' needs csv: the header-less AVSpeech CSV (youtube_id,start,end,x,y)")
         return self
@@ -112,7 +112,7 @@ class FacesParams(_Section):
     out: PathStr = "data/processed"
 
     @model_validator(mode="after")
-    def _frames(self) -> "FacesParams":
+    def _frames(self) -> FacesParams:
         if self.min_frames > self.per_clip:
             raise ValueError(f"min_frames ({self.min_frames}) cannot exceed per_clip ({self.per_clip})")
         return self
@@ -146,7 +146,7 @@ class FaceModelParams(_Section):
     reports: PathStr = "reports/train_face"
 
     @model_validator(mode="after")
-    def _size(self) -> "FaceModelParams":
+    def _size(self) -> FaceModelParams:
         start = self.size / 2 ** len(self.channels)
         if start < 1 or not start.is_integer():
             raise ValueError(f"size {self.size} must be a whole multiple of 2^len(channels) = "
@@ -239,7 +239,7 @@ class PredictParams(_Section):
     classifiers: PathStr = "models/attributes.json"
 
     @model_validator(mode="after")
-    def _enough(self) -> "PredictParams":
+    def _enough(self) -> PredictParams:
         if self.min_seconds > self.seconds:
             raise ValueError(f"min_seconds ({self.min_seconds}) cannot exceed seconds ({self.seconds})")
         return self
@@ -267,7 +267,7 @@ class Params(_Section):
     app: AppParams = AppParams()
 
     @model_validator(mode="after")
-    def _decoder_fits_crops(self) -> "Params":
+    def _decoder_fits_crops(self) -> Params:
         if self.face_model.size > self.faces.crop_size:
             raise ValueError(f"face_model.size ({self.face_model.size}) cannot exceed faces.crop_size "
                              f"({self.faces.crop_size})")

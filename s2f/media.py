@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import os
 import platform
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import ffmpeg
 import numpy as np

@@ -18,8 +18,8 @@ import ffmpeg
 import numpy as np
 import torch
 
-from s2f.audio.speech import FRAME, SILENT_PEAK_DB, frame_rms, trim_silence
 from s2f.audio.spectrogram import SAMPLE_RATE, spectrogram, tile_to
+from s2f.audio.speech import FRAME, SILENT_PEAK_DB, frame_rms, trim_silence
 from s2f.config import FacesParams, PredictParams
 from s2f.errors import InputError
 from s2f.evaluate.attributes import load_classifiers, probabilities

@@ -20,7 +20,6 @@ import pyarrow as pa
 
 from s2f.tables import write_parquet
 
-
 REJECTS_SCHEMA = pa.schema([("clip_id", pa.string()), ("speaker_id", pa.string()), ("path", pa.string()),
                             ("reason", pa.string()), ("detail", pa.string())])
 

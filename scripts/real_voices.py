@@ -38,7 +38,8 @@ def main() -> int:
     table = pd.read_csv(manifest)
     models = Path(args.models)
     predictor = Predictor(models / "voice_encoder", models / "face_decoder", models / "attributes.json")
-    result = real_voice_gender(predictor, [(Path(args.realdata) / f, g) for f, g in zip(table.file, table.gender)])
+    clips = [(Path(args.realdata) / f, g) for f, g in zip(table.file, table.gender, strict=True)]
+    result = real_voice_gender(predictor, clips)
     result["source"] = f"{manifest.parent.name}/manifest.csv: {len(table)} clips of {table.speaker_id.nunique()} people"
     atomic_write_bytes(args.out, json.dumps(result, indent=2).encode())
     print(f"{result['agree']} of {result['clips']} clips: predicted face's gender = annotated gender "

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import shutil
-from collections import Counter
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pytest

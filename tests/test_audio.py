@@ -130,7 +130,8 @@ _STAGE = """import sys
 from s2f.audio import stage
 from s2f.config import AudioParams
 from tests.conftest import run_stage
-run_stage(stage.run_shard, stage.dataset_dirs, AudioParams(clips=sys.argv[1], out=sys.argv[2], shard_size=3, seconds=2.0))
+run_stage(stage.run_shard, stage.dataset_dirs,
+          AudioParams(clips=sys.argv[1], out=sys.argv[2], shard_size=3, seconds=2.0))
 """
 
 

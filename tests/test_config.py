@@ -33,7 +33,7 @@ def test_unknown_key_names_path_and_allowed_keys():
 def test_unknown_nested_key_and_unknown_section():
     msg = _error({"ingest": {"split": {"training": 0.9}}, "sinth": {}})
     assert "ingest.split.training: unknown key; allowed here: test, train, val" in msg
-    assert ("sinth: unknown key; allowed here: audio, evaluate, face_model, faces, ingest, predict, runner, synth, "
+    assert ("sinth: unknown key; allowed here: app, audio, evaluate, face_model, faces, ingest, predict, runner, synth, "
             "voice_model") in msg
 
 

@@ -12,8 +12,8 @@ from s2f.errors import InputError
 from s2f.evaluate import baselines as base
 from s2f.evaluate import metrics as m
 from s2f.evaluate.attributes import fit_classifiers, from_json, probabilities, speaker_labels, to_json
-from s2f.evaluate.craniofacial import MEASURES, measures
 from s2f.evaluate.baselines import fit_ridge
+from s2f.evaluate.craniofacial import MEASURES, measures
 from s2f.models.spread import spread_factor, widen
 from s2f.predict import speech_window
 
@@ -181,7 +181,7 @@ def test_batched_speaker_embeddings_are_resemblyzers_own(tiny_clips: list[Path])
     from s2f.media import decode_audio
 
     encoder, preprocess = base._speaker_encoder()
-    waves = [decode_audio(c)[:int(s * 16000)] for c, s in zip(tiny_clips[:3], (2.0, 1.0, 0.5))]
+    waves = [decode_audio(c)[:int(s * 16000)] for c, s in zip(tiny_clips[:3], (2.0, 1.0, 0.5), strict=True)]
     alone = np.stack([encoder.embed_utterance(preprocess(w, source_sr=16000)) for w in waves])
     together = base.speaker_embeddings(waves)
     assert together.shape == (3, 256) and np.allclose(together, alone, atol=1e-5)

@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from s2f.config import SplitParams
-from s2f.ingest.probe import inspect_shard
 from s2f.errors import InputError
+from s2f.ingest.probe import inspect_shard
 from s2f.ingest.sources import avspeech_name, list_source
 from s2f.ingest.table import SCHEMA_VERSION, assign_splits, build_tables
 from s2f.tables import read_dataset, read_meta, write_dataset
@@ -50,7 +50,7 @@ def test_voxceleb2_layout_with_its_trailing_space_meta(tiny_clips: list[Path], t
     meta.write_text("VoxCeleb2 ID ,VGGFace2 ID ,Gender ,Set \nid01000 ,n000001 ,f ,dev \nid02000 ,n000002 ,m ,test \n")
     clips, rejects = ingest("voxceleb2", root, meta)
     assert sorted(clips.speaker_id) == ["id01000", "id01000", "id02000", "id02000"]
-    assert dict(zip(clips.speaker_id, clips.gender)) == {"id01000": "f", "id02000": "m"}
+    assert dict(zip(clips.speaker_id, clips.gender, strict=True)) == {"id01000": "f", "id02000": "m"}
     assert list(rejects.reason) == ["bad layout"]
 
 
@@ -86,7 +86,7 @@ def test_folder_source_speakers_from_parent_or_csv(tiny_clips: list[Path], tmp_p
     csv.write_text("file,speaker_id,gender\nvideos/alice/a.mp4,P1,female\nvideos/bob/c.mp4,P2,M\n"
                    "videos/carol/gone.mp4,P3,f\n")
     clips, rejects = ingest("folder", root, csv)
-    assert dict(zip(clips.speaker_id, clips.gender)) == {"P1": "f", "P2": "m"}
+    assert dict(zip(clips.speaker_id, clips.gender, strict=True)) == {"P1": "f", "P2": "m"}
     assert sorted(rejects.reason) == ["missing file", "no speaker"]
 
     # A row naming a file outside root (which DVC does not track) is a reject and is never opened.
@@ -119,13 +119,13 @@ def test_every_reject_reason_and_nothing_good_is_lost(tiny_clips: list[Path], tm
     good.append(copy_clip(tiny_clips[3], root / "-dash.mp4"))  # not an ffmpeg option
     clips, rejects = ingest("folder", root.parent)
     assert sorted(Path(p).name for p in clips.path) == sorted(p.name for p in good)
-    reasons = dict(zip((Path(p).name for p in rejects.path), rejects.reason))
+    reasons = dict(zip((Path(p).name for p in rejects.path), rejects.reason, strict=True))
     assert reasons == {
         "empty.mp4": "empty file", "garbage.mp4": "unreadable", "truncated.mp4": "truncated",
         "silent_film.mp4": "no audio stream", "radio.mp4": "no video stream", "short.mp4": "too short",
         "zz_copy_of_good0.mp4": "duplicate",
     }
-    detail = dict(zip(reasons, rejects.detail))
+    detail = dict(zip(reasons, rejects.detail, strict=True))
     assert detail["zz_copy_of_good0.mp4"].endswith("good0.mp4")
     assert "ingest.min_seconds 1.5" in detail["short.mp4"]
 

@@ -14,9 +14,17 @@ from s2f.config import VOICE_PRESETS, FaceModelParams, VoiceModelParams
 from s2f.errors import InputError
 from s2f.models import train_voice
 from s2f.models.data import SpectrogramStream, SplitRecords, load_features
-from s2f.models.losses import VoiceLossWeights, adversarial, distillation, feature_l2, fc_l1, voice_loss
-from s2f.models.networks import (DecoderConfig, EncoderConfig, FaceDecoder, PatchDiscriminator, VoiceEncoder,
-                                 VoiceEncoderStack, VoiceEnsemble, forward_gflops)
+from s2f.models.losses import VoiceLossWeights, adversarial, distillation, fc_l1, feature_l2, voice_loss
+from s2f.models.networks import (
+    DecoderConfig,
+    EncoderConfig,
+    FaceDecoder,
+    PatchDiscriminator,
+    VoiceEncoder,
+    VoiceEncoderStack,
+    VoiceEnsemble,
+    forward_gflops,
+)
 from s2f.models.store import load_checkpoint, save_model
 from s2f.models.train_face import load_face_data, train_face_decoder
 from s2f.models.train_voice import train_voice_encoder
@@ -95,7 +103,7 @@ def test_stacked_members_compute_and_learn_what_each_encoder_would_alone():
     stack = VoiceEncoderStack(members).double().to(memory_format=torch.channels_last)
     specs = [torch.randn(4, 2, 100, 257, dtype=torch.float64) for _ in members]
     stacked = stack(torch.cat(specs, 1).contiguous(memory_format=torch.channels_last))  # train mode: batch stats
-    alone = torch.stack([e(x) for e, x in zip(members, specs)], 1)
+    alone = torch.stack([e(x) for e, x in zip(members, specs, strict=True)], 1)
     assert stacked.shape == (4, 3, 128) and torch.allclose(stacked, alone, atol=1e-9)
     stacked.pow(2).sum().backward()
     alone.pow(2).sum().backward()
@@ -103,7 +111,7 @@ def test_stacked_members_compute_and_learn_what_each_encoder_would_alone():
         assert torch.allclose(stack.convs[0].weight.grad.chunk(3)[i], e.convs[0].weight.grad, atol=1e-9)
         assert torch.allclose(stack.w2.grad[i], e.head[5].weight.grad, atol=1e-9)
     back = stack.members()  # running statistics included: eval mode agrees too
-    for e, b, x in zip(members, back, specs):
+    for e, b, x in zip(members, back, specs, strict=True):
         e.eval(), b.eval()
         with torch.no_grad():
             assert torch.allclose(e(x), b(x), atol=1e-9)
@@ -113,13 +121,14 @@ def test_in_memory_records_give_the_same_batches_as_streaming(tiny_processed: Pa
     ids, _, feats = load_features(tiny_processed / "face_features", "train")
     records = SplitRecords.load(tiny_processed / "spectrograms", "train", set(ids), 2 ** 30)
     assert records is not None and SplitRecords.load(tiny_processed / "spectrograms", "train", set(ids), 1) is None
-    streams = [SpectrogramStream(tiny_processed / "spectrograms", dict(zip(ids, feats)), "train", 50, True, seed=3,
+    targets = dict(zip(ids, feats, strict=True))
+    streams = [SpectrogramStream(tiny_processed / "spectrograms", targets, "train", 50, True, seed=3,
                                  buffer=2, records=r) for r in (None, records)]
     for s in streams:
         s.set_epoch(2)
     streamed, held = (list(s) for s in streams)
     assert len(streamed) == len(ids) == len(held)
-    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(streamed, held))
+    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(streamed, held, strict=True))
 
 
 def test_decoder_and_discriminator_shapes():
@@ -263,7 +272,7 @@ def test_trained_ensemble_is_widened_to_the_train_faces_spread_on_val(tiny_proce
     assert encoder.spread.item() == pytest.approx(metrics["spread"]) and metrics["spread"] != 1.0
     _, _, train_feats = load_features(p.features, "train")
     val_ids, _, val_feats = load_features(p.features, "val")
-    stream = SpectrogramStream(p.spectrograms, dict(zip(val_ids, val_feats)), "val", 100, train=False)
+    stream = SpectrogramStream(p.spectrograms, dict(zip(val_ids, val_feats, strict=True)), "val", 100, train=False)
     with torch.no_grad():
         pred = torch.cat([encoder(spec[None]) for spec, _ in stream]).numpy()
     mean = train_feats.mean(0)

@@ -14,8 +14,6 @@ from s2f.media import probe
 from tests.conftest import PROJECT, espeak_wav
 
 
-
-
 def _predict(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
     code = main(["predict", *args])
     captured = capsys.readouterr()
@@ -74,7 +72,7 @@ def test_predict_every_real_clip_with_enough_audio(realdata: Path, tiny_models: 
     assert code == 0, err
     results = json.loads(stdout)
     assert [r["input"] for r in results] == list(map(str, clips))
-    for clip, result in zip(clips, results):
+    for clip, result in zip(clips, results, strict=True):
         assert result["face"] == str(tmp_path / "faces" / f"{clip.stem}.face.png")
         assert decode_png(Path(result["face"]).read_bytes()).shape == (256, 256, 3)
     short = espeak_wav(tmp_path / "hi.wav", "Hi.")
@@ -144,7 +142,7 @@ def test_real_voices_are_scored_against_the_annotated_gender(realdata: Path, tin
 
     manifest = pd.read_csv(realdata / "manifest.csv").head(4)
     short = espeak_wav(tmp_path / "hi.wav", "Hi.")
-    clips = [(realdata / f, g) for f, g in zip(manifest.file, manifest.gender)] + [(short, "m")]
+    clips = [(realdata / f, g) for f, g in zip(manifest.file, manifest.gender, strict=True)] + [(short, "m")]
     predictor = Predictor(tiny_models / "voice_encoder", tiny_models / "face_decoder", tiny_models / "attributes.json")
     result = real_voice_gender(predictor, clips)
     assert result["clips"] == 4 and [s["clip"] for s in result["skipped"]] == ["hi.wav"]

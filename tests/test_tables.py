@@ -67,5 +67,5 @@ def test_list_arrays_inverts_list_column():
                                        names=["values", "shape"])
     back = list_arrays(batch)
     assert [b.shape for b in back] == [(2, 3), (1, 4)]
-    for a, b in zip(arrays, back):
+    for a, b in zip(arrays, back, strict=True):
         np.testing.assert_array_equal(b.astype(np.float32), a)

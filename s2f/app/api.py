@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import ffmpeg
 from fastapi import FastAPI, File, Request, UploadFile
@@ -179,8 +179,9 @@ def create_app(predictor: Predictor, predict: PredictParams, params: AppParams) 
         return FileResponse(params.report, media_type="text/html")
 
     @app.post("/api/predict")
-    async def predict_upload(file: UploadFile | None = File(None, description="an audio or video recording")
-                             ) -> dict[str, Any]:
+    async def predict_upload(
+            file: Annotated[UploadFile | None, File(description="an audio or video recording")] = None,
+    ) -> dict[str, Any]:
         """A face from a recording (any audio or video ffmpeg reads); with a face in a video, also the real
         aligned face | F2F | S2F row. Same JSON as `s2f predict --json`, with pictures as PNG data URIs."""
         if file is None:

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from s2f.audio.speech import segments
 from s2f.audio.spectrogram import SAMPLE_RATE, spectrogram
+from s2f.audio.speech import segments
 from s2f.config import AudioParams
 from s2f.media import decode_audio, ffmpeg_message, segment_cut
 from s2f.shards import Shard, is_done, rejects_table, write_parts

@@ -9,8 +9,8 @@ stored as JSON (no pickle) so that `s2f predict --json` can report attribute pro
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -122,10 +122,6 @@ def load_classifiers(path: str | Path) -> dict[str, Pipeline]:
     except (AttributeError, IndexError, KeyError, TypeError, ValueError) as err:
         raise InputError(f"{path}: not attribute classifiers ({type(err).__name__}: {err}); {fix}") from None
     return classifiers
-
-
-def predict_labels(classifiers: dict[str, Pipeline], features: np.ndarray) -> dict[str, list[str]]:
-    return {name: clf.predict(features).tolist() for name, clf in classifiers.items()}
 
 
 def probabilities(classifiers: dict[str, Pipeline], feature: np.ndarray) -> dict[str, dict[str, float]]:

@@ -11,9 +11,9 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -23,8 +23,6 @@ from sklearn.model_selection import GroupKFold, cross_val_predict
 from s2f.audio.spectrogram import SAMPLE_RATE
 from s2f.evaluate.metrics import normalize
 from s2f.models.spread import spread_factor, widen
-
-BASELINES = ("chance", "mean", "resemblyzer")
 
 
 def chance(train_features: np.ndarray, n: int, seed: int) -> np.ndarray:

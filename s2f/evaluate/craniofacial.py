@@ -5,7 +5,7 @@ Distances are divided by the outer-canthal width (eye corners 36-45) unless the 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -8,8 +8,9 @@ the S2F reconstruction, and craniofacial measures on F2F vs S2F landmarks.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -41,7 +42,7 @@ def read_spectrograms(path: str, split: str) -> dict[str, np.ndarray]:
     return {clip: spec.astype(np.float32)
             for batch in table.to_batches()
             for clip, segment, spec in zip(batch.column("clip_id").to_pylist(), batch.column("segment").to_pylist(),
-                                           list_arrays(batch))
+                                           list_arrays(batch), strict=True)
             if segment == 0}
 
 

@@ -6,7 +6,7 @@ among a pool of speakers' faces; a rank counts every other face at least as clos
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -90,7 +90,7 @@ def pooled_recall(pred: np.ndarray, query_speakers: Sequence[str], faces: np.nda
                   pool: int, metric: str, rounds: int, seed: int, ks: Sequence[int] = KS) -> dict[int, float]:
     """R@K of each query's true speaker among `pool` speakers' faces, averaged over queries (see query_hits)."""
     hits = query_hits(pred, query_speakers, faces, face_speakers, pool, metric, rounds, seed, ks)
-    return {k: float(v) for k, v in zip(ks, hits.mean(0))}
+    return {k: float(v) for k, v in zip(ks, hits.mean(0), strict=True)}
 
 
 def paired_bootstrap(diff: np.ndarray, speakers: Sequence[str], rounds: int = 2000, seed: int = 0,
@@ -147,13 +147,13 @@ def confusion(true_labels: Sequence[str], pred_labels: Sequence[str], labels: Se
     """Counts: rows are the true face's class, columns the reconstruction's."""
     index = {label: i for i, label in enumerate(labels)}
     out = np.zeros((len(labels), len(labels)), np.int64)
-    for t, p in zip(true_labels, pred_labels):
+    for t, p in zip(true_labels, pred_labels, strict=True):
         out[index[t], index[p]] += 1
     return out
 
 
 def agreement(true_labels: Sequence[str], pred_labels: Sequence[str]) -> float:
-    return float(np.mean([t == p for t, p in zip(true_labels, pred_labels)]))
+    return float(np.mean([t == p for t, p in zip(true_labels, pred_labels, strict=True)]))
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:

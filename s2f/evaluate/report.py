@@ -127,7 +127,8 @@ def results_markdown(results: dict[str, Any]) -> str:
         for length in lengths(results):
             rows = table[(table.audio == length) & (table.against == METHOD_NAMES["resemblyzer"])]
             parts = [f"{r['metric']} {r['difference (points)']} {r['95% interval']}: "
-                     f"{r[METHOD_NAMES['voice']].removesuffix(' it').removesuffix(' with')}" for _, r in rows.iterrows()]
+                     f"{r[METHOD_NAMES['voice']].removesuffix(' it').removesuffix(' with')}"
+                     for _, r in rows.iterrows()]
             if parts:
                 lines.append(f"- {length}: " + "; ".join(parts) + ".")
     return "\n".join(lines) + "\n"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -18,8 +19,7 @@ from s2f.config import AudioParams, EvaluateParams
 from s2f.evaluate import baselines as base
 from s2f.evaluate import metrics as m
 from s2f.evaluate.attributes import fit_classifiers, speaker_labels
-from s2f.evaluate.evaluation import (Reconstructions, Scorer, TestClips, predict_voice, read_spectrograms,
-                                     reconstruct)
+from s2f.evaluate.evaluation import Reconstructions, Scorer, TestClips, predict_voice, read_spectrograms, reconstruct
 from s2f.faces.align import Aligner
 from s2f.faces.sheet import decode_png
 from s2f.models.data import load_features
@@ -112,14 +112,14 @@ def faces_grid(p: EvaluateParams, test: TestClips, f2f: Reconstructions, s2f: Re
     faces = faces[faces.clip_id.isin(test.clip_ids)].sort_values("frontality", ascending=False)
     best = faces.drop_duplicates("clip_id").set_index("clip_id").crop
     first: dict[str, int] = {}
-    for i, (clip, spk) in enumerate(zip(test.clip_ids, test.speakers)):
+    for i, (clip, spk) in enumerate(zip(test.clip_ids, test.speakers, strict=True)):
         if clip in best.index:
             first.setdefault(spk, i)
     rows = []
     for i in sorted(first.values())[: p.grid_speakers]:
         triple = [decode_png(best[test.clip_ids[i]]), f2f.images[i], s2f.images[i]]
         tiles = [cv2.resize(t, (tile, tile), interpolation=cv2.INTER_CUBIC) for t in triple]
-        for t, text in zip(tiles, ("real", "F2F", "S2F")):
+        for t, text in zip(tiles, ("real", "F2F", "S2F"), strict=True):
             cv2.putText(t, text, (4, tile - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
         rows.append(np.hstack(tiles + [np.zeros((tile, 8, 3), np.uint8)]))
     rows += [np.zeros_like(rows[0])] * (-len(rows) % 4)

@@ -42,7 +42,7 @@ class FaceDetector:
                                              min_detection_confidence=DETECTOR_FLOOR)
         self._detector = vision.FaceDetector.create_from_options(options)
 
-    def __enter__(self) -> "FaceDetector":
+    def __enter__(self) -> FaceDetector:
         return self
 
     def __exit__(self, *exc: object) -> None:

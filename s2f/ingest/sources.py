@@ -69,7 +69,7 @@ def list_voxceleb2(root: Path, meta_csv: Path | None) -> tuple[list[Candidate], 
     genders: dict[str, str | None] = {}
     if meta_csv is not None:
         meta = read_vox_meta(meta_csv)
-        genders = dict(zip(meta["speaker_id"], meta["gender"]))
+        genders = dict(zip(meta["speaker_id"], meta["gender"], strict=True))
     cands, rejects = [], []
     for path in _videos_below(root):
         rel = path.relative_to(root).as_posix()

@@ -10,11 +10,11 @@ import os
 import subprocess
 import tempfile
 import wave
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 

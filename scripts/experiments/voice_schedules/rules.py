@@ -2,16 +2,18 @@
 each stopping rule (cap E, patience P) would have kept, widen each, save to .cache/experiments/models/seed{S}_E{E}_P{P}.
 usage: rules.py SEED E,P [E,P ...]"""
 
+import json
 import sys
 import time
-import json
 from pathlib import Path
+
 import torch
 import yaml
+
 import s2f.models.train_voice as tv
 from s2f.config import Params
-from s2f.models.networks import VoiceEncoder, VoiceEnsemble
 from s2f.models.data import SpectrogramStream, load_features
+from s2f.models.networks import VoiceEncoder, VoiceEnsemble
 from s2f.models.spread import spread_factor
 from s2f.models.store import save_model
 from s2f.models.zoo import load_decoder
@@ -46,7 +48,7 @@ print("trained", len(snaps), "epochs in %.0f s" % (time.perf_counter() - t), flu
 _, _, train_feats = load_features(p.features, "train")
 val_ids, _, val_feats = load_features(p.features, "val")
 width, frames = p.architecture()
-val = SpectrogramStream(p.spectrograms, dict(zip(val_ids, val_feats)), "val", frames, False)
+val = SpectrogramStream(p.spectrograms, dict(zip(val_ids, val_feats, strict=True)), "val", frames, False)
 specs = torch.stack([s for s, _ in val])
 for E, pat in rules:
     chosen = []

@@ -1,15 +1,16 @@
 """Score voice encoders on the VAL split: R@1, R@10 (cosine, pool 100 / all 80), gender agreement at 3 s and 6 s.
 usage: val_eval.py MODEL_DIR [MODEL_DIR ...]   (classifiers cached in .cache/experiments)"""
 
-import sys
 import json
 import pickle
+import sys
 from pathlib import Path
+
 from s2f.config import Params
 from s2f.evaluate import metrics as m
-from s2f.evaluate.stage import TrainFaces, fit_attribute_classifiers
 from s2f.evaluate.attributes import speaker_labels
 from s2f.evaluate.evaluation import Scorer, TestClips, predict_voice, read_spectrograms, reconstruct
+from s2f.evaluate.stage import TrainFaces, fit_attribute_classifiers
 from s2f.faces.align import Aligner
 from s2f.models.data import load_features
 from s2f.models.zoo import load_decoder, load_encoder
