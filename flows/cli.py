@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
                                       "(default: the predict.* paths in params)")
     app.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     app.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
+    ref = sub.add_parser("params", help="docs/parameters.md (every parameter, default, meaning) from the schema")
+    ref.add_argument("--write", metavar="FILE", help="write it there (default: print it)")
+    ref.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from what the schema gives")
     results = sub.add_parser("results", help="the README's results block from reports/metrics.json")
     results.add_argument("--metrics", default="reports/metrics.json", help="(default: %(default)s)")
     results.add_argument("--write", metavar="README", help="rewrite the block between the results markers in it")
@@ -99,6 +102,25 @@ def _results(args: argparse.Namespace) -> int:
         return 0
     readme.write_text(new)
     print(f"wrote the results block of {readme} from {args.metrics}")
+    return 0
+
+
+def _params_doc(args: argparse.Namespace) -> int:
+    from s2f.atomic import atomic_write_bytes
+    from s2f.config import params_markdown
+
+    text = params_markdown()
+    if args.check:
+        if not Path(args.check).is_file() or Path(args.check).read_text() != text:
+            print(f"s2f params: {args.check} is not what s2f/config.py gives; run `s2f params --write {args.check}`",
+                  file=sys.stderr)
+            return 1
+        return 0
+    if args.write:
+        atomic_write_bytes(args.write, text.encode())
+        print(f"wrote {args.write} from s2f/config.py")
+        return 0
+    print(text, end="")
     return 0
 
 
@@ -324,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         return _face_grid(args)
     if args.command == "results":
         return _results(args)
+    if args.command == "params":
+        return _params_doc(args)
     try:  # every parameter and path checked before Prefect or any work starts
         params = load_params(args.params, args.overrides)
         check_paths(params, args.stage)

@@ -22,7 +22,8 @@ class ParamsError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # A field's docstring is its description: docs/parameters.md is generated from them (`s2f params`).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, use_attribute_docstrings=True)
 
 
 # A file or folder path: never empty (an empty `out` would write into the project root).
@@ -33,8 +34,11 @@ class RunnerParams(_Section):
     """How Prefect runs a stage's parallel tasks: threads, local processes, or a Dask cluster."""
 
     kind: Literal["threads", "processes", "dask"] = "processes"
+    """Prefect task runner: `processes`, `threads` or `dask` (prefect-dask's DaskTaskRunner)."""
     workers: int = Field(2, ge=1, le=512)
-    address: str | None = None  # dask: scheduler address of an existing cluster (else a LocalCluster of `workers`)
+    """Parallel tasks in a stage (`dask` without an address: LocalCluster workers)."""
+    address: str | None = None
+    """`dask` only: the scheduler of an existing cluster, e.g. `tcp://scheduler:8786`."""
 
     @model_validator(mode="after")
     def _address_needs_dask(self) -> RunnerParams:
@@ -47,12 +51,19 @@ class SynthParams(_Section):
     """The synthetic talking-face corpus (the embedded default dataset)."""
 
     speakers: int = Field(800, ge=2, le=1_000_000)
+    """Synthetic speakers (400 left the voice encoder behind resemblyzer + ridge; see docs/evaluation.md)."""
     clips_per_speaker: int = Field(1, ge=1, le=1000)
+    """Clips per speaker (more speakers teach the voice-face mapping more than more clips of the same ones)."""
     seconds: float = Field(6.0, ge=1.0, le=60.0)
+    """Clip length (s)."""
     fps: int = Field(25, ge=5, le=60)
+    """Frame rate of the rendered clips."""
     size: int = Field(256, ge=64, le=1024)
+    """Frame side in px (even)."""
     seed: int = Field(0, ge=0)
+    """Same seed, same corpus (identical bytes)."""
     out: PathStr = "data/raw/synth"
+    """Where the corpus is written (videos, meta.csv, attributes.parquet)."""
 
     @field_validator("size")
     @classmethod
@@ -66,8 +77,12 @@ class SplitParams(_Section):
     """Speaker-disjoint split ratios."""
 
     train: float = Field(0.7, ge=0.0, le=1.0)
+    """Share of speakers in the train split."""
     val: float = Field(0.1, ge=0.0, le=1.0)
+    """Share of speakers in the val split (defaults are chosen on it)."""
     test: float = Field(0.2, ge=0.0, le=1.0)
+    """Share of speakers in the test split (the default gives 160 test speakers: retrieval needs a pool well
+    above 10)."""
 
     @model_validator(mode="after")
     def _sum_to_one(self) -> SplitParams:
@@ -81,13 +96,21 @@ class IngestParams(_Section):
     """Which videos become the clip table, and how they are split."""
 
     source: Literal["synth", "folder", "voxceleb2", "avspeech"] = "synth"
+    """`synth`, `folder`, `voxceleb2` or `avspeech`."""
     root: PathStr = "data/raw/synth"
+    """Directory holding the videos."""
     csv: PathStr | None = None
+    """folder: speakers CSV (file, speaker_id[, gender]); voxceleb2: `vox2_meta.csv`; avspeech: the header-less segment
+    CSV (required); synth: defaults to `<root>/meta.csv`."""
     min_seconds: float = Field(1.5, ge=0.0)
+    """Shorter clips (or segments) are rejects."""
     shard_size: int = Field(64, ge=1)
+    """Clips probed per Prefect task."""
     seed: int = Field(0, ge=0)
+    """Split seed."""
     split: SplitParams = SplitParams()
     out: PathStr = "data/processed"
+    """Folder the clip table and its rejects are written to."""
 
     @model_validator(mode="after")
     def _csv_needed(self) -> IngestParams:
@@ -100,16 +123,27 @@ class FacesParams(_Section):
     """Face detection, speaker-face choice, alignment, descriptors."""
 
     fps: float = Field(2.0, gt=0.0, le=30.0)
+    """Frames decoded per second of video."""
     max_side: int = Field(360, ge=64, le=4096)
+    """Decoded frames are scaled so their short side is at most this (px)."""
     min_score: float = Field(0.6, ge=0.0, le=1.0)
+    """A frame whose BlazeFace score is lower is dropped (`low score`)."""
     min_face_px: int = Field(40, ge=8)
+    """A frame whose face box side (decoded px) is smaller is dropped (`small face`)."""
     ambiguity: float = Field(0.5, gt=0.0, le=1.0)
+    """Without a face-centre hint, a second face at least this fraction of the chosen face's area drops the frame."""
     per_clip: int = Field(4, ge=1, le=100)
+    """Most frontal frames kept per clip."""
     min_frames: int = Field(2, ge=1, le=100)
+    """Clips with fewer good frames are rejects."""
     crop_size: int = Field(128, ge=32, le=512)
+    """Aligned crop side (px)."""
     shard_size: int = Field(16, ge=1)
+    """Clips per Prefect task and per part file."""
     clips: PathStr = "data/processed/clips"
+    """The clip table the stage reads (any ingest output)."""
     out: PathStr = "data/processed"
+    """Folder the faces, face_features and faces_rejects datasets are written to."""
 
     @model_validator(mode="after")
     def _frames(self) -> FacesParams:
@@ -122,28 +156,47 @@ class AudioParams(_Section):
     """The paper's audio front end and the clips' speech segments."""
 
     seconds: float = Field(6.0, ge=0.5, le=60.0)
+    """Segment length (598 STFT frames at 6 s); shorter speech is tiled to it."""
     segments_per_clip: int = Field(1, ge=1, le=100)
+    """Non-overlapping segments taken from longer clips; a clip is read only to `seconds x segments_per_clip + 60 s`, so
+    an hour-long file costs what a minute does."""
     normalize: bool = False
+    """Scale each segment to -20 dBFS RMS."""
     silence_db: float = Field(-40.0, ge=-100.0, le=-1.0)
+    """Leading and trailing audio this far below the clip's peak is trimmed."""
     min_seconds: float = Field(1.0, ge=0.1)
+    """Clips with less speech than this after trimming are rejects."""
     shard_size: int = Field(8, ge=1)
+    """Clips per Prefect task; a shard's spectrograms are held until its part is written."""
     clips: PathStr = "data/processed/clips"
+    """The clip table the stage reads (any ingest output)."""
     out: PathStr = "data/processed"
+    """Folder the spectrograms and audio_rejects datasets are written to."""
 
 
 class FaceModelParams(_Section):
     """The face decoder (feature -> canonical face) and its GAN."""
 
     size: int = Field(64, ge=16, le=512)
+    """Decoder output side (px), at most `faces.crop_size`."""
     channels: list[int] = Field([128, 64, 32, 16], min_length=1, max_length=7)
+    """One x2 upsampling block per entry, from a (size / 2^len) square map."""
     epochs: int = Field(12, ge=1)
+    """Decoder training epochs (chosen on val; docs/benchmarks.md)."""
     batch_size: int = Field(32, ge=1)
+    """Decoder training batch size."""
     lr: float = Field(6e-4, gt=0.0)
+    """Adam learning rate (beta1 0.5)."""
     gan_weight: float = Field(0.005, ge=0.0)
+    """Patch-discriminator loss weight; 0 turns the GAN off."""
     seed: int = Field(0, ge=0)
+    """Training seed."""
     faces: PathStr = "data/processed/faces"
+    """The faces dataset the decoder learns from."""
     out: PathStr = "models/face_decoder"
+    """Where the trained decoder is written (safetensors + config.json)."""
     reports: PathStr = "reports/train_face"
+    """Training curves and metrics (dvclive)."""
 
     @model_validator(mode="after")
     def _size(self) -> FaceModelParams:
@@ -156,9 +209,13 @@ class FaceModelParams(_Section):
 
 class VoiceLossParams(_Section):
     fc_l1: float = Field(1.0, ge=0.0)
+    """Weight of the L1 loss on the decoder's first layer output (the paper's)."""
     feature_l2: float = Field(0.025, ge=0.0)
+    """Weight of the L2 loss on the normalised face feature."""
     distill: float = Field(200.0, ge=0.0)
+    """Weight of the identity-classifier distillation loss."""
     temperature: float = Field(2.0, gt=0.0)
+    """Distillation temperature."""
 
 
 # Voice encoder presets: width multiplier and input STFT frames (598 = the paper's 6 s).
@@ -169,29 +226,55 @@ class VoiceModelParams(_Section):
     """The voice encoder (spectrogram -> face feature) and its training."""
 
     preset: Literal["cpu", "paper"] = "cpu"
+    """`cpu`: width x0.0625, 3 s (298-frame) random crops, trains here; `paper`: full width, 6 s (598 frames), for a
+    GPU."""
     width: float | None = Field(None, gt=0.0, le=4.0)
+    """Overrides the preset's width multiplier."""
     frames: int | None = Field(None, ge=40, le=6000)
+    """Overrides the preset's input frames."""
     epochs: int = Field(25, ge=1)
-    batch_size: int = Field(8, ge=2)  # the encoder batch-normalises its FC layer over the batch
+    """Most training epochs (early stopping may end sooner)."""
+    batch_size: int = Field(8, ge=2)
+    """Batch size, at least 2 (the encoder batch-normalises its FC layer over the batch)."""
     lr: float = Field(6e-4, gt=0.0)
+    """Adam learning rate (beta1 0.5, eps 1e-4)."""
     lr_decay: float = Field(0.95, gt=0.0, le=1.0)
+    """The learning rate is multiplied by this each epoch."""
     weight_decay: float = Field(1e-3, ge=0.0)
+    """Weight decay (regularisation for small training sets)."""
     dropout: float = Field(0.5, ge=0.0, lt=1.0)
+    """Dropout (regularisation for small training sets)."""
     patience: int = Field(6, ge=1)
+    """Early stopping: epochs without a better val loss."""
     workers: int = Field(0, ge=0, le=64)
+    """DataLoader workers."""
     shuffle_buffer: int = Field(64, ge=1)
-    memory_gb: float = Field(2.0, ge=0.0)  # a split whose spectrograms fit is held in memory, else streamed
+    """Spectrograms held for shuffling when a split is streamed (memory stays bounded)."""
+    memory_gb: float = Field(2.0, ge=0.0)
+    """A split whose spectrograms (float16) fit in this many GB is read into memory once; a larger one is streamed from
+    Parquet every epoch (same batches either way)."""
     loss: VoiceLossParams = VoiceLossParams()
     identity_steps: int = Field(300, ge=1)
+    """Steps fitting the frozen identity classifier (the distillation teacher)."""
     identity_weight_decay: float = Field(1e-2, ge=0.0)
+    """Weight decay of the identity classifier."""
     seed: int = Field(0, ge=0)
+    """Seed of the first ensemble member."""
     members: int = Field(3, ge=1, le=32)
+    """Encoders trained from seeds `seed`, `seed + 1`, ...; their predictions are averaged (train_voice time x
+    members)."""
     spectrograms: PathStr = "data/processed/spectrograms"
+    """The spectrograms dataset (audio stage)."""
     features: PathStr = "data/processed/face_features"
+    """The face features dataset (faces stage): the training targets."""
     decoder: PathStr = "models/face_decoder"
+    """The frozen face decoder (train_face stage)."""
     out: PathStr = "models/voice_encoder"
+    """Where the trained encoder is written (safetensors + config.json)."""
     reports: PathStr = "reports/train_voice"
+    """Training curves and metrics (dvclive)."""
     checkpoints: PathStr = ".cache/checkpoints"
+    """Per-epoch checkpoints: a killed training resumes from the last one."""
 
     def architecture(self) -> tuple[float, int]:
         """(width, frames): the preset's, unless set explicitly."""
@@ -203,22 +286,39 @@ class EvaluateParams(_Section):
     """Evaluation on the test split, the baselines beside the model, and the report."""
 
     seconds: list[float] = Field([3.0, 6.0], min_length=1, max_length=4)
+    """Audio lengths evaluated (the first N s of each test clip's speech; at most `audio.seconds`)."""
     pool: int = Field(100, ge=2)
+    """Retrieval pool of test speakers' faces (all of them if fewer)."""
     rounds: int = Field(20, ge=1, le=1000)
+    """Random pools per query when there are more test speakers than `pool`."""
     baselines: list[Literal["chance", "mean", "resemblyzer"]] = ["chance", "mean", "resemblyzer"]
+    """`chance` (a random train face), `mean` (the train-mean face), `resemblyzer` (speaker embedding + ridge)."""
     ridge_alphas: list[float] = Field([0.1, 1.0, 10.0, 100.0, 1000.0], min_length=1)
+    """Ridge penalties tried for resemblyzer + ridge (speaker-grouped 5-fold CV on train clips)."""
     labels: list[str] = Field(["gender", "age", "accent_group"], min_length=1)
+    """Attributes classified (`age` is binned to decades)."""
     attributes: PathStr | None = "data/raw/synth/attributes.parquet"
+    """Per-speaker label table (`speaker_id` + label columns, CSV or Parquet); null: the clip table's gender only."""
     grid_speakers: int = Field(16, ge=1, le=256)
+    """Test speakers shown in `reports/faces_grid.png`."""
     seed: int = Field(0, ge=0)
+    """Seed of the retrieval pools and the bootstrap."""
     clips: PathStr = "data/processed/clips"
+    """The clip table (ingest)."""
     faces: PathStr = "data/processed/faces"
+    """The faces dataset (faces stage)."""
     features: PathStr = "data/processed/face_features"
+    """The face features dataset (faces stage)."""
     spectrograms: PathStr = "data/processed/spectrograms"
+    """The spectrograms dataset (audio stage)."""
     encoder: PathStr = "models/voice_encoder"
+    """The voice encoder evaluated (train_voice)."""
     decoder: PathStr = "models/face_decoder"
+    """The face decoder (train_face)."""
     classifiers: PathStr = "models/attributes.json"
+    """Written here: the attribute classifiers `s2f predict` and `s2f app` use."""
     out: PathStr = "reports"
+    """Folder of metrics.json, plots/, faces_grid.png and report.html."""
 
     @field_validator("seconds")
     @classmethod
@@ -232,11 +332,17 @@ class PredictParams(_Section):
     """`s2f predict`: how much speech it needs and uses, and which models it loads."""
 
     seconds: float = Field(6.0, ge=0.5, le=60.0)
+    """Window of speech used (the most speech-dense one)."""
     min_seconds: float = Field(1.5, ge=0.1)
+    """Recordings with less speech than this are refused."""
     silence_db: float = Field(-40.0, ge=-100.0, le=-1.0)
+    """Frames this far below the recording's peak are not speech."""
     encoder: PathStr = "models/voice_encoder"
+    """The voice encoder loaded (or `--models DIR`)."""
     decoder: PathStr = "models/face_decoder"
+    """The face decoder loaded (or `--models DIR`)."""
     classifiers: PathStr = "models/attributes.json"
+    """The attribute classifiers loaded (or `--models DIR`)."""
 
     @model_validator(mode="after")
     def _enough(self) -> PredictParams:
@@ -249,9 +355,13 @@ class AppParams(_Section):
     """`s2f app`: what an upload may be, and where the page's report and scores come from."""
 
     max_upload_mb: float = Field(50.0, gt=0, le=4096)
+    """A bigger upload is refused (413)."""
     max_seconds: float = Field(300.0, gt=0, le=3600)
+    """A longer recording is refused (422); only `predict.seconds` of it is used."""
     report: PathStr = "reports/report.html"
+    """The evaluation report served at /report."""
     metrics: PathStr = "reports/metrics.json"
+    """The test scores shown beside the model."""
 
 
 class Params(_Section):
@@ -449,3 +559,51 @@ def check_paths(params: Params, stage: str) -> None:
             raise InputError(f"{key}: {path} is a file; give a folder to write into")
         if kind == "file" and path.is_dir():
             raise InputError(f"{key}: {path} is a folder; give a file path to write")
+
+
+def _allowed(field: Any) -> str:
+    """A field's allowed values, from its type and constraints, in a few words."""
+    parts = []
+    args = getattr(field.annotation, "__args__", ())
+    literal = next((a for a in (field.annotation, *args) if getattr(a, "__origin__", None) is Literal), None)
+    if literal is not None:
+        parts.append(" or ".join(f"`{v}`" for v in literal.__args__))
+    for m in field.metadata:
+        for attr, sign in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"), ("min_length", "length >="),
+                           ("max_length", "length <=")):
+            value = getattr(m, attr, None)
+            if attr == "min_length" and value == 1:
+                parts.append("not empty")
+            elif value is not None:
+                parts.append(f"{sign} {value:g}" if isinstance(value, float) else f"{sign} {value}")
+    if type(None) in args:
+        parts.append("null allowed")
+    return ", ".join(parts)
+
+
+def params_markdown() -> str:
+    """docs/parameters.md: every parameter with its default, allowed values and meaning, from this schema."""
+    lines = ["# Parameters", "",
+             "Every key of `params.yaml`, with its default, its allowed values and what it does. Generated from the",
+             "schema in `s2f/config.py` by `s2f params --write docs/parameters.md` (a test fails if it drifts); the",
+             "defaults and descriptions are written there once. Back to the [README](../README.md).", "",
+             "Override one key for a single run with `s2f run STAGE --set section.key=value`. Every key is checked",
+             "before a stage starts; an unknown key, a wrong type or a value out of range stops it with one line.", ""]
+
+    def rows(model: type[BaseModel], prefix: str) -> list[str]:
+        out = []
+        for name, field in model.model_fields.items():
+            sub = field.annotation
+            if isinstance(sub, type) and issubclass(sub, BaseModel):
+                out += rows(sub, f"{prefix}{name}.")
+                continue
+            default = json.dumps(field.default)
+            meaning = " ".join((field.description or "").split()).replace("|", "\\|")
+            out.append(f"| `{prefix}{name}` | `{default}` | {_allowed(field)} | {meaning} |")
+        return out
+
+    for section, field in Params.model_fields.items():
+        model = field.annotation
+        lines += [f"## `{section}`", "", " ".join((model.__doc__ or "").split()), "",
+                  "| key | default | allowed | meaning |", "|---|---|---|---|", *rows(model, f"{section}."), ""]
+    return "\n".join(lines)

@@ -33,8 +33,8 @@ def test_unknown_key_names_path_and_allowed_keys():
 def test_unknown_nested_key_and_unknown_section():
     msg = _error({"ingest": {"split": {"training": 0.9}}, "sinth": {}})
     assert "ingest.split.training: unknown key; allowed here: test, train, val" in msg
-    assert ("sinth: unknown key; allowed here: app, audio, evaluate, face_model, faces, ingest, predict, runner, synth, "
-            "voice_model") in msg
+    assert ("sinth: unknown key; allowed here: app, audio, evaluate, face_model, faces, ingest, predict, runner, "
+            "synth, voice_model") in msg
 
 
 def test_runner_kinds_and_address():
@@ -161,3 +161,13 @@ def test_a_missing_face_detector_model_stops_faces_and_is_never_downloaded(tmp_p
         f"s2f faces: {tmp_path}/empty/face_detection_short_range.tflite: the BlazeFace face detector model is "
         "missing; fetch it with `make setup`\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clips"]
+
+
+def test_docs_parameters_is_generated_from_the_schema_and_every_key_is_described():
+    from s2f.config import params_markdown
+
+    text = params_markdown()
+    assert (PROJECT / "docs" / "parameters.md").read_text() == text, "run `s2f params --write docs/parameters.md`"
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    assert len(rows) >= 100 and all(not line.rstrip().endswith("|  |") for line in rows)  # every key has a meaning
+    assert "| `app.max_upload_mb` | `50.0` | > 0, <= 4096 | A bigger upload is refused (413). |" in rows
