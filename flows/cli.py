@@ -148,7 +148,7 @@ def _plots(args: argparse.Namespace) -> int:
 
 
 def _face_grid(args: argparse.Namespace) -> int:
-    from s2f.faces.sheet import write_png
+    from s2f.images import write_png
     from s2f.models.train_face import comparison_grid, load_face_data
     from s2f.models.zoo import load_decoder
 
@@ -160,7 +160,8 @@ def _face_grid(args: argparse.Namespace) -> int:
 
 
 def _contact_sheet(args: argparse.Namespace) -> int:
-    from s2f.faces.sheet import contact_sheet, write_png
+    from s2f.faces.sheet import contact_sheet
+    from s2f.images import write_png
     from s2f.tables import read_dataset
 
     faces = read_dataset(args.faces, columns=["clip_id", "speaker_id", "time", "frontality", "crop"])
@@ -190,7 +191,7 @@ def _predict_outputs(inputs: list[str], out: str | None) -> list[tuple[Path, Pat
 
 
 def _predict_one(predictor: Any, source: Path, out: Path, p: PredictParams, compare: bool) -> dict[str, Any]:
-    from s2f.faces.sheet import write_png
+    from s2f.images import write_png
     from s2f.predict import predict_file
 
     pred = predict_file(predictor, source, p, compare)

@@ -9,7 +9,7 @@ from prefect import flow, get_run_logger
 
 from flows.common import with_runner
 from s2f.config import Params
-from s2f.faces.sheet import write_png
+from s2f.images import write_png
 from s2f.models.store import save_model
 from s2f.models.train_face import comparison_grid, load_face_data, train_face_decoder
 from s2f.tables import dataset_version

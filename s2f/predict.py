@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import ffmpeg
 import numpy as np
 import torch
@@ -24,8 +23,9 @@ from s2f.config import FacesParams, PredictParams
 from s2f.errors import InputError
 from s2f.evaluate.attributes import load_classifiers, probabilities
 from s2f.faces.align import Aligner
+from s2f.images import upscale
 from s2f.media import decode_audio, displayed_size, ffmpeg_message, probe
-from s2f.models.train_face import decode, descriptors_of, to_uint8
+from s2f.models.inference import decode, descriptors_of, to_uint8
 from s2f.models.zoo import load_decoder, load_encoder
 
 
@@ -109,7 +109,7 @@ def real_face(path: str | Path, aligner: Aligner) -> tuple[np.ndarray, np.ndarra
     """The most frontal aligned face crop of a video and its face feature, or None when no face is found."""
     from s2f.faces.clip import process_clip
     from s2f.faces.detect import FaceDetector
-    from s2f.faces.sheet import decode_png
+    from s2f.images import decode_png
 
     try:
         video = next((s for s in probe(path)["streams"] if s["codec_type"] == "video"), None)
@@ -125,10 +125,6 @@ def real_face(path: str | Path, aligner: Aligner) -> tuple[np.ndarray, np.ndarra
         return None
     best = max(faces.frames, key=lambda f: f["frontality"])
     return decode_png(best["crop"]), faces.feature["feature"]
-
-
-def upscale(image: np.ndarray, size: int) -> np.ndarray:
-    return cv2.resize(image, (size, size), interpolation=cv2.INTER_CUBIC)
 
 
 SHOWN_PX = 256  # the side of a face as written and shown (the decoder draws 64 px by default)

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from flows.cli import main
 from s2f.app.api import create_app
 from s2f.config import AppParams, PredictParams
-from s2f.faces.sheet import decode_png
+from s2f.images import decode_png
 from s2f.predict import Predictor
 from tests.conftest import PROJECT, espeak_wav
 

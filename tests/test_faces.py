@@ -13,7 +13,8 @@ from s2f.faces import stage
 from s2f.faces.align import Aligner, frontality
 from s2f.faces.clip import process_clip
 from s2f.faces.detect import Detection, FaceDetector, choose_face
-from s2f.faces.sheet import contact_sheet, decode_png
+from s2f.faces.sheet import contact_sheet
+from s2f.images import decode_png
 from s2f.media import decode_frames, displayed_size, probe
 from s2f.shards import Shard, part_path, plan_shards
 from s2f.synth.attributes import sample_speaker

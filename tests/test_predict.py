@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from flows.cli import main
-from s2f.faces.sheet import decode_png
+from s2f.images import decode_png
 from s2f.media import probe
 from tests.conftest import PROJECT, espeak_wav
 

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from s2f.atomic import atomic_dir, atomic_write
-from s2f.faces.sheet import write_png
+from s2f.images import write_png
 from s2f.tables import list_arrays, list_column
 
 

@@ -34,7 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from s2f.config import AppParams, PredictParams
 from s2f.errors import InputError
-from s2f.faces.clip import png_bytes
+from s2f.images import png_bytes
 from s2f.media import probe
 from s2f.predict import Prediction, Predictor, comparison, predict_file
 

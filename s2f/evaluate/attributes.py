@@ -20,8 +20,7 @@ from sklearn.preprocessing import StandardScaler
 
 from s2f.atomic import atomic_write_bytes
 from s2f.errors import InputError
-
-GENDERS = {"m": "m", "male": "m", "f": "f", "female": "f"}
+from s2f.labels import normalize_gender
 
 
 def age_decade(age: float) -> str:
@@ -49,7 +48,7 @@ def speaker_labels(clips: pd.DataFrame, table: str | Path | None, labels: Sequen
         if name == "age":
             result["age"] = col.map(lambda a: age_decade(a) if pd.notna(a) else "")
         elif name == "gender":
-            result["gender"] = col.map(lambda g: GENDERS.get(str(g).strip().lower(), "") if pd.notna(g) else "")
+            result["gender"] = col.map(lambda g: normalize_gender(g) or "")
         else:
             result[name] = col.map(lambda v: str(v).strip() if pd.notna(v) else "")
     return result

@@ -23,8 +23,8 @@ from s2f.audio.spectrogram import n_frames
 from s2f.evaluate import metrics as m
 from s2f.evaluate.craniofacial import MEASURES, measures
 from s2f.faces.align import Aligner
+from s2f.models.inference import decode, descriptors_of, to_uint8
 from s2f.models.networks import FaceDecoder, VoiceEnsemble
-from s2f.models.train_face import decode, descriptors_of, to_uint8
 from s2f.tables import list_arrays
 
 

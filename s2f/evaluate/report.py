@@ -22,7 +22,7 @@ from markupsafe import Markup  # noqa: E402
 from s2f.atomic import atomic_write_bytes  # noqa: E402
 from s2f.evaluate.craniofacial import MEASURES  # noqa: E402
 from s2f.evaluate.metrics import KS, METRICS  # noqa: E402
-from s2f.faces.clip import png_bytes  # noqa: E402
+from s2f.images import png_bytes  # noqa: E402
 
 METHOD_NAMES = {"voice": "s2f voice encoder", "resemblyzer": "resemblyzer + ridge", "mean": "train-mean face",
                 "chance": "random train face"}

@@ -21,7 +21,7 @@ from s2f.evaluate import metrics as m
 from s2f.evaluate.attributes import fit_classifiers, speaker_labels
 from s2f.evaluate.evaluation import Reconstructions, Scorer, TestClips, predict_voice, read_spectrograms, reconstruct
 from s2f.faces.align import Aligner
-from s2f.faces.sheet import decode_png
+from s2f.images import decode_png, tile, upscale
 from s2f.models.data import load_features
 from s2f.models.networks import FaceDecoder
 from s2f.models.zoo import load_decoder, load_encoder
@@ -106,7 +106,7 @@ def method_features(p: EvaluateParams, audio: AudioParams, test: TestClips, trai
 
 
 def faces_grid(p: EvaluateParams, test: TestClips, f2f: Reconstructions, s2f: Reconstructions,
-               tile: int = 128) -> np.ndarray:
+               side: int = 128) -> np.ndarray:
     """For up to `grid_speakers` test speakers: the most frontal real crop, F2F and S2F of one clip."""
     faces = read_dataset(p.faces, columns=["clip_id", "frontality", "crop"])
     faces = faces[faces.clip_id.isin(test.clip_ids)].sort_values("frontality", ascending=False)
@@ -118,12 +118,11 @@ def faces_grid(p: EvaluateParams, test: TestClips, f2f: Reconstructions, s2f: Re
     rows = []
     for i in sorted(first.values())[: p.grid_speakers]:
         triple = [decode_png(best[test.clip_ids[i]]), f2f.images[i], s2f.images[i]]
-        tiles = [cv2.resize(t, (tile, tile), interpolation=cv2.INTER_CUBIC) for t in triple]
+        tiles = [upscale(t, side) for t in triple]
         for t, text in zip(tiles, ("real", "F2F", "S2F"), strict=True):
-            cv2.putText(t, text, (4, tile - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
-        rows.append(np.hstack(tiles + [np.zeros((tile, 8, 3), np.uint8)]))
-    rows += [np.zeros_like(rows[0])] * (-len(rows) % 4)
-    return np.vstack([np.hstack(rows[i:i + 4]) for i in range(0, len(rows), 4)])
+            cv2.putText(t, text, (4, side - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+        rows.append(np.hstack(tiles + [np.zeros((side, 8, 3), np.uint8)]))
+    return tile(rows, 4)
 
 
 def fit_attribute_classifiers(train: TrainFaces, labels: pd.DataFrame, decoder: FaceDecoder, aligner: Aligner,

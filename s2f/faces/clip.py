@@ -12,13 +12,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
 import ffmpeg
 import numpy as np
 
 from s2f.config import FacesParams
 from s2f.faces.align import AlignedFace, Aligner
 from s2f.faces.detect import Detection, FaceDetector, choose_face
+from s2f.images import png_bytes
 from s2f.media import decode_frames, ffmpeg_message, scaled_size, segment_cut
 
 # Clip reject reason when no frame survives, by the commonest frame drop reason.
@@ -35,12 +35,6 @@ class ClipFaces:
     drops: Counter = field(default_factory=Counter)
     decoded: int = 0
     seconds: Counter = field(default_factory=Counter)  # time spent in detect / align / descriptor
-
-
-def png_bytes(rgb: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    assert ok
-    return buf.tobytes()
 
 
 def process_clip(clip: dict[str, Any], p: FacesParams, detector: FaceDetector, aligner: Aligner) -> ClipFaces:

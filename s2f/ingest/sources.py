@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from s2f.errors import InputError
+from s2f.labels import normalize_gender
 
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".flv", ".ts"}
 VOX_SPEAKER = re.compile(r"^id\d+$")
@@ -48,11 +49,6 @@ def _videos_below(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file())
 
 
-def _gender(value: object) -> str | None:
-    text = str(value).strip().lower() if pd.notna(value) else ""
-    return {"m": "m", "male": "m", "f": "f", "female": "f"}.get(text)
-
-
 def read_vox_meta(path: Path) -> pd.DataFrame:
     """VoxCeleb meta CSV (VoxCeleb2: comma, trailing spaces; VoxCeleb1: tab) as speaker_id, gender, set."""
     sep = "\t" if "\t" in path.read_text().splitlines()[0] else ","
@@ -60,7 +56,7 @@ def read_vox_meta(path: Path) -> pd.DataFrame:
     meta.columns = [c.strip() for c in meta.columns]
     meta = meta.apply(lambda col: col.str.strip())
     id_col = next(c for c in meta.columns if c.startswith("VoxCeleb") and c.endswith("ID"))
-    return pd.DataFrame({"speaker_id": meta[id_col], "gender": meta["Gender"].map(_gender),
+    return pd.DataFrame({"speaker_id": meta[id_col], "gender": meta["Gender"].map(normalize_gender),
                          "set": meta.get("Set")})
 
 
@@ -111,7 +107,7 @@ def list_folder(root: Path, speakers_csv: Path | None) -> tuple[list[Candidate],
             continue
         i, row = hit
         cands.append(Candidate(str(p), str(row["speaker_id"]).strip(), f"{speakers_csv.name}:{i + 2}",
-                               gender=_gender(row.get("gender"))))
+                               gender=normalize_gender(row.get("gender"))))
     inside = root.resolve()
     for path, (i, row) in by_path.items():  # listed, but not a video file name below root
         line = f"{speakers_csv.name}:{i + 2}"
@@ -119,7 +115,8 @@ def list_folder(root: Path, speakers_csv: Path | None) -> tuple[list[Candidate],
             rejects.append(Reject(str(path), line, "outside root",
                                   f"{path} is not below ingest.root {root}; move it there"))
             continue
-        cands.append(Candidate(str(path), str(row["speaker_id"]).strip(), line, gender=_gender(row.get("gender"))))
+        cands.append(Candidate(str(path), str(row["speaker_id"]).strip(), line,
+                               gender=normalize_gender(row.get("gender"))))
     return cands, rejects
 
 

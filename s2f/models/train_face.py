@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 
 from s2f.config import FaceModelParams
-from s2f.faces.align import DESCRIPTOR_CHIP, Aligner
-from s2f.faces.sheet import decode_png
+from s2f.faces.align import Aligner
+from s2f.images import decode_png, tile
+from s2f.models.inference import decode, descriptors_of, to_float, to_uint8
 from s2f.models.losses import adversarial
 from s2f.models.networks import DecoderConfig, FaceDecoder, PatchDiscriminator, pick_device
 from s2f.tables import read_dataset, stack_column
@@ -43,30 +44,6 @@ def load_face_data(faces: str, size: int) -> dict[str, FaceData]:
         out[split] = FaceData(torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous(), F.normalize(feats, dim=1),
                               part.speaker_id.tolist())
     return out
-
-
-def to_float(images: torch.Tensor) -> torch.Tensor:
-    return images.float() / 255.0
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """(n, 3, s, s) floats in [0, 1] -> (n, s, s, 3) uint8 RGB."""
-    return (images.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
-
-
-@torch.no_grad()
-def decode(decoder: FaceDecoder, features: torch.Tensor, batch: int = 64) -> torch.Tensor:
-    """Decoded faces on the CPU, whatever device the decoder is on."""
-    decoder.eval()
-    device = next(decoder.parameters()).device
-    return torch.cat([decoder(features[i:i + batch].to(device)).cpu() for i in range(0, len(features), batch)])
-
-
-def descriptors_of(images: np.ndarray, aligner: Aligner) -> np.ndarray:
-    """dlib descriptors of decoded faces (they are aligned crops already: resized to dlib's chip size)."""
-    chips = [cv2.resize(im, (DESCRIPTOR_CHIP, DESCRIPTOR_CHIP), interpolation=cv2.INTER_CUBIC) for im in images]
-    out = aligner.descriptors(chips)
-    return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
 def identity_metrics(decoder: FaceDecoder, data: FaceData, aligner: Aligner) -> dict[str, float]:
@@ -144,6 +121,4 @@ def comparison_grid(decoder: FaceDecoder, data: FaceData, count: int = 16) -> np
     idx = torch.tensor(sorted(first.values())[:count])
     real = data.images[idx].permute(0, 2, 3, 1).numpy()
     fake = to_uint8(decode(decoder, data.features[idx]))
-    pairs = [np.hstack([r, f]) for r, f in zip(real, fake)]
-    pairs += [np.zeros_like(pairs[0])] * (-len(pairs) % 4)
-    return np.vstack([np.hstack(pairs[i:i + 4]) for i in range(0, len(pairs), 4)])
+    return tile([np.hstack([r, f]) for r, f in zip(real, fake, strict=True)], 4)
