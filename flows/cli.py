@@ -326,36 +326,11 @@ def _check_models(params: Any, stage: str) -> None:
             (load_encoder if key.endswith("encoder") else load_decoder)(folder)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command in ("pipeline", "serve"):
-        return _pipeline(args)
-    if args.command in ("predict", "app"):
-        try:
-            return _predict(args) if args.command == "predict" else _app(args)
-        except ParamsError as err:
-            print(f"s2f: {err}", file=sys.stderr)
-            return 2
-        except InputError as err:
-            print(f"s2f {args.command}: {err}", file=sys.stderr)
-            return 1
-    if args.command == "contact-sheet":
-        return _contact_sheet(args)
-    if args.command == "plots":
-        return _plots(args)
-    if args.command == "face-grid":
-        return _face_grid(args)
-    if args.command == "results":
-        return _results(args)
-    if args.command == "params":
-        return _params_doc(args)
-    try:  # every parameter and path checked before Prefect or any work starts
+def _run(args: argparse.Namespace) -> int:
+    try:  # every parameter and path checked before Prefect or any work starts: exit 2, as for a bad parameter
         params = load_params(args.params, args.overrides)
         check_paths(params, args.stage)
         _check_models(params, args.stage)
-    except ParamsError as err:
-        print(f"s2f: {err}", file=sys.stderr)
-        return 2
     except InputError as err:
         print(f"s2f {args.stage}: {err}", file=sys.stderr)
         return 2
@@ -373,13 +348,39 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stage = importlib.import_module(f"flows.{args.stage}")
         stage.run(params)
-    except InputError as err:
-        print(f"s2f {args.stage}: {err}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print(f"s2f {args.stage}: interrupted; finished shards are kept, rerun to go on from them", file=sys.stderr)
         return 128 + _SIGNAL[0]
     return 0
+
+
+COMMANDS = {"run": _run, "pipeline": _pipeline, "serve": _pipeline, "predict": _predict, "app": _app,
+            "contact-sheet": _contact_sheet, "face-grid": _face_grid, "plots": _plots, "results": _results,
+            "params": _params_doc}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse, dispatch, and turn every error a user can fix into one line: a bad parameter exits 2, a missing or
+    unusable input 1, Ctrl-C 130 (a stage reports its own interruption); nothing prints a traceback."""
+    args = _parser().parse_args(argv)
+    name = f"s2f {args.stage}" if args.command == "run" else f"s2f {args.command}"
+    try:
+        return COMMANDS[args.command](args)
+    except ParamsError as err:
+        print(f"s2f: {err}", file=sys.stderr)
+        return 2
+    except InputError as err:
+        print(f"{name}: {err}", file=sys.stderr)
+        return 1
+    except FileNotFoundError as err:
+        print(f"{name}: {err.filename or err}: not found", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as err:  # unreadable files and malformed JSON or tables a command was pointed at
+        print(f"{name}: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

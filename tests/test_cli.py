@@ -1,0 +1,38 @@
+"""The `s2f` command line: every subcommand turns a user's mistake into one line and an exit code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flows.cli import COMMANDS, _parser, main
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["contact-sheet", "--faces", "{tmp}/none"], "s2f contact-sheet: {tmp}/none: not found"),
+    (["face-grid", "--decoder", "{tmp}/none"], "s2f face-grid: no trained face decoder at {tmp}/none"),
+    (["results", "--metrics", "{tmp}/none.json"], "s2f results: {tmp}/none.json: not found"),
+    (["results", "--metrics", "{tmp}/bad.json"], "s2f results: JSONDecodeError"),
+    (["params", "--check", "{tmp}/none.md"], "s2f params: {tmp}/none.md is not what s2f/config.py gives"),
+    (["predict", "{tmp}/none.wav"], "s2f predict: {tmp}/none.wav: no such file"),
+    (["app", "--models", "{tmp}/none", "--port", "1"], "s2f app: "),
+])
+def test_a_users_mistake_is_one_line_and_exit_1(argv: list[str], words: str, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture):
+    (tmp_path / "bad.json").write_text("{not json")
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(words.format(tmp=tmp_path)) and "Traceback" not in err
+
+
+def test_every_subcommand_is_dispatched():
+    parser = _parser()
+    choices = next(a for a in parser._actions if a.dest == "command").choices
+    assert set(choices) == set(COMMANDS)
+
+
+def test_a_bad_parameter_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture):
+    assert main(["predict", "x.wav", "--params", "params.yaml", "--set", "predict.seconds=-1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("s2f: ") and "predict.seconds" in err
