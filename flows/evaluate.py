@@ -11,7 +11,7 @@ from s2f.config import Params
 from s2f.evaluate.attributes import save_classifiers
 from s2f.evaluate.report import write_outputs
 from s2f.evaluate.stage import evaluate
-from s2f.models.store import load_config
+from s2f.models.zoo import read_card
 from s2f.tables import dataset_version
 
 
@@ -21,10 +21,10 @@ def evaluate_flow(params: Params) -> list[Path]:
     p = params.evaluate
     result = evaluate(p, params.audio, params.faces.crop_size, log.info)
     save_classifiers(result.classifiers, p.classifiers)
-    encoder = load_config(p.encoder)
-    context = {"encoder": f"{encoder['preset']} preset, width {encoder['arch']['width']:g}, "
-                          f"best val loss {encoder['metrics']['best_val_loss']:.2f}",
-               "decoder": f"{load_config(p.decoder)['arch']['size']} px",
+    encoder = read_card(p.encoder, "voice_encoder")
+    context = {"encoder": f"{encoder.preset} preset, width {encoder.arch['width']:g}, "
+                          f"best val loss {encoder.metrics['best_val_loss']:.2f}",
+               "decoder": f"{read_card(p.decoder, 'face_decoder').arch['size']} px",
                "data": f"features {dataset_version(p.features)}, spectrograms {dataset_version(p.spectrograms)}"}
     written = write_outputs(result.results, result.curves, result.confusions, result.grid, context, p.out)
     longest = f"{max(p.seconds):g}s"

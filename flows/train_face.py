@@ -10,7 +10,7 @@ from prefect import flow, get_run_logger
 from flows.common import with_runner
 from s2f.config import Params
 from s2f.images import write_png
-from s2f.models.store import save_model
+from s2f.models.store import ModelCard, save_model
 from s2f.models.train_face import comparison_grid, load_face_data, train_face_decoder
 from s2f.tables import dataset_version
 
@@ -34,9 +34,10 @@ def train_face_flow(params: Params) -> Path:
         decoder, metrics = train_face_decoder(p, data, live_logger(live))
         live.summary.update(metrics)
     grid = write_png(comparison_grid(decoder, data["val"]), Path(p.reports) / "val_grid.png")
-    out = save_model(decoder, {"model": "face_decoder", "arch": decoder.cfg.to_json(),
-                               "params": p.model_dump(mode="json"), "params_hash": params.section_hash("face_model"),
-                               "data_version": dataset_version(p.faces), "metrics": metrics}, p.out)
+    card = ModelCard(model="face_decoder", arch=decoder.cfg.to_json(), params=p.model_dump(mode="json"),
+                     params_hash=params.section_hash("face_model"), data_version=dataset_version(p.faces),
+                     metrics=metrics)
+    out = save_model(decoder, card, p.out)
     log.info("wrote %s (val L1 %.4f, identity top-1 %.2f) and %s", out, metrics.get("val_l1", float("nan")),
              metrics.get("val_identity_top1", float("nan")), grid)
     return out

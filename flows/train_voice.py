@@ -10,7 +10,7 @@ from prefect import flow, get_run_logger
 from flows.common import with_runner
 from flows.train_face import live_logger
 from s2f.config import Params
-from s2f.models.store import save_model
+from s2f.models.store import ModelCard, save_model
 from s2f.models.train_voice import train_voice_encoder
 from s2f.models.zoo import load_decoder
 from s2f.tables import dataset_version, read_meta
@@ -20,7 +20,7 @@ from s2f.tables import dataset_version, read_meta
 def train_voice_flow(params: Params) -> Path:
     log = get_run_logger()
     p = params.voice_model
-    decoder, decoder_config = load_decoder(p.decoder)
+    decoder, decoder_card = load_decoder(p.decoder)
     data_version = f"{dataset_version(p.spectrograms)}-{dataset_version(p.features)}"
     width, frames = p.architecture()
     log.info("training the %s voice encoder (width %g, %d input frames) on %s against %s",
@@ -28,12 +28,11 @@ def train_voice_flow(params: Params) -> Path:
     with Live(dir=p.reports, dvcyaml=None, save_dvc_exp=False, monitor_system=False) as live:
         encoder, metrics = train_voice_encoder(p, decoder.fc, data_version, live_logger(live))
         live.summary.update(metrics)
-    out = save_model(encoder, {"model": "voice_encoder", "arch": encoder.cfg.to_json(), "members": len(encoder.members),
-                               "preset": p.preset, "trained_on": trained_on(p.spectrograms),
-                               "params": p.model_dump(mode="json"),
-                               "params_hash": params.section_hash("voice_model"),
-                               "data_version": data_version, "decoder": decoder_config["params_hash"],
-                               "metrics": metrics}, p.out)
+    card = ModelCard(model="voice_encoder", arch=encoder.cfg.to_json(), members=len(encoder.members),
+                     preset=p.preset, trained_on=trained_on(p.spectrograms), params=p.model_dump(mode="json"),
+                     params_hash=params.section_hash("voice_model"), data_version=data_version,
+                     decoder=decoder_card.params_hash, metrics=metrics)
+    out = save_model(encoder, card, p.out)
     log.info("wrote %s: %d encoders, best val loss %.3f on average (first epoch %.3f, train-mean baseline %.3f), "
              "their average %.3f; predictions widened x%.2f to the train faces' spread", out, p.members,
              metrics["best_val_loss"], metrics["first_epoch_val_loss"], metrics["val_loss_mean_baseline"],

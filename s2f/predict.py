@@ -77,8 +77,8 @@ class Predictor:
     """The trained voice encoder, face decoder and attribute classifiers, loaded once."""
 
     def __init__(self, encoder_dir: str | Path, decoder_dir: str | Path, attributes: str | Path | None):
-        self.encoder, config = load_encoder(encoder_dir)
-        self.trained_on = str(config.get("trained_on", "unknown"))  # the ingest source: synth means synthetic
+        self.encoder, card = load_encoder(encoder_dir)
+        self.trained_on = card.trained_on or "unknown"  # the ingest source: synth means synthetic
         self.decoder, _ = load_decoder(decoder_dir)
         self.classifiers = load_classifiers(attributes) if attributes and Path(attributes).is_file() else {}
         wrong = sorted(n for n, clf in self.classifiers.items() if clf.n_features_in_ != DESCRIPTOR_SIZE)

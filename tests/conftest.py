@@ -15,7 +15,7 @@ from s2f.ingest.probe import inspect_shard
 from s2f.ingest.sources import list_source
 from s2f.ingest.table import build_tables
 from s2f.models.data import load_features
-from s2f.models.store import save_model
+from s2f.models.store import ModelCard, save_model
 from s2f.models.train_face import load_face_data, train_face_decoder
 from s2f.models.train_voice import train_voice_encoder
 from s2f.shards import plan_shards, prune
@@ -136,12 +136,15 @@ def tiny_models(tiny_processed: Path, tiny_corpus: Path, tmp_path_factory: pytes
     out = tmp_path_factory.mktemp("models")
     fp = FaceModelParams(epochs=1, batch_size=8, faces=str(tiny_processed / "faces"))
     decoder, _ = train_face_decoder(fp, load_face_data(fp.faces, fp.size))
-    save_model(decoder, {"arch": decoder.cfg.to_json()}, out / "face_decoder")
+    save_model(decoder, ModelCard(model="face_decoder", arch=decoder.cfg.to_json(), params=fp.model_dump(mode="json"),
+                                  params_hash="tiny", data_version="tiny", metrics={}), out / "face_decoder")
     vp = VoiceModelParams(spectrograms=str(tiny_processed / "spectrograms"),
                           features=str(tiny_processed / "face_features"), checkpoints=str(out / "ck"),
                           epochs=1, frames=100, batch_size=4, identity_steps=20, members=2)
     encoder, _ = train_voice_encoder(vp, decoder.fc, "tiny")
-    save_model(encoder, {"arch": encoder.cfg.to_json(), "members": len(encoder.members), "trained_on": "synth"},
+    save_model(encoder, ModelCard(model="voice_encoder", arch=encoder.cfg.to_json(), members=len(encoder.members),
+                                  trained_on="synth", params=vp.model_dump(mode="json"), params_hash="tiny",
+                                  data_version="tiny", metrics={}),
                out / "voice_encoder")
     labels = speaker_labels(read_dataset(tiny_processed / "clips"), tiny_corpus / "attributes.parquet", ["gender"])
     _, speakers, feats = load_features(vp.features)

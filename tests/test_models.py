@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from s2f.models.networks import (
     VoiceEnsemble,
     forward_gflops,
 )
-from s2f.models.store import load_checkpoint, save_model
+from s2f.models.store import ModelCard, load_checkpoint, save_model
 from s2f.models.train_face import load_face_data, train_face_decoder
 from s2f.models.train_voice import train_voice_encoder
 from s2f.models.zoo import load_decoder, load_encoder
@@ -209,18 +210,24 @@ def test_safetensors_round_trip(tmp_path: Path):
     encoder = VoiceEnsemble(members)
     encoder.spread.fill_(2.5)
     encoder.eval()
-    save_model(decoder, {"arch": decoder.cfg.to_json(), "note": "test"}, tmp_path / "dec")
-    save_model(encoder, {"arch": encoder.cfg.to_json(), "members": 2}, tmp_path / "enc")
+    def card(model: str, arch: dict, **kw) -> ModelCard:
+        return ModelCard(model=model, arch=arch, params={}, params_hash="h", data_version="v", metrics={"note": 1.5},
+                         **kw)
+
+    save_model(decoder, card("face_decoder", decoder.cfg.to_json()), tmp_path / "dec")
+    save_model(encoder, card("voice_encoder", encoder.cfg.to_json(), members=2, trained_on="synth"), tmp_path / "enc")
     assert (tmp_path / "dec" / "model.safetensors").read_bytes()[8:9] == b"{"  # a JSON header, not a pickle
     feature, spec = torch.randn(2, 128), torch.randn(2, 2, 100, 257)
-    loaded_dec, config = load_decoder(tmp_path / "dec")
-    loaded_enc, _ = load_encoder(tmp_path / "enc")
-    assert config["note"] == "test"
+    loaded_dec, dec_card = load_decoder(tmp_path / "dec")
+    loaded_enc, enc_card = load_encoder(tmp_path / "enc")
+    assert dec_card.metrics == {"note": 1.5} and dec_card.members is None and enc_card.trained_on == "synth"
+    assert "members" not in json.loads((tmp_path / "dec" / "config.json").read_text())  # no nulls for absent keys
+    assert ModelCard.from_json((tmp_path / "enc" / "config.json").read_text()) == enc_card
     assert torch.equal(loaded_dec(feature), decoder(feature))
     assert torch.equal(loaded_enc(spec), encoder(spec)) and loaded_enc.spread.item() == 2.5
     with pytest.raises(InputError, match="no trained face decoder at .* run `make run` first"):
         load_decoder(tmp_path / "nothing")
-    save_model(members[0], {"arch": members[0].cfg.to_json()}, tmp_path / "old")  # a single encoder, old format
+    save_model(members[0], card("voice_encoder", members[0].cfg.to_json()), tmp_path / "old")  # one encoder: old
     with pytest.raises(InputError, match="saved by an older s2f.*remake it with `dvc repro train_voice`"):
         load_encoder(tmp_path / "old")
 

@@ -99,6 +99,10 @@ def _damaged_models(tiny_models: Path, tmp_path: Path, damage: str) -> Path:
         (models / "attributes.json").write_text('{"gender": {"mean": [0.0]}}')
     elif damage == "another model's weights":
         shutil.copy(decoder / "model.safetensors", encoder / "model.safetensors")
+    elif damage == "a stale card":  # written before a key existed
+        card = json.loads((encoder / "config.json").read_text())
+        del card["params_hash"]
+        (encoder / "config.json").write_text(json.dumps(card))
     elif damage == "a decoder as the encoder":
         shutil.rmtree(encoder)
         shutil.copytree(decoder, encoder)
@@ -110,7 +114,8 @@ def _damaged_models(tiny_models: Path, tmp_path: Path, damage: str) -> Path:
     ("truncated weights", "face_decoder/model.safetensors: damaged"),
     ("garbage attributes", "attributes.json: not attribute classifiers (KeyError"),
     ("another model's weights", "voice_encoder/model.safetensors: its tensors do not fit"),
-    ("a decoder as the encoder", "voice_encoder/config.json: not a voice encoder's config"),
+    ("a decoder as the encoder", "voice_encoder/config.json: not a voice encoder (it describes 'face_decoder')"),
+    ("a stale card", "voice_encoder/config.json: not a voice encoder's config (params_hash: field required"),
 ])
 def test_a_damaged_model_folder_is_one_line_naming_the_file_and_the_fix(tiny_models: Path, tmp_path: Path, capsys,
                                                                          damage: str, message: str):

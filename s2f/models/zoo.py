@@ -7,37 +7,53 @@ weights) is one InputError naming the file and the stage that remakes it.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
 from s2f.errors import InputError
 from s2f.models.networks import DecoderConfig, EncoderConfig, FaceDecoder, VoiceEncoder, VoiceEnsemble
-from s2f.models.store import CONFIG, WEIGHTS
+from s2f.models.store import CONFIG, WEIGHTS, ModelCard
 
 # kind -> (what it is called, the stage that writes it)
 KINDS = {"face_decoder": ("face decoder", "train_face"), "voice_encoder": ("voice encoder", "train_voice")}
 
 
-def _load(directory: str | Path, kind: str, build: Callable[[dict[str, Any]], nn.Module]) -> tuple[Any, dict]:
+def read_card(directory: str | Path, kind: str) -> ModelCard:
+    """The model card (config.json) of a trained `kind` model, checked against the schema."""
     what, stage = KINDS[kind]
     fix = f"remake it with `dvc repro {stage}`"
-    config_path, weights = Path(directory) / CONFIG, Path(directory) / WEIGHTS
+    config_path = Path(directory) / CONFIG
     if not config_path.is_file():
         raise InputError(f"no trained {what} at {directory} (no {CONFIG}): run `make run` first, or {fix}")
     try:
-        config = json.loads(config_path.read_text())
+        raw = json.loads(config_path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InputError(f"{config_path}: not valid JSON ({err}); {fix}") from None
-    if not isinstance(config, dict) or config.get("model", kind) != kind:
-        found = config.get("model") if isinstance(config, dict) else type(config).__name__
+    if not isinstance(raw, dict) or raw.get("model", kind) != kind:
+        found = raw.get("model") if isinstance(raw, dict) else type(raw).__name__
         raise InputError(f"{config_path}: not a {what} (it describes {found!r}); {fix}")
     try:
-        model = build(config)
+        return ModelCard.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise InputError(f"{config_path}: not a {what}'s config ({key}: {first['msg'].lower()}; written by an older "
+                         f"s2f?); {fix}") from None
+
+
+def _load(directory: str | Path, kind: str, build: Callable[[ModelCard], nn.Module]) -> tuple[Any, ModelCard]:
+    what, stage = KINDS[kind]
+    fix = f"remake it with `dvc repro {stage}`"
+    card = read_card(directory, kind)
+    config_path, weights = Path(directory) / CONFIG, Path(directory) / WEIGHTS
+    try:
+        model = build(card)
     except (KeyError, TypeError, ValueError) as err:
         raise InputError(f"{config_path}: not a {what}'s config ({type(err).__name__}: {err}); {fix}") from None
     if not weights.is_file():
@@ -51,22 +67,22 @@ def _load(directory: str | Path, kind: str, build: Callable[[dict[str, Any]], nn
     except RuntimeError:
         raise InputError(f"{weights}: its tensors do not fit {config_path} (another model's weights?); {fix}") \
             from None
-    return model.eval(), config
+    return model.eval(), card
 
 
-def _decoder(config: dict[str, Any]) -> FaceDecoder:
-    return FaceDecoder(DecoderConfig(**{**config["arch"], "channels": tuple(config["arch"]["channels"])}))
+def _decoder(card: ModelCard) -> FaceDecoder:
+    return FaceDecoder(DecoderConfig(**{**card.arch, "channels": tuple(card.arch["channels"])}))
 
 
-def _encoder(config: dict[str, Any]) -> VoiceEnsemble:
-    if "members" not in config:
+def _encoder(card: ModelCard) -> VoiceEnsemble:
+    if card.members is None:
         raise KeyError("members (saved by an older s2f, before encoders were ensembles)")
-    return VoiceEnsemble([VoiceEncoder(EncoderConfig(**config["arch"])) for _ in range(int(config["members"]))])
+    return VoiceEnsemble([VoiceEncoder(EncoderConfig(**card.arch)) for _ in range(card.members)])
 
 
-def load_decoder(directory: str | Path) -> tuple[FaceDecoder, dict[str, Any]]:
+def load_decoder(directory: str | Path) -> tuple[FaceDecoder, ModelCard]:
     return _load(directory, "face_decoder", _decoder)
 
 
-def load_encoder(directory: str | Path) -> tuple[VoiceEnsemble, dict[str, Any]]:
+def load_encoder(directory: str | Path) -> tuple[VoiceEnsemble, ModelCard]:
     return _load(directory, "voice_encoder", _encoder)

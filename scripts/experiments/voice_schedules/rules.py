@@ -15,7 +15,7 @@ from s2f.config import Params
 from s2f.models.data import SpectrogramStream, load_features
 from s2f.models.networks import VoiceEncoder, VoiceEnsemble
 from s2f.models.spread import spread_factor
-from s2f.models.store import save_model
+from s2f.models.store import ModelCard, save_model
 from s2f.models.zoo import load_decoder
 
 seed = int(sys.argv[1])
@@ -74,16 +74,10 @@ for E, pat in rules:
     k = spread_factor(train_feats, pred, train_feats.mean(0))
     ensemble.spread.fill_(k)
     out = Path(f".cache/experiments/models/seed{seed}_E{E}_P{pat}")
-    save_model(
-        ensemble,
-        {
-            "model": "voice_encoder",
-            "arch": ensemble.cfg.to_json(),
-            "members": len(members),
-            "metrics": {"chosen": chosen},
-        },
-        out,
-    )
+    card = ModelCard(model="voice_encoder", arch=ensemble.cfg.to_json(), members=len(members),
+                     params=p.model_dump(mode="json"), params_hash="experiment", data_version="experiment",
+                     metrics={"chosen": chosen})
+    save_model(ensemble, card, out)
     print(
         json.dumps(
             {
