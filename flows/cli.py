@@ -84,8 +84,9 @@ def _results(args: argparse.Namespace) -> int:
     import json
 
     from s2f.evaluate.report import results_markdown, with_results
+    from s2f.evaluate.results import EvaluationResults
 
-    metrics = json.loads(Path(args.metrics).read_text())
+    metrics = EvaluationResults.read(args.metrics)
     real_path = Path(args.metrics).with_name("real_voices.json")  # scripts/real_voices.py, when it was run
     real = json.loads(real_path.read_text()) if real_path.is_file() else None
     if not (args.write or args.check):

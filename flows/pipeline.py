@@ -20,7 +20,8 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from s2f.evaluate.report import METHOD_NAMES, lengths
+from s2f.evaluate.report import results_markdown
+from s2f.evaluate.results import EvaluationResults
 
 LOCK = ".cache/pipeline.lock"
 
@@ -69,34 +70,6 @@ def push(root: Path) -> bool:
     return True
 
 
-RECALLS = ("R@1", "R@2", "R@5", "R@10")
-
-
-def _row(label: list[str], recall: dict[str, float], agreement: dict[str, float] | None, names: list[str]) -> str:
-    """A table row: the labels, recall at each K and agreement per attribute in % (blank cells without one)."""
-    cells = label + [f"{100 * recall[k]:.1f}" for k in RECALLS]
-    cells += [f"{100 * agreement[n]:.1f}" if agreement is not None else "" for n in names]
-    return "|" + "".join(f" {c} |" if c else " |" for c in cells)
-
-
-def evaluation_markdown(metrics: dict[str, Any]) -> str:
-    """The headline table (cosine retrieval and attribute agreement), model and baselines side by side."""
-    test = metrics["test"]
-    names = list(metrics.get("true_face_accuracy", {}))
-    head = "| audio | method | R@1 | R@2 | R@5 | R@10 | " + " | ".join(f"{n} agreement" for n in names) + " |"
-    lines = [f"Test split: {test['clips']} clips of {test['speakers']} speakers; pool {test['pool']}.", "", head,
-             "|" + "---|" * (6 + len(names)), _row(["", "chance"], metrics["chance_recall"], None, names)]
-    for length in lengths(metrics):
-        for method, r in metrics[length].items():
-            lines.append(_row([length, METHOD_NAMES.get(method, method)], r["retrieval"]["cosine"], r["agreement"],
-                              names))
-    if "f2f" in metrics:
-        f2f = metrics["f2f"]
-        lines.append(_row(["", "F2F (decoded true face: the ceiling)"], f2f["retrieval"]["cosine"], f2f["agreement"],
-                          names))
-    return "\n".join(lines)
-
-
 @flow(name="s2f-pipeline", validate_parameters=False)
 def pipeline_flow(root: str = ".", wait_s: float = 6 * 3600) -> dict[str, Any]:
     """Reproduce the pipeline if anything changed; push; publish the evaluation table."""
@@ -113,6 +86,6 @@ def pipeline_flow(root: str = ".", wait_s: float = 6 * 3600) -> dict[str, Any]:
         pushed = push(path)
         metrics = path / "reports" / "metrics.json"
         if metrics.is_file():
-            create_markdown_artifact(evaluation_markdown(json.loads(metrics.read_text())), key="s2f-evaluation",
+            create_markdown_artifact(results_markdown(EvaluationResults.read(metrics)), key="s2f-evaluation",
                                      description="s2f evaluation on the test split")
         return {"ran": True, "stages": ran, "pushed": pushed}

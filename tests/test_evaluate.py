@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -162,18 +163,32 @@ def test_short_speech_is_tiled_and_too_little_is_refused():
         speech_window(np.zeros(3 * RATE, np.float32), 6.0, 1.5, -40.0)
 
 
-def test_the_published_evaluation_table_has_model_and_baselines_side_by_side():
-    from flows.pipeline import evaluation_markdown
+def test_the_published_evaluation_table_has_model_and_baselines_side_by_side(tmp_path: Path):
+    """The results schema round-trips the file's flat layout, and the one markdown table (README block and the
+    pipeline flow's artifact) puts the model beside its baselines."""
+    from s2f.errors import InputError
+    from s2f.evaluate.report import results_markdown
+    from s2f.evaluate.results import EvaluationResults
 
-    scores = {"retrieval": {"cosine": {"R@1": 0.1, "R@2": 0.2, "R@5": 0.4, "R@10": 0.6}}, "agreement": {"gender": 0.9}}
-    worse = {"retrieval": {"cosine": {"R@1": 0.0, "R@2": 0.05, "R@5": 0.1, "R@10": 0.25}}, "agreement": {"gender": 0.5}}
-    metrics = {"test": {"clips": 80, "speakers": 80, "pool": 80}, "true_face_accuracy": {"gender": 0.95},
+    scores = {"retrieval": {"cosine": {"R@1": 0.1, "R@2": 0.2, "R@5": 0.4, "R@10": 0.6}},
+              "matching": {"1:2": 0.8, "1:2 same gender": 0.7}, "agreement": {"gender": 0.9},
+              "accuracy": {"gender": 0.8}}
+    worse = {"retrieval": {"cosine": {"R@1": 0.0, "R@2": 0.05, "R@5": 0.1, "R@10": 0.25}}, "matching": {},
+             "agreement": {"gender": 0.5}, "accuracy": {"gender": 0.5}}
+    metrics = {"test": {"clips": 80, "speakers": 80, "pool": 80}, "f2f": scores, "true_face_accuracy": {"gender": 0.95},
                "chance_recall": {"R@1": 0.0125, "R@2": 0.025, "R@5": 0.0625, "R@10": 0.125},
-               "6s": {"voice": scores, "mean": worse}}
-    lines = evaluation_markdown(metrics).splitlines()
-    assert "| 6s | s2f voice encoder | 10.0 | 20.0 | 40.0 | 60.0 | 90.0 |" in lines
-    assert "| 6s | train-mean face | 0.0 | 5.0 | 10.0 | 25.0 | 50.0 |" in lines
-    assert any(line.startswith("| | chance | 1.2 | 2.5 | 6.2 | 12.5 |") for line in lines)
+               "6s": {"voice": scores, "mean": worse}, "comparisons": {}}
+    results = EvaluationResults.from_dict(metrics)
+    assert list(results.lengths) == ["6s"] and results.to_dict() == metrics
+    lines = results_markdown(results).splitlines()
+    assert "| 6s | s2f voice encoder | 10.0 | 60.0 | 80.0 | 70.0 | 90.0 |  |" in lines
+    assert "| 6s | train-mean face | 0.0 | 25.0 |  |  | 50.0 |  |" in lines
+    assert "chance R@1 1.2%, R@10 12.5%" in lines[0]
+    stale = tmp_path / "metrics.json"
+    stale.write_text(json.dumps({k: v for k, v in metrics.items() if k != "f2f"}))
+    with pytest.raises(InputError, match=r"metrics.json: stale or not evaluation results \(f2f: field required\); "
+                                         r"remake it with `dvc repro evaluate`"):
+        EvaluationResults.read(stale)
 
 
 def test_batched_speaker_embeddings_are_resemblyzers_own(tiny_clips: list[Path]):
@@ -226,9 +241,10 @@ def test_the_readme_results_block_is_generated_from_the_metrics():
     import json
 
     from s2f.evaluate.report import with_results
+    from s2f.evaluate.results import EvaluationResults
     from tests.conftest import PROJECT
 
     readme = (PROJECT / "README.md").read_text()
     real = PROJECT / "reports/real_voices.json"
     real_voices = json.loads(real.read_text()) if real.is_file() else None
-    assert with_results(readme, json.loads((PROJECT / "reports/metrics.json").read_text()), real_voices) == readme
+    assert with_results(readme, EvaluationResults.read(PROJECT / "reports/metrics.json"), real_voices) == readme

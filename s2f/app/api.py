@@ -34,6 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from s2f.config import AppParams, PredictParams
 from s2f.errors import InputError
+from s2f.evaluate.results import EvaluationResults
 from s2f.images import png_bytes
 from s2f.media import probe
 from s2f.predict import Prediction, Predictor, comparison, predict_file
@@ -61,33 +62,22 @@ class ModelCard:
 
     @classmethod
     def read(cls, trained_on: str, metrics: Path) -> ModelCard:
-        real_path = metrics.with_name("real_voices.json")
-        real = _read_json(real_path)
+        real = _read_json(metrics.with_name("real_voices.json"))
         if real is not None:
             real = {k: real.get(k) for k in ("source", "clips", "agree", "agreement", "interval", "trained_on")}
-        if not metrics.is_file():
-            return cls(trained_on, None, f"no {metrics}: run `make run` (or `dvc repro evaluate`) for test scores",
-                       real)
         try:
-            return cls(trained_on, headline_scores(json.loads(metrics.read_text())), f"from {metrics}", real)
-        except (ValueError, KeyError, TypeError):
-            return cls(trained_on, None, f"{metrics} is unreadable or stale: remake it with `dvc repro evaluate`",
-                       real)
+            return cls(trained_on, headline_scores(EvaluationResults.read(metrics)), f"from {metrics}", real)
+        except InputError as err:  # the app still serves predictions; the page says why there are no scores
+            return cls(trained_on, None, str(err), real)
 
 
-def headline_scores(results: dict[str, Any]) -> dict[str, Any]:
-    """The voice encoder's test scores per audio length in reports/metrics.json, beside chance."""
-    from s2f.evaluate.report import lengths
-
-    chance = results["chance_recall"]
-    rows = []
-    for length in lengths(results):
-        r = results[length].get("voice")
-        if r is not None:
-            rows.append({"audio": length, "R@1": r["retrieval"]["cosine"]["R@1"],
-                         "R@10": r["retrieval"]["cosine"]["R@10"], "1:2": r.get("matching", {}).get("1:2"),
-                         "gender": r["agreement"].get("gender")})
-    return {"speakers": results["test"]["speakers"], "pool": results["test"]["pool"],
+def headline_scores(results: EvaluationResults) -> dict[str, Any]:
+    """The voice encoder's test scores per audio length (reports/metrics.json), beside chance."""
+    chance = results.chance_recall
+    rows = [{"audio": length, "R@1": r.retrieval["cosine"]["R@1"], "R@10": r.retrieval["cosine"]["R@10"],
+             "1:2": r.matching.get("1:2"), "gender": r.agreement.get("gender")}
+            for length, by_method in results.lengths.items() if (r := by_method.get("voice")) is not None]
+    return {"speakers": results.test.speakers, "pool": results.test.pool,
             "chance": {"R@1": chance["R@1"], "R@10": chance["R@10"], "1:2": 0.5}, "voice": rows}
 
 

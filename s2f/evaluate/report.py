@@ -22,21 +22,20 @@ from markupsafe import Markup  # noqa: E402
 from s2f.atomic import atomic_write_bytes  # noqa: E402
 from s2f.evaluate.craniofacial import MEASURES  # noqa: E402
 from s2f.evaluate.metrics import KS, METRICS  # noqa: E402
+from s2f.evaluate.results import EvaluationResults, Scores  # noqa: E402
 from s2f.images import png_bytes  # noqa: E402
 
 METHOD_NAMES = {"voice": "s2f voice encoder", "resemblyzer": "resemblyzer + ridge", "mean": "train-mean face",
                 "chance": "random train face"}
 
 
-def lengths(results: dict[str, Any]) -> list[str]:
-    return [k for k in results if k.endswith("s") and k[:-1].replace(".", "").isdigit()]
-
-
-def similarity_table(results: dict[str, Any]) -> pd.DataFrame:
+def similarity_table(results: EvaluationResults) -> pd.DataFrame:
     rows = []
-    for length in lengths(results):
-        for method, r in results[length].items():
-            s = r["similarity"]
+    for length, by_method in results.lengths.items():
+        for method, r in by_method.items():
+            s = r.similarity
+            if s is None:
+                continue
             rows.append({"audio": length, "method": METHOD_NAMES.get(method, method),
                          "cosine distance (deg)": f"{s['cosine_deg_mean']:.2f} ± {s['cosine_deg_std']:.2f}",
                          "L1": f"{s['l1_mean']:.3f} ± {s['l1_std']:.3f}",
@@ -44,33 +43,33 @@ def similarity_table(results: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def retrieval_table(results: dict[str, Any], metric: str) -> pd.DataFrame:
+def retrieval_table(results: EvaluationResults, metric: str) -> pd.DataFrame:
     ks = [f"R@{k}" for k in KS]
-    rows = [{"audio": "", "method": f"chance (pool of {results['test']['pool']})",
-             **{k: f"{100 * results['chance_recall'][k]:.1f}" for k in ks}}]
-    for length in lengths(results):
-        for method, r in results[length].items():
+    rows = [{"audio": "", "method": f"chance (pool of {results.test.pool})",
+             **{k: f"{100 * results.chance_recall[k]:.1f}" for k in ks}}]
+    for length, by_method in results.lengths.items():
+        for method, r in by_method.items():
             rows.append({"audio": length, "method": METHOD_NAMES.get(method, method),
-                         **{k: f"{100 * r['retrieval'][metric][k]:.1f}" for k in ks}})
+                         **{k: f"{100 * r.retrieval[metric][k]:.1f}" for k in ks}})
     rows.append({"audio": "", "method": "F2F (decoded true face: the ceiling)",
-                 **{k: f"{100 * results['f2f']['retrieval'][metric][k]:.1f}" for k in ks}})
+                 **{k: f"{100 * results.f2f.retrieval[metric][k]:.1f}" for k in ks}})
     return pd.DataFrame(rows)
 
 
-def matching_table(results: dict[str, Any]) -> pd.DataFrame:
+def matching_table(results: EvaluationResults) -> pd.DataFrame:
     """The field's standard metrics: 1:2 matching (%) and retrieval by the decoded face's descriptor (R@K, %)."""
-    def row(audio: str, method: str, r: dict[str, Any]) -> dict[str, str]:
-        match = r.get("matching", {})
-        image = r.get("image_retrieval") or r.get("retrieval", {}).get("cosine", {})
+    def row(audio: str, method: str, r: Scores) -> dict[str, str]:
+        match = r.matching
+        image = r.image_retrieval or r.retrieval.get("cosine", {})
         return {"audio": audio, "method": method,
                 **{f"{k} matching": f"{100 * v:.1f}" for k, v in match.items()},
                 **{f"image {k}": f"{100 * image[k]:.1f}" for k in ("R@1", "R@10") if k in image}}
 
     rows = [{"audio": "", "method": "chance", "1:2 matching": "50.0", "1:2 same gender matching": "50.0",
-             **{f"image {k}": f"{100 * results['chance_recall'][k]:.1f}" for k in ("R@1", "R@10")}}]
-    for length in lengths(results):
-        rows += [row(length, METHOD_NAMES.get(method, method), r) for method, r in results[length].items()]
-    rows.append(row("", "F2F (decoded true face: the ceiling)", results["f2f"]))
+             **{f"image {k}": f"{100 * results.chance_recall[k]:.1f}" for k in ("R@1", "R@10")}}]
+    for length, by_method in results.lengths.items():
+        rows += [row(length, METHOD_NAMES.get(method, method), r) for method, r in by_method.items()]
+    rows.append(row("", "F2F (decoded true face: the ceiling)", results.f2f))
     return pd.DataFrame(rows).fillna("")
 
 
@@ -79,14 +78,15 @@ def verdict(interval: dict[str, float]) -> str:
     return "beats" if interval["lo"] > 0 else "trails" if interval["hi"] < 0 else "on par with"
 
 
-def comparison_table(results: dict[str, Any], method: str = "voice") -> pd.DataFrame:
+def comparison_table(results: EvaluationResults, method: str = "voice") -> pd.DataFrame:
     """`method` against each baseline on each headline metric: difference in points, its 95% interval over test
     speakers (paired bootstrap) and the verdict it allows."""
     rows = []
-    for length in lengths(results):
-        for pair, metrics in results.get("comparisons", {}).get(length, {}).items():
+    for length in results.lengths:
+        for pair, metrics in results.comparisons.get(length, {}).items():
             other = pair.split(" - ", 1)[1]
-            for metric, d in metrics.items():
+            for metric, interval in metrics.items():
+                d = interval.model_dump()
                 rows.append({"audio": length, "against": METHOD_NAMES.get(other, other), "metric": metric,
                              "difference (points)": f"{100 * d['diff']:+.1f}",
                              "95% interval": f"[{100 * d['lo']:+.1f}, {100 * d['hi']:+.1f}]",
@@ -94,13 +94,13 @@ def comparison_table(results: dict[str, Any], method: str = "voice") -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def results_markdown(results: dict[str, Any]) -> str:
+def results_markdown(results: EvaluationResults) -> str:
     """The README's results block, generated from reports/metrics.json (never typed by hand)."""
-    test = results["test"]
+    test = results.test
     head = ["audio", "method", "R@1", "R@10", "1:2 matching", "1:2 same gender", "gender agreement", "image R@10"]
-    chance = results["chance_recall"]
-    intro = (f"Test split: {test['clips']} clips of {test['speakers']} speakers never seen in training; retrieval "
-             f"pools of {test['pool']} (chance R@1 {100 * chance['R@1']:.1f}%, R@10 {100 * chance['R@10']:.1f}%; "
+    chance = results.chance_recall
+    intro = (f"Test split: {test.clips} clips of {test.speakers} speakers never seen in training; retrieval "
+             f"pools of {test.pool} (chance R@1 {100 * chance['R@1']:.1f}%, R@10 {100 * chance['R@10']:.1f}%; "
              "1:2 chance 50%). All in %.")
     lines = [intro, "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -108,23 +108,23 @@ def results_markdown(results: dict[str, Any]) -> str:
     def pct(x: float | None) -> str:
         return "" if x is None or np.isnan(x) else f"{100 * x:.1f}"
 
-    for length in lengths(results):
-        for method, r in results[length].items():
-            match, cos = r.get("matching", {}), r["retrieval"]["cosine"]
+    for length, by_method in results.lengths.items():
+        for method, r in by_method.items():
+            match, cos = r.matching, r.retrieval["cosine"]
             cells = [length, METHOD_NAMES.get(method, method), pct(cos["R@1"]), pct(cos["R@10"]),
-                     pct(match.get("1:2")), pct(match.get("1:2 same gender")), pct(r["agreement"].get("gender")),
-                     pct(r.get("image_retrieval", {}).get("R@10"))]
+                     pct(match.get("1:2")), pct(match.get("1:2 same gender")), pct(r.agreement.get("gender")),
+                     pct((r.image_retrieval or {}).get("R@10"))]
             lines.append("| " + " | ".join(cells) + " |")
-    f2f = results["f2f"]
+    f2f = results.f2f
     lines.append("| | F2F (decoded true face: the ceiling) | " + " | ".join(
-        [pct(f2f["retrieval"]["cosine"]["R@1"]), pct(f2f["retrieval"]["cosine"]["R@10"]),
-         pct(f2f.get("matching", {}).get("1:2")), pct(f2f.get("matching", {}).get("1:2 same gender")),
-         pct(f2f["agreement"].get("gender")), pct(f2f["retrieval"]["cosine"]["R@10"])]) + " |")
+        [pct(f2f.retrieval["cosine"]["R@1"]), pct(f2f.retrieval["cosine"]["R@10"]),
+         pct(f2f.matching.get("1:2")), pct(f2f.matching.get("1:2 same gender")),
+         pct(f2f.agreement.get("gender")), pct(f2f.retrieval["cosine"]["R@10"])]) + " |")
     table = comparison_table(results)
     if len(table):
         lines += ["", ("The voice encoder against resemblyzer + ridge (difference in points, 95% interval from a "
                        "paired bootstrap over test speakers, for this one trained model):"), ""]
-        for length in lengths(results):
+        for length in results.lengths:
             rows = table[(table.audio == length) & (table.against == METHOD_NAMES["resemblyzer"])]
             parts = [f"{r['metric']} {r['difference (points)']} {r['95% interval']}: "
                      f"{r[METHOD_NAMES['voice']].removesuffix(' it').removesuffix(' with')}"
@@ -149,7 +149,7 @@ def real_voices_markdown(real: dict[str, Any]) -> str:
             f"face for {real['predicted_m']} clips; {real['truth_m']} of the {real['clips']} are of men).{note}\n")
 
 
-def with_results(text: str, results: dict[str, Any], real: dict[str, Any] | None = None) -> str:
+def with_results(text: str, results: EvaluationResults, real: dict[str, Any] | None = None) -> str:
     """`text` (the README) with the block between the results markers regenerated."""
     start, end = text.find(RESULTS_BEGIN), text.find(RESULTS_END)
     if start < 0 or end < start:
@@ -158,24 +158,24 @@ def with_results(text: str, results: dict[str, Any], real: dict[str, Any] | None
     return text[:start] + RESULTS_BEGIN + "\n" + block + text[end:]
 
 
-def attribute_table(results: dict[str, Any]) -> pd.DataFrame:
-    names = list(results["true_face_accuracy"])
+def attribute_table(results: EvaluationResults) -> pd.DataFrame:
+    names = list(results.true_face_accuracy)
     rows = [{"audio": "", "method": "true face vs label (classifier accuracy)",
-             **{n: f"{100 * results['true_face_accuracy'][n]:.1f}" for n in names}},
+             **{n: f"{100 * results.true_face_accuracy[n]:.1f}" for n in names}},
             {"audio": "", "method": "F2F vs true face (the ceiling)",
-             **{n: f"{100 * results['f2f']['agreement'][n]:.1f}" for n in names}}]
-    for length in lengths(results):
-        for method, r in results[length].items():
+             **{n: f"{100 * results.f2f.agreement[n]:.1f}" for n in names}}]
+    for length, by_method in results.lengths.items():
+        for method, r in by_method.items():
             rows.append({"audio": length, "method": METHOD_NAMES.get(method, method),
-                         **{n: f"{100 * r['agreement'][n]:.1f}" for n in names}})
+                         **{n: f"{100 * r.agreement[n]:.1f}" for n in names}})
     return pd.DataFrame(rows)
 
 
-def craniofacial_table(results: dict[str, Any], length: str) -> pd.DataFrame:
-    methods = results[length]
-    data = {METHOD_NAMES.get(k, k): [v["craniofacial"]["r"][n] for n in [*MEASURES, "mean"]]
+def craniofacial_table(results: EvaluationResults, length: str) -> pd.DataFrame:
+    methods = results.lengths[length]
+    data = {METHOD_NAMES.get(k, k): [v.craniofacial["r"][n] for n in [*MEASURES, "mean"]]
             for k, v in methods.items()}
-    data["shuffled pairs (voice)"] = [methods["voice"]["craniofacial"]["shuffled"][n] for n in [*MEASURES, "mean"]]
+    data["shuffled pairs (voice)"] = [methods["voice"].craniofacial["shuffled"][n] for n in [*MEASURES, "mean"]]
     return pd.DataFrame(data, index=[*MEASURES, "mean"]).map(lambda x: f"{x:+.2f}")
 
 
@@ -214,13 +214,13 @@ def confusion_figures(confusions: dict[str, dict[str, Any]]) -> dict[str, str]:
     return out
 
 
-def craniofacial_figure(results: dict[str, Any], length: str) -> str:
-    methods = results[length]
+def craniofacial_figure(results: EvaluationResults, length: str) -> str:
+    methods = results.lengths[length]
     names = list(MEASURES)
     fig, ax = plt.subplots(figsize=(7, 3.5))
     width = 0.8 / (len(methods) + 1)
-    series = {METHOD_NAMES.get(k, k): [v["craniofacial"]["r"][n] for n in names] for k, v in methods.items()}
-    series["shuffled pairs"] = [methods["voice"]["craniofacial"]["shuffled"][n] for n in names]
+    series = {METHOD_NAMES.get(k, k): [v.craniofacial["r"][n] for n in names] for k, v in methods.items()}
+    series["shuffled pairs"] = [methods["voice"].craniofacial["shuffled"][n] for n in names]
     for i, (label, values) in enumerate(series.items()):
         ax.bar(np.arange(len(names)) + i * width, values, width, label=label)
     ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names, rotation=40, ha="right")
@@ -230,7 +230,7 @@ def craniofacial_figure(results: dict[str, Any], length: str) -> str:
     return _png(fig)
 
 
-def plots_data(results: dict[str, Any], curves: dict[str, np.ndarray], confusions: dict[str, dict[str, Any]],
+def plots_data(results: EvaluationResults, curves: dict[str, np.ndarray], confusions: dict[str, dict[str, Any]],
                out: Path) -> None:
     """DVC plots data: recall curves, per-attribute confusion rows, craniofacial correlations."""
     recall = pd.DataFrame({"k": np.arange(1, len(next(iter(curves.values()))) + 1),
@@ -241,17 +241,17 @@ def plots_data(results: dict[str, Any], curves: dict[str, np.ndarray], confusion
         pairs = [{"true_face": c["classes"][i], "s2f": c["classes"][j]}
                  for (i, j), n in np.ndenumerate(np.array(c["counts"])) for _ in range(int(n))]
         atomic_write_bytes(out / f"confusion_{name}.json", json.dumps(pairs).encode())
-    length = lengths(results)[-1]
-    cranio = pd.DataFrame([{"measure": n, **{k: v["craniofacial"]["r"][n] for k, v in results[length].items()},
-                            "shuffled": results[length]["voice"]["craniofacial"]["shuffled"][n]} for n in MEASURES])
+    methods = results.lengths[list(results.lengths)[-1]]
+    cranio = pd.DataFrame([{"measure": n, **{k: v.craniofacial["r"][n] for k, v in methods.items()},
+                            "shuffled": methods["voice"].craniofacial["shuffled"][n]} for n in MEASURES])
     atomic_write_bytes(out / "craniofacial.csv", cranio.to_csv(index=False).encode())
 
 
-def html_report(results: dict[str, Any], curves: dict[str, np.ndarray], confusions: dict[str, dict[str, Any]],
+def html_report(results: EvaluationResults, curves: dict[str, np.ndarray], confusions: dict[str, dict[str, Any]],
                 grid: np.ndarray, context: dict[str, Any]) -> str:
     env = jinja2.Environment(autoescape=True)  # labels and paths in the text are escaped
     template = env.from_string(resources.files("s2f.evaluate").joinpath("report.html.j2").read_text())
-    longest = lengths(results)[-1]
+    longest = list(results.lengths)[-1]
 
     def html(frame: pd.DataFrame, index: bool = False) -> Markup:  # pandas escapes the cells itself
         return Markup(frame.to_html(classes="table", border=0, index=index, escape=True))
@@ -269,10 +269,10 @@ def html_report(results: dict[str, Any], curves: dict[str, np.ndarray], confusio
         grid_png=base64.b64encode(png_bytes(grid)).decode())
 
 
-def write_outputs(results: dict[str, Any], curves: dict[str, np.ndarray], confusions: dict[str, dict[str, Any]],
+def write_outputs(results: EvaluationResults, curves: dict[str, np.ndarray], confusions: dict[str, dict[str, Any]],
                   grid: np.ndarray, context: dict[str, Any], out: str | Path) -> list[Path]:
     out = Path(out)
     plots_data(results, curves, confusions, out / "plots")
-    return [atomic_write_bytes(out / "metrics.json", json.dumps(results, indent=2).encode()),
+    return [results.write(out / "metrics.json"),
             atomic_write_bytes(out / "faces_grid.png", png_bytes(grid)),
             atomic_write_bytes(out / "report.html", html_report(results, curves, confusions, grid, context).encode())]

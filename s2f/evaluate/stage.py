@@ -20,6 +20,7 @@ from s2f.evaluate import baselines as base
 from s2f.evaluate import metrics as m
 from s2f.evaluate.attributes import fit_classifiers, speaker_labels
 from s2f.evaluate.evaluation import Reconstructions, Scorer, TestClips, predict_voice, read_spectrograms, reconstruct
+from s2f.evaluate.results import EvaluationResults
 from s2f.faces.align import Aligner
 from s2f.images import decode_png, tile, upscale
 from s2f.models.data import load_features
@@ -40,7 +41,7 @@ class TrainFaces(NamedTuple):
 
 @dataclass
 class Evaluation:
-    results: dict[str, Any]  # what reports/metrics.json holds
+    results: EvaluationResults  # what reports/metrics.json holds
     curves: dict[str, np.ndarray]  # "method @ Ns" -> cosine R@K for K = 1..pool
     confusions: dict[str, dict[str, Any]]  # attribute -> classes and counts (voice encoder, longest audio)
     grid: np.ndarray  # real frame | F2F | S2F for up to grid_speakers test speakers
@@ -177,4 +178,5 @@ def evaluate(p: EvaluateParams, audio: AudioParams, crop_size: int, log: Log = p
                               for a, c in conf.items()}
     results["comparisons"] = {key: scorer.compare(by_method) for key, by_method in per_query.items()}
     aligner.close()
-    return Evaluation(results, curves, confusions, faces_grid(p, test, f2f, s2f_voice), classifiers)
+    return Evaluation(EvaluationResults.from_dict(results), curves, confusions, faces_grid(p, test, f2f, s2f_voice),
+                      classifiers)

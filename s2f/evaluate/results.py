@@ -1,0 +1,102 @@
+"""The evaluation's results (reports/metrics.json): their schema, written and read only here.
+
+The file keeps DVC's flat layout (`dvc metrics show` reads it): the test split, the F2F ceiling, the true faces'
+attribute accuracy, chance recall, one object per audio length ("3s", "6s": method -> scores) and the paired
+comparisons. In memory the lengths are one mapping, so no reader has to recognise them by their key's shape.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from s2f.atomic import atomic_write_bytes
+from s2f.errors import InputError
+
+LENGTH_KEY = re.compile(r"^\d+(\.\d+)?s$")  # "3s", "6s", "1.5s": f"{seconds:g}s"
+REMAKE = "remake it with `dvc repro evaluate`"
+
+
+class _Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TestSplit(_Schema):
+    clips: int
+    speakers: int
+    pool: int  # retrieval pool size (test speakers' faces ranked per query)
+
+
+class Scores(_Schema):
+    """What one method's predicted face features (or the F2F reconstructions) score on the test split."""
+
+    # (the order is the file's; the F2F ceiling has no similarity, image retrieval or craniofacial scores)
+    similarity: dict[str, float] | None = None  # cosine_deg / l1 / l2, mean and std, to the true feature
+    retrieval: dict[str, dict[str, float]]  # distance (cosine, l1, l2) -> R@K -> recall
+    matching: dict[str, float]  # "1:2", "1:2 same gender" -> accuracy
+    image_retrieval: dict[str, float] | None = None  # R@K of the decoded face's descriptor among the test faces
+    agreement: dict[str, float]  # attribute -> how often the decoded face's class is the true face's
+    accuracy: dict[str, float]  # attribute -> how often the decoded face's class is the speaker's label
+    craniofacial: dict[str, dict[str, float]] | None = None  # "r" and "p" per facial measurement
+
+
+class Interval(_Schema):
+    diff: float  # mean difference (method minus the other), per query
+    lo: float  # 95% interval, paired bootstrap over test speakers
+    hi: float
+
+
+class EvaluationResults(_Schema):
+    test: TestSplit
+    f2f: Scores
+    true_face_accuracy: dict[str, float]
+    chance_recall: dict[str, float]
+    lengths: dict[str, dict[str, Scores]]  # "6s" -> method (voice, chance, mean, resemblyzer) -> scores
+    comparisons: dict[str, dict[str, dict[str, Interval]]] = Field(default_factory=dict)  # length -> pair -> metric
+
+    def to_dict(self) -> dict[str, Any]:
+        """The file's layout: lengths as top-level keys between chance_recall and comparisons."""
+        def scores(s: Scores) -> dict[str, Any]:
+            return {k: v for k, v in s.model_dump().items() if v is not None}
+
+        return {"test": self.test.model_dump(), "f2f": scores(self.f2f), "true_face_accuracy": self.true_face_accuracy,
+                "chance_recall": self.chance_recall,
+                **{length: {method: scores(s) for method, s in by_method.items()}
+                   for length, by_method in self.lengths.items()},
+                "comparisons": {length: {pair: {k: i.model_dump() for k, i in by_metric.items()}
+                                         for pair, by_metric in by_pair.items()}
+                                for length, by_pair in self.comparisons.items()}}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvaluationResults:
+        lengths = {k: v for k, v in data.items() if LENGTH_KEY.match(k)}
+        return cls.model_validate({**{k: v for k, v in data.items() if k not in lengths}, "lengths": lengths})
+
+    @classmethod
+    def read(cls, path: str | Path) -> EvaluationResults:
+        """reports/metrics.json, or one InputError line naming the file and the stage that remakes it."""
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"no {path}: run `make run` (or `dvc repro evaluate`) first")
+        try:
+            data = json.loads(path.read_text())
+            if not isinstance(data, dict):
+                raise ValueError(f"a JSON {type(data).__name__}, not an object")
+            return cls.from_dict(data)
+        except ValidationError as err:
+            first = err.errors()[0]
+            key = ".".join(str(p) for p in first["loc"])
+            raise InputError(f"{path}: stale or not evaluation results ({key}: {first['msg'].lower()}); "
+                             f"{REMAKE}") from None
+        except (UnicodeDecodeError, ValueError) as err:
+            raise InputError(f"{path}: not evaluation results ({err}); {REMAKE}") from None
+
+    def write(self, path: str | Path) -> Path:
+        return atomic_write_bytes(path, self.to_json().encode())
