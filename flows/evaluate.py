@@ -10,7 +10,7 @@ from flows.common import with_runner
 from s2f.config import Params
 from s2f.evaluate.attributes import save_classifiers
 from s2f.evaluate.report import write_outputs
-from s2f.evaluate.stage import evaluate
+from s2f.evaluate.stage import evaluate, load_inputs
 from s2f.models.zoo import read_card
 from s2f.tables import dataset_version
 
@@ -19,7 +19,7 @@ from s2f.tables import dataset_version
 def evaluate_flow(params: Params) -> list[Path]:
     log = get_run_logger()
     p = params.evaluate
-    result = evaluate(p, params.audio, params.faces.crop_size, log.info)
+    result = evaluate(load_inputs(p), p, params.audio, params.faces.crop_size, log.info)
     save_classifiers(result.classifiers, p.classifiers)
     encoder = read_card(p.encoder, "voice_encoder")
     context = {"encoder": f"{encoder.preset} preset, width {encoder.arch['width']:g}, "

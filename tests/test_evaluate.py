@@ -248,3 +248,54 @@ def test_the_readme_results_block_is_generated_from_the_metrics():
     real = PROJECT / "reports/real_voices.json"
     real_voices = json.loads(real.read_text()) if real.is_file() else None
     assert with_results(readme, EvaluationResults.read(PROJECT / "reports/metrics.json"), real_voices) == readme
+
+
+def test_the_evaluation_runs_on_in_memory_tables_and_models(monkeypatch: pytest.MonkeyPatch):
+    """`evaluate` takes loaded tables and models (the flow reads them with `load_inputs`): here they are made in
+    memory, and every dataset reader is made to fail, so nothing can come from disk."""
+    import torch
+
+    from s2f.config import AudioParams, EvaluateParams
+    from s2f.evaluate import stage
+    from s2f.evaluate.evaluation import TestClips
+    from s2f.evaluate.results import EvaluationResults
+    from s2f.images import png_bytes
+    from s2f.models.networks import DecoderConfig, EncoderConfig, FaceDecoder, VoiceEncoder, VoiceEnsemble
+
+    def no_disk(*args, **kwargs):
+        raise AssertionError("evaluate read from disk")
+
+    for name in ("read_dataset", "load_features", "read_spectrograms", "load_encoder", "load_decoder"):
+        monkeypatch.setattr(stage, name, no_disk)
+    monkeypatch.setattr(stage.pq, "read_table", no_disk)
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+
+    def unit(n: int) -> np.ndarray:
+        x = rng.normal(size=(n, 128)).astype(np.float32)
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    train_speakers = [f"tr{i}" for i in range(12) for _ in range(2)]
+    test_speakers = [f"te{i}" for i in range(6)]
+    test_ids = [f"{s}_clip" for s in test_speakers]
+    specs = [rng.normal(size=(2, 300, 257)).astype(np.float32) for _ in test_ids]
+    speakers = sorted(set(train_speakers + test_speakers))
+    labels = pd.DataFrame({"gender": ["m" if int(s[2:]) % 2 else "f" for s in speakers]}, index=speakers)
+    faces = pd.DataFrame({"clip_id": test_ids, "frontality": 0.9,
+                          "crop": [png_bytes(rng.integers(0, 255, (128, 128, 3), dtype=np.uint8)) for _ in test_ids]})
+    inputs = stage.EvaluationInputs(
+        clips=pd.DataFrame(), labels=labels, test=TestClips(test_ids, test_speakers, unit(6), specs),
+        train=stage.TrainFaces([f"c{i}" for i in range(24)], train_speakers, unit(24)), train_with_speech=set(),
+        encoder=VoiceEnsemble([VoiceEncoder(EncoderConfig(width=0.0625, frames=100))]).eval(),
+        decoder=FaceDecoder(DecoderConfig()).eval(), faces=faces)
+    p = EvaluateParams(seconds=[1.0, 2.0], pool=6, baselines=["chance", "mean"], labels=["gender"], attributes=None,
+                       grid_speakers=4)
+    result = stage.evaluate(inputs, p, AudioParams(seconds=2.0), crop_size=128, log=lambda _: None)
+    results = result.results
+    assert results.test.speakers == 6 and results.test.pool == 6
+    assert list(results.lengths) == ["1s", "2s"] and list(results.lengths["2s"]) == ["voice", "chance", "mean"]
+    assert results.chance_recall["R@1"] == pytest.approx(1 / 6)
+    assert all(0 <= s.retrieval["cosine"]["R@1"] <= 1 for by in results.lengths.values() for s in by.values())
+    assert set(results.comparisons["2s"]) == {"voice - chance", "voice - mean"}
+    assert set(result.classifiers) == {"gender"} and result.grid.shape[2] == 3
+    assert EvaluationResults.from_dict(json.loads(results.to_json())) == results  # the file's layout round-trips

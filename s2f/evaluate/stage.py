@@ -1,4 +1,5 @@
-"""The `evaluate` stage as one function of (params, input paths): test clips in, scores and pictures out."""
+"""The `evaluate` stage: `load_inputs` reads every dataset and model it needs (the only disk reads, bar the
+resemblyzer baseline's audio), and `evaluate` turns those tables and models into scores and pictures."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from s2f.evaluate.results import EvaluationResults
 from s2f.faces.align import Aligner
 from s2f.images import decode_png, tile, upscale
 from s2f.models.data import load_features
-from s2f.models.networks import FaceDecoder
+from s2f.models.networks import FaceDecoder, VoiceEnsemble
 from s2f.models.zoo import load_decoder, load_encoder
 from s2f.tables import read_dataset
 
@@ -46,6 +47,32 @@ class Evaluation:
     confusions: dict[str, dict[str, Any]]  # attribute -> classes and counts (voice encoder, longest audio)
     grid: np.ndarray  # real frame | F2F | S2F for up to grid_speakers test speakers
     classifiers: dict
+
+
+@dataclass
+class EvaluationInputs:
+    """Everything `evaluate` reads, loaded."""
+
+    clips: pd.DataFrame  # the clip table (the resemblyzer baseline reads each clip's audio from its path)
+    labels: pd.DataFrame  # one row per speaker, one column per attribute (speaker_labels)
+    test: TestClips  # test clips with a face feature and a spectrogram
+    train: TrainFaces
+    train_with_speech: set[str]  # train clips the audio stage accepted (resemblyzer embeds only those)
+    encoder: VoiceEnsemble
+    decoder: FaceDecoder
+    faces: pd.DataFrame  # test clips' kept frames: clip_id, frontality, crop (the faces grid)
+
+
+def load_inputs(p: EvaluateParams) -> EvaluationInputs:
+    clips = read_dataset(p.clips)
+    test = load_test(p)
+    train_ids, train_speakers, train_feats = load_features(p.features, "train")
+    faces = read_dataset(p.faces, columns=["clip_id", "frontality", "crop"])
+    return EvaluationInputs(clips=clips, labels=speaker_labels(clips, p.attributes, p.labels), test=test,
+                            train=TrainFaces(train_ids, train_speakers, m.normalize(train_feats)),
+                            train_with_speech=spectrogram_ids(p.spectrograms, "train"),
+                            encoder=load_encoder(p.encoder)[0], decoder=load_decoder(p.decoder)[0],
+                            faces=faces[faces.clip_id.isin(test.clip_ids)])
 
 
 def first_waves(clips: pd.DataFrame, ids: list[str], audio: AudioParams) -> list[np.ndarray]:
@@ -81,19 +108,20 @@ def load_test(p: EvaluateParams) -> TestClips:
                      [specs[ids[i]] for i in keep])
 
 
-def method_features(p: EvaluateParams, audio: AudioParams, test: TestClips, train: TrainFaces, clips: pd.DataFrame,
+def method_features(p: EvaluateParams, audio: AudioParams, inputs: EvaluationInputs,
                     log: Log) -> dict[str, dict[float, np.ndarray]]:
     """Predicted features per method and audio length."""
-    encoder, _ = load_encoder(p.encoder)
-    train_ids, train_speakers, train_feats = train
+    test, clips = inputs.test, inputs.clips
+    train_ids, train_speakers, train_feats = inputs.train
     n = len(test.clip_ids)
-    out: dict[str, dict[float, np.ndarray]] = {"voice": {s: predict_voice(encoder, test.specs, s) for s in p.seconds}}
+    out: dict[str, dict[float, np.ndarray]] = {"voice": {s: predict_voice(inputs.encoder, test.specs, s)
+                                                         for s in p.seconds}}
     if "chance" in p.baselines:
         out["chance"] = {s: base.chance(train_feats, n, p.seed) for s in p.seconds}
     if "mean" in p.baselines:
         out["mean"] = {s: base.mean(train_feats, n) for s in p.seconds}
     if "resemblyzer" in p.baselines:
-        usable = spectrogram_ids(p.spectrograms, "train")  # an audio reject has no speech to embed
+        usable = inputs.train_with_speech  # an audio reject has no speech to embed
         keep = [i for i, c in enumerate(train_ids) if c in usable]
         log(f"resemblyzer: embedding {len(keep)} train and {n} test clips")
         train_emb = base.speaker_embeddings(first_waves(clips, [train_ids[i] for i in keep], audio))
@@ -106,10 +134,9 @@ def method_features(p: EvaluateParams, audio: AudioParams, test: TestClips, trai
     return out
 
 
-def faces_grid(p: EvaluateParams, test: TestClips, f2f: Reconstructions, s2f: Reconstructions,
+def faces_grid(p: EvaluateParams, test: TestClips, faces: pd.DataFrame, f2f: Reconstructions, s2f: Reconstructions,
                side: int = 128) -> np.ndarray:
     """For up to `grid_speakers` test speakers: the most frontal real crop, F2F and S2F of one clip."""
-    faces = read_dataset(p.faces, columns=["clip_id", "frontality", "crop"])
     faces = faces[faces.clip_id.isin(test.clip_ids)].sort_values("frontality", ascending=False)
     best = faces.drop_duplicates("clip_id").set_index("clip_id").crop
     first: dict[str, int] = {}
@@ -139,18 +166,15 @@ def fit_attribute_classifiers(train: TrainFaces, labels: pd.DataFrame, decoder: 
     return fit_classifiers(np.concatenate([feats, decoded]), speakers + speakers, labels)
 
 
-def evaluate(p: EvaluateParams, audio: AudioParams, crop_size: int, log: Log = print) -> Evaluation:
-    clips = read_dataset(p.clips)
-    test = load_test(p)
-    labels = speaker_labels(clips, p.attributes, p.labels)
-    decoder, _ = load_decoder(p.decoder)
+def evaluate(inputs: EvaluationInputs, p: EvaluateParams, audio: AudioParams, crop_size: int,
+             log: Log = print) -> Evaluation:
+    """Scores of the voice encoder and the baselines on the test clips, and the pictures, from loaded inputs."""
+    test, labels, decoder = inputs.test, inputs.labels, inputs.decoder
     aligner = Aligner(workers=len(os.sched_getaffinity(0)))  # dlib's descriptors in processes
-    train_ids, train_speakers, train_feats = load_features(p.features, "train")
-    train = TrainFaces(train_ids, train_speakers, m.normalize(train_feats))
-    classifiers = fit_attribute_classifiers(train, labels, decoder, aligner, crop_size)
+    classifiers = fit_attribute_classifiers(inputs.train, labels, decoder, aligner, crop_size)
     log(f"test: {len(test.clip_ids)} clips of {len(set(test.speakers))} speakers; attribute classifiers: "
         f"{', '.join(classifiers) or 'none (no label with 2 classes of 2 train speakers each)'}")
-    predicted = method_features(p, audio, test, train, clips, log)
+    predicted = method_features(p, audio, inputs, log)
     f2f = reconstruct(decoder, test.features, aligner, crop_size)
     scorer = Scorer(test, f2f, classifiers, labels, p.pool, p.rounds, p.seed)
     results: dict[str, Any] = {"test": {"clips": len(test.clip_ids), "speakers": len(set(test.speakers)),
@@ -178,5 +202,5 @@ def evaluate(p: EvaluateParams, audio: AudioParams, crop_size: int, log: Log = p
                               for a, c in conf.items()}
     results["comparisons"] = {key: scorer.compare(by_method) for key, by_method in per_query.items()}
     aligner.close()
-    return Evaluation(EvaluationResults.from_dict(results), curves, confusions, faces_grid(p, test, f2f, s2f_voice),
-                      classifiers)
+    grid = faces_grid(p, test, inputs.faces, f2f, s2f_voice)
+    return Evaluation(EvaluationResults.from_dict(results), curves, confusions, grid, classifiers)
