@@ -27,12 +27,11 @@ def evaluate_flow(params: Params) -> list[Path]:
                "decoder": f"{read_card(p.decoder, 'face_decoder').arch['size']} px",
                "data": f"features {dataset_version(p.features)}, spectrograms {dataset_version(p.spectrograms)}"}
     written = write_outputs(result.results, result.curves, result.confusions, result.grid, context, p.out)
-    longest = f"{max(p.seconds):g}s"
-    for method, r in result.results[longest].items():
+    longest, chance = f"{max(p.seconds):g}s", result.results.chance_recall
+    for method, r in result.results.lengths[longest].items():
         log.info("%s @ %s: R@1 %.3f R@10 %.3f (chance %.3f / %.3f), agreement %s", method, longest,
-                 r["retrieval"]["cosine"]["R@1"], r["retrieval"]["cosine"]["R@10"],
-                 result.results["chance_recall"]["R@1"], result.results["chance_recall"]["R@10"],
-                 {k: round(v, 3) for k, v in r["agreement"].items()})
+                 r.retrieval["cosine"]["R@1"], r.retrieval["cosine"]["R@10"], chance["R@1"], chance["R@10"],
+                 {k: round(v, 3) for k, v in r.agreement.items()})
     log.info("wrote %s", ", ".join(map(str, written)))
     return written
 
