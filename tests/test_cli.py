@@ -12,8 +12,8 @@ from flows.cli import COMMANDS, _parser, main
 @pytest.mark.parametrize(("argv", "words"), [
     (["contact-sheet", "--faces", "{tmp}/none"], "s2f contact-sheet: {tmp}/none: not found"),
     (["face-grid", "--decoder", "{tmp}/none"], "s2f face-grid: no trained face decoder at {tmp}/none"),
-    (["results", "--metrics", "{tmp}/none.json"], "s2f results: {tmp}/none.json: not found"),
-    (["results", "--metrics", "{tmp}/bad.json"], "s2f results: JSONDecodeError"),
+    (["results", "--metrics", "{tmp}/none.json"], "s2f results: no {tmp}/none.json: run `make run`"),
+    (["results", "--metrics", "{tmp}/bad.json"], "s2f results: {tmp}/bad.json: not evaluation results"),
     (["params", "--check", "{tmp}/none.md"], "s2f params: {tmp}/none.md is not what s2f/config.py gives"),
     (["predict", "{tmp}/none.wav"], "s2f predict: {tmp}/none.wav: no such file"),
     (["app", "--models", "{tmp}/none", "--port", "1"], "s2f app: "),
