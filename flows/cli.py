@@ -26,6 +26,14 @@ from s2f.processes import reap_on_death
 STAGES = ("synth", "ingest", "faces", "audio", "train_face", "train_voice", "evaluate")
 
 
+def _model_options(command: argparse.ArgumentParser) -> None:
+    """The options of the commands that load the trained models (predict, app)."""
+    command.add_argument("--models", help="folder holding voice_encoder/, face_decoder/ and attributes.json "
+                                          "(default: the predict.* paths in params)")
+    command.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    command.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="s2f", description="Speech2Face pipeline")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -59,17 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true", help="print the result, with attribute probabilities, as JSON")
     predict.add_argument("--compare", action="store_true",
                          help="also write <out>.compare.png: the real aligned face, its F2F and the S2F prediction")
-    predict.add_argument("--models", help="folder holding voice_encoder/, face_decoder/ and attributes.json "
-                                          "(default: the predict.* paths in params)")
-    predict.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
-    predict.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
+    _model_options(predict)
     app = sub.add_parser("app", help="a local web page to speak into and see the face (and its JSON API)")
     app.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
     app.add_argument("--port", type=int, default=8000, help="(default: %(default)s)")
-    app.add_argument("--models", help="folder holding voice_encoder/, face_decoder/ and attributes.json "
-                                      "(default: the predict.* paths in params)")
-    app.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
-    app.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
+    _model_options(app)
     ref = sub.add_parser("params", help="docs/parameters.md (every parameter, default, meaning) from the schema")
     ref.add_argument("--write", metavar="FILE", help="write it there (default: print it)")
     ref.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from what the schema gives")
