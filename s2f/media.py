@@ -32,6 +32,12 @@ def probe(path: str | Path) -> dict[str, Any]:
     return ffmpeg.probe(media_arg(path))
 
 
+def video_stream(streams: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """ffprobe's first video stream that is not an attached picture (an audio file's cover art), or None."""
+    return next((s for s in streams if s.get("codec_type") == "video"
+                 and not s.get("disposition", {}).get("attached_pic")), None)
+
+
 def rotation(video: dict[str, Any]) -> int:
     """The display rotation of an ffprobe video stream in degrees (a phone's portrait video: +-90)."""
     for side in video.get("side_data_list", []):

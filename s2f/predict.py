@@ -24,7 +24,7 @@ from s2f.errors import InputError
 from s2f.evaluate.attributes import load_classifiers, probabilities
 from s2f.faces.align import Aligner
 from s2f.images import upscale
-from s2f.media import decode_audio, displayed_size, ffmpeg_message, probe
+from s2f.media import decode_audio, displayed_size, ffmpeg_message, probe, video_stream
 from s2f.models.inference import decode, descriptors_of, to_uint8
 from s2f.models.zoo import load_decoder, load_encoder
 
@@ -105,16 +105,24 @@ class Predictor:
         return probabilities(self.classifiers, descriptor)
 
 
-def real_face(path: str | Path, aligner: Aligner) -> tuple[np.ndarray, np.ndarray] | None:
-    """The most frontal aligned face crop of a video and its face feature, or None when no face is found."""
+def find_video(path: str | Path) -> dict[str, Any] | None:
+    """The recording's video stream (ffprobe's description), or None for audio alone or an unreadable file."""
+    try:
+        return video_stream(probe(path)["streams"])
+    except ffmpeg.Error:
+        return None
+
+
+def real_face(path: str | Path, aligner: Aligner, video: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The most frontal aligned face crop of a video and its face feature, or None when no face is found.
+    `video` is the file's video stream when the caller has probed it already."""
     from s2f.faces.clip import process_clip
     from s2f.faces.detect import FaceDetector
     from s2f.images import decode_png
 
-    try:
-        video = next((s for s in probe(path)["streams"] if s["codec_type"] == "video"), None)
-    except ffmpeg.Error:
-        return None
+    if video is None:
+        video = find_video(path)
     if video is None:
         return None
     width, height = displayed_size(video)
@@ -159,10 +167,11 @@ class Prediction:
         return result
 
 
-def comparison(predictor: Predictor, path: str | Path, face: np.ndarray) -> np.ndarray | None:
+def comparison(predictor: Predictor, path: str | Path, face: np.ndarray,
+               video: dict[str, Any] | None = None) -> np.ndarray | None:
     """Real aligned face | F2F | S2F (`face`, drawn), SHOWN_PX each, or None when the file shows no face."""
     with predictor.dlib:
-        real = real_face(path, predictor.aligner)
+        real = real_face(path, predictor.aligner, video)
     if real is None:
         return None
     crop, real_feature = real

@@ -25,7 +25,6 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
 
-import ffmpeg
 from fastapi import FastAPI, File, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -36,8 +35,7 @@ from s2f.config import AppParams, PredictParams
 from s2f.errors import InputError
 from s2f.evaluate.results import EvaluationResults
 from s2f.images import png_bytes
-from s2f.media import probe
-from s2f.predict import Prediction, Predictor, comparison, predict_file
+from s2f.predict import Prediction, Predictor, comparison, find_video, predict_file
 
 log = logging.getLogger("s2f.app")
 CHUNK = 1 << 20
@@ -52,7 +50,7 @@ class AppError(Exception):
 
 
 @dataclass(frozen=True)
-class ModelCard:
+class ModelSummary:
     """What the page says about the loaded model, read from its config and the evaluation, never typed in."""
 
     trained_on: str
@@ -61,7 +59,7 @@ class ModelCard:
     real_voices: dict[str, Any] | None  # reports/real_voices.json's summary (scripts/real_voices.py), if it ran
 
     @classmethod
-    def read(cls, trained_on: str, metrics: Path) -> ModelCard:
+    def read(cls, trained_on: str, metrics: Path) -> ModelSummary:
         real = _read_json(metrics.with_name("real_voices.json"))
         if real is not None:
             real = {k: real.get(k) for k in ("source", "clips", "agree", "agreement", "interval", "trained_on")}
@@ -99,14 +97,6 @@ def _safe_name(name: str | None) -> str:
     return stem or "upload"
 
 
-def _has_video(path: Path) -> bool:
-    try:
-        return any(s.get("codec_type") == "video" and s.get("disposition", {}).get("attached_pic", 0) == 0
-                   for s in probe(path)["streams"])
-    except ffmpeg.Error:
-        return False
-
-
 def answer(pred: Prediction) -> dict[str, Any]:
     """The API's JSON for one prediction: `s2f predict --json`'s, pictures as data URIs, plus the envelope."""
     result = pred.to_json(_data_uri(pred.face), None if pred.compare is None else _data_uri(pred.compare))
@@ -117,7 +107,7 @@ def answer(pred: Prediction) -> dict[str, Any]:
 def create_app(predictor: Predictor, predict: PredictParams, params: AppParams) -> FastAPI:
     app = FastAPI(title="s2f", summary="Speech2Face on this machine: a face from a voice recording",
                   version="1", docs_url="/docs", redoc_url=None)
-    card = ModelCard.read(predictor.trained_on, Path(params.metrics))
+    card = ModelSummary.read(predictor.trained_on, Path(params.metrics))
     page = files("s2f.app").joinpath("page.html").read_text()
     limit = int(params.max_upload_mb * 1024 * 1024)
 
@@ -194,13 +184,13 @@ def create_app(predictor: Predictor, predict: PredictParams, params: AppParams) 
 
     def _predict(path: Path, name: str) -> dict[str, Any]:
         with ThreadPoolExecutor(1) as probing:  # ffprobe's start-up overlaps the prediction
-            video = probing.submit(_has_video, path)
+            video = probing.submit(find_video, path)
             try:
                 pred = predict_file(predictor, path, predict, False, params.max_seconds, Path(name).name)
             except InputError as err:  # ffmpeg's messages name the file: the client knows it by its own name
                 raise AppError(422, str(err).replace(f"{path.parent}/", "")) from None
-            if video.result():  # a video: its real face | F2F | S2F too, as `s2f predict --compare` writes
-                pred = replace(pred, compared=True, compare=comparison(predictor, path, pred.face))
+            if (stream := video.result()) is not None:  # a video: real face | F2F | S2F, as `--compare` writes
+                pred = replace(pred, compared=True, compare=comparison(predictor, path, pred.face, stream))
         return answer(pred)
 
     return app

@@ -10,7 +10,7 @@ import ffmpeg
 
 from s2f.hashing import sha256_file
 from s2f.ingest.sources import Candidate, Reject
-from s2f.media import displayed_size, ffmpeg_message, probe
+from s2f.media import displayed_size, ffmpeg_message, probe, video_stream
 
 
 def _rate(text: str | None) -> float:
@@ -50,8 +50,7 @@ def inspect(c: Candidate, min_seconds: float) -> dict[str, Any] | Reject:
     except ffmpeg.Error as err:
         return reject("unreadable", ffmpeg_message(err))
     streams = info.get("streams", [])
-    video = next((s for s in streams if s.get("codec_type") == "video"
-                  and not s.get("disposition", {}).get("attached_pic")), None)
+    video = video_stream(streams)
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     if video is None:
         return reject("no video stream", f"streams: {[s.get('codec_type') for s in streams]}")
