@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 import psutil
+
+from flows.server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 REALDATA = ROOT.parent / "shared" / "realdata"
@@ -62,9 +63,7 @@ def main() -> None:
     parser.add_argument("--clip", type=Path, help="recording to send (default: a 6 s clip)")
     args = parser.parse_args()
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-m", "flows.cli", "app", "--port", str(port)]
     command += ["--models", args.models] if args.models else []
     with tempfile.TemporaryDirectory() as tmp:

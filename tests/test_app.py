@@ -20,6 +20,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from flows.cli import main
+from flows.server import free_port
 from s2f.app.api import create_app
 from s2f.config import AppParams, PredictParams
 from s2f.images import decode_png
@@ -153,18 +154,12 @@ def test_health_model_card_and_page(predictor: Predictor, tmp_path: Path):
     assert model["report"] == "/report" and "the report" in client.get("/report").text
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_eight_concurrent_requests_are_all_answered_correctly(predictor: Predictor, speech: Path, tmp_path: Path):
     """A real server: 8 uploads of two voices at once, each answered with its own voice's face; the health
     check is answered while they run."""
     other = espeak_wav(tmp_path / "other.wav", "Seven silver swans swam silently seaward on a cold grey morning.")
     app = create_app(predictor, PredictParams(), AppParams(metrics=str(tmp_path / "none.json")))
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -200,7 +195,7 @@ def test_eight_concurrent_requests_are_all_answered_correctly(predictor: Predict
 
 
 def test_s2f_app_without_models_says_to_run_make_run(tmp_path: Path, capsys: pytest.CaptureFixture):
-    assert main(["app", "--models", str(tmp_path / "nowhere"), "--port", str(_free_port())]) == 1
+    assert main(["app", "--models", str(tmp_path / "nowhere"), "--port", str(free_port())]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no trained voice encoder" in err and "make run" in err
 
@@ -221,7 +216,7 @@ def test_the_app_command_serves_and_stops_on_ctrl_c(tiny_models: Path):
     """`s2f app` as a user runs it: it prints its address, answers, and Ctrl-C ends it at once with no traceback."""
     import signal
 
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "app", "--models", str(tiny_models),
                              "--port", str(port)], cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)

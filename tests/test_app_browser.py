@@ -17,8 +17,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from flows.server import free_port
 from tests.conftest import PROJECT, espeak_wav
-from tests.test_app import _free_port
 
 SCREENSHOTS = PROJECT / "reports" / "app"
 SPEECH = ("Hello, this is a recording for the speech to face page. I keep speaking for several seconds, "
@@ -27,7 +27,7 @@ SPEECH = ("Hello, this is a recording for the speech to face page. I keep speaki
 
 @pytest.fixture
 def app_url(tiny_models: Path):
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "app", "--models", str(tiny_models),
                              "--port", str(port)], cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
