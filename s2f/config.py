@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -250,10 +248,6 @@ class VoiceModelParams(_Section):
     """Early stopping: epochs without a better val loss."""
     workers: int = Field(0, ge=0, le=64)
     """DataLoader workers."""
-    compile: bool = True
-    """Run the training step through `torch.compile` (inductor; needs a C++ compiler, which `make setup` checks):
-    fused kernels, the same arithmetic up to float rounding and the same dropout draws as without it. The first
-    training on a machine spends a while compiling (cached for later runs); docs/benchmarks.md has the figures."""
     shuffle_buffer: int = Field(64, ge=1)
     """Spectrograms held for shuffling when a split is streamed (memory stays bounded)."""
     memory_gb: float = Field(2.0, ge=0.0)
@@ -559,9 +553,6 @@ def check_paths(params: Params, stage: str) -> None:
             raise InputError(f"{key}: {path} is a file; give the {kind} folder ({hint})")
         if kind == "model" and not (path / "config.json").is_file():
             raise InputError(f"{key}: {path} holds no config.json, so it is not a trained model ({hint})")
-    if stage == "train_voice" and params.voice_model.compile and not shutil.which(os.environ.get("CXX") or "g++"):
-        raise InputError("voice_model.compile: torch.compile needs a C++ compiler and found none (g++, or $CXX); "
-                         "install g++ (make setup does) or set voice_model.compile: false")
     for key, kind in _WRITES[stage]:
         path = Path(_value(params, key))
         if kind == "folder" and path.exists() and not path.is_dir():

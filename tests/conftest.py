@@ -140,7 +140,7 @@ def tiny_models(tiny_processed: Path, tiny_corpus: Path, tmp_path_factory: pytes
                                   params_hash="tiny", data_version="tiny", metrics={}), out / "face_decoder")
     vp = VoiceModelParams(spectrograms=str(tiny_processed / "spectrograms"),
                           features=str(tiny_processed / "face_features"), checkpoints=str(out / "ck"),
-                          epochs=1, frames=100, batch_size=4, identity_steps=20, members=2, compile=False)
+                          epochs=1, frames=100, batch_size=4, identity_steps=20, members=2)
     encoder, _ = train_voice_encoder(vp, decoder.fc, "tiny")
     save_model(encoder, ModelCard(model="voice_encoder", arch=encoder.cfg.to_json(), members=len(encoder.members),
                                   trained_on="synth", params=vp.model_dump(mode="json"), params_hash="tiny",

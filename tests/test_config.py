@@ -152,20 +152,6 @@ def test_paths_of_the_wrong_kind_stop_the_stage_naming_the_key(tmp_path: Path, c
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "clips", "params.yaml"]  # nothing written
 
 
-def test_compiling_without_a_cxx_compiler_stops_train_voice_before_any_work(tmp_path: Path, capsys, monkeypatch):
-    monkeypatch.setenv("CXX", str(tmp_path / "no-such-g++"))
-    clips = tmp_path / "clips"
-    clips.mkdir()
-    (clips / "config.json").write_text("{}")  # every input path is of the right kind: the compiler is what is missing
-    args = [arg for key in ("spectrograms", "features", "decoder") for arg in ("--set", f"voice_model.{key}={clips}")]
-    code = main(["run", "train_voice", "--params", str(PROJECT / "params.yaml"), *args,
-                 "--set", f"voice_model.out={tmp_path / 'out'}"])
-    assert code == 2 and capsys.readouterr().err == (
-        "s2f train_voice: voice_model.compile: torch.compile needs a C++ compiler and found none (g++, or $CXX); "
-        "install g++ (make setup does) or set voice_model.compile: false\n")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["clips"]
-
-
 def test_a_missing_face_detector_model_stops_faces_and_is_never_downloaded(tmp_path: Path, capsys, monkeypatch):
     monkeypatch.setenv("S2F_CACHE", str(tmp_path / "empty"))
     (tmp_path / "clips").mkdir()

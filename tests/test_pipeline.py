@@ -23,8 +23,7 @@ TINY = {"synth": {"speakers": 5, "clips_per_speaker": 1, "seconds": 2.0, "size":
         "ingest": {"shard_size": 2, "split": {"train": 0.4, "val": 0.2, "test": 0.4}},
         "faces": {"shard_size": 2}, "audio": {"seconds": 2.0, "shard_size": 2},
         "face_model": {"epochs": 1, "batch_size": 4},
-        "voice_model": {"epochs": 1, "frames": 100, "batch_size": 2, "identity_steps": 20, "members": 2,
-                        "compile": False},
+        "voice_model": {"epochs": 1, "frames": 100, "batch_size": 2, "identity_steps": 20, "members": 2},
         "evaluate": {"seconds": [1.0, 2.0], "grid_speakers": 2}}
 STAGES = ("synth", "ingest", "faces", "audio", "train_face", "train_voice", "evaluate")
 

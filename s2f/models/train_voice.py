@@ -64,16 +64,6 @@ def fit_identity_classifier(features: np.ndarray, speakers: list[str], steps: in
     return clf.requires_grad_(False).eval()
 
 
-def compiled(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
-    """`model` through torch.compile (inductor) for training: its batch norms, ReLUs and pools fuse into a few
-    kernels around the convolutions. Dropout draws from torch's generator as without compiling
-    (`fallback_random`), so a seed gives the same masks either way and checkpoints resume the same."""
-    import torch._inductor.config
-
-    torch._inductor.config.fallback_random = True
-    return torch.compile(model, dynamic=False)
-
-
 class VoiceTrainer:
     """Everything one training run needs: data, frozen parts, the `members` encoders and their optimiser.
 
@@ -106,7 +96,6 @@ class VoiceTrainer:
             members.append(encoder)
         torch.manual_seed(p.seed)
         self.model = VoiceEncoderStack(members).to(self.device).to(memory_format=torch.channels_last)
-        self.step_model = compiled(self.model) if p.compile else self.model
         budget = p.memory_gb * 2 ** 30
         train_records = SplitRecords.load(p.spectrograms, "train", set(ids), budget)
         val_records = SplitRecords.load(p.spectrograms, "val", set(val_ids), budget)
@@ -140,9 +129,7 @@ class VoiceTrainer:
             if len(specs[0]) < 2:  # a last batch of one clip cannot be batch-normalised; reshuffled next epoch
                 continue
             true = torch.stack(trues, 1).to(self.device)
-            # A last, smaller batch goes through the plain stack (same parameters): one compiled shape, no recompile.
-            model = self.step_model if len(true) == self.p.batch_size else self.model
-            terms = self.member_losses(model(self.stacked(list(specs))), true)
+            terms = self.member_losses(self.model(self.stacked(list(specs))), true)
             self.opt.zero_grad()
             sum(t["loss"] for t in terms).backward()  # parameters are disjoint: each member gets its own gradient
             self.opt.step()
