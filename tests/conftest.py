@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from s2f.config import AudioParams, FaceModelParams, FacesParams, SplitParams, SynthParams, VoiceModelParams
 from s2f.evaluate.attributes import fit_classifiers, save_classifiers, speaker_labels
@@ -31,6 +34,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
+def shared(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]) -> Path:
+    """A session fixture's folder, built once per test run. Under pytest-xdist each worker is a session of its own:
+    the first worker to ask builds the folder (under a file lock) and the others wait for it and reuse it."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, above each worker's own
+    path, built = root / f"shared-{name}", root / f"shared-{name}.built"
+    with FileLock(f"{path}.lock"):
+        if not built.is_file():
+            shutil.rmtree(path, ignore_errors=True)
+            path.mkdir()
+            build(path)
+            built.touch()
+    return path
+
+
 TINY = SynthParams(speakers=4, clips_per_speaker=2, seconds=2.0, size=128, seed=7)
 
 
@@ -43,7 +62,7 @@ def render_corpus(p: SynthParams, root: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return render_corpus(TINY, tmp_path_factory.mktemp("synth"))
+    return shared(tmp_path_factory, "synth", lambda root: render_corpus(TINY, root))
 
 
 @pytest.fixture(scope="session")
@@ -104,20 +123,20 @@ def tiny_processed(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) 
     from s2f.audio import stage as audio
     from s2f.faces import stage as faces
 
-    out = tmp_path_factory.mktemp("processed")
-    clips = ingest_to("synth", tiny_corpus, None, out)
-    run_stage(faces.run_shard, faces.dataset_dirs, FacesParams(clips=str(clips), out=str(out), shard_size=3))
-    run_stage(audio.run_shard, audio.dataset_dirs,
-              AudioParams(clips=str(clips), out=str(out), shard_size=3, seconds=TINY.seconds))
-    return out
+    def build(out: Path) -> None:
+        clips = ingest_to("synth", tiny_corpus, None, out)
+        run_stage(faces.run_shard, faces.dataset_dirs, FacesParams(clips=str(clips), out=str(out), shard_size=3))
+        run_stage(audio.run_shard, audio.dataset_dirs,
+                  AudioParams(clips=str(clips), out=str(out), shard_size=3, seconds=TINY.seconds))
+
+    return shared(tmp_path_factory, "processed", build)
 
 
 @pytest.fixture(scope="session")
 def real_clips(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The 33 real clips through ingest (folder source, manifest as speakers CSV): the folder of the clips table."""
-    out = tmp_path_factory.mktemp("real")
-    ingest_to("folder", realdata / "clips", realdata / "manifest.csv", out)
-    return out
+    return shared(tmp_path_factory, "real",
+                  lambda out: ingest_to("folder", realdata / "clips", realdata / "manifest.csv", out))
 
 
 def real_stage(name: str, out: Path) -> Path:
@@ -133,23 +152,25 @@ def real_stage(name: str, out: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_models(tiny_processed: Path, tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A models folder as `make run` leaves it (voice_encoder/, face_decoder/, attributes.json), trained tiny."""
-    out = tmp_path_factory.mktemp("models")
-    fp = FaceModelParams(epochs=1, batch_size=8, faces=str(tiny_processed / "faces"))
-    decoder, _ = train_face_decoder(fp, load_face_data(fp.faces, fp.size))
-    save_model(decoder, ModelCard(model="face_decoder", arch=decoder.cfg.to_json(), params=fp.model_dump(mode="json"),
-                                  params_hash="tiny", data_version="tiny", metrics={}), out / "face_decoder")
-    vp = VoiceModelParams(spectrograms=str(tiny_processed / "spectrograms"),
-                          features=str(tiny_processed / "face_features"), checkpoints=str(out / "ck"),
-                          epochs=1, frames=100, batch_size=4, identity_steps=20, members=2)
-    encoder, _ = train_voice_encoder(vp, decoder.fc, "tiny")
-    save_model(encoder, ModelCard(model="voice_encoder", arch=encoder.cfg.to_json(), members=len(encoder.members),
-                                  trained_on="synth", params=vp.model_dump(mode="json"), params_hash="tiny",
-                                  data_version="tiny", metrics={}),
-               out / "voice_encoder")
-    labels = speaker_labels(read_dataset(tiny_processed / "clips"), tiny_corpus / "attributes.parquet", ["gender"])
-    _, speakers, feats = load_features(vp.features)
-    save_classifiers(fit_classifiers(feats, speakers, labels, min_speakers=1), out / "attributes.json")
-    return out
+    def build(out: Path) -> None:
+        fp = FaceModelParams(epochs=1, batch_size=8, faces=str(tiny_processed / "faces"))
+        decoder, _ = train_face_decoder(fp, load_face_data(fp.faces, fp.size))
+        save_model(decoder, ModelCard(model="face_decoder", arch=decoder.cfg.to_json(),
+                                      params=fp.model_dump(mode="json"), params_hash="tiny", data_version="tiny",
+                                      metrics={}), out / "face_decoder")
+        vp = VoiceModelParams(spectrograms=str(tiny_processed / "spectrograms"),
+                              features=str(tiny_processed / "face_features"), checkpoints=str(out / "ck"),
+                              epochs=1, frames=100, batch_size=4, identity_steps=20, members=2)
+        encoder, _ = train_voice_encoder(vp, decoder.fc, "tiny")
+        save_model(encoder, ModelCard(model="voice_encoder", arch=encoder.cfg.to_json(), members=len(encoder.members),
+                                      trained_on="synth", params=vp.model_dump(mode="json"), params_hash="tiny",
+                                      data_version="tiny", metrics={}),
+                   out / "voice_encoder")
+        labels = speaker_labels(read_dataset(tiny_processed / "clips"), tiny_corpus / "attributes.parquet", ["gender"])
+        _, speakers, feats = load_features(vp.features)
+        save_classifiers(fit_classifiers(feats, speakers, labels, min_speakers=1), out / "attributes.json")
+
+    return shared(tmp_path_factory, "models", build)
 
 
 def espeak_wav(path: Path, text: str) -> Path:
