@@ -46,7 +46,8 @@ if ! "$PY" -c 'import torch, sys; sys.exit(not torch.__version__.startswith("2.1
 fi
 
 # 4. Pinned packages and the project itself, redone only when the lock or pyproject changes. uv (pinned, in the
-#    venv) installs them: in parallel, without compiling bytecode up front, and without resolving (the lock names
+#    venv) installs them: in parallel, compiling bytecode as pip does (a first Prefect server start would otherwise
+#    compile its imports and can outlast its 30 s start-up limit), and without resolving (the lock names
 #    every package: --no-deps); several times faster than pip here (docs/benchmarks.md). pip check then verifies
 #    that the installed set is consistent.
 UV_VERSION=0.13.9
@@ -57,7 +58,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$VENV/bin/uv" --version 2>/dev/null | grep -q " $UV_VERSION" || "$PY" -m pip install -q "uv==$UV_VERSION"
   # uv reads neither pip.conf nor PIP_CERT: hand it the same certificate bundle pip is told to use, if any.
   if [ -n "${PIP_CERT:-}" ] && [ -z "${SSL_CERT_FILE:-}" ]; then export SSL_CERT_FILE="$PIP_CERT"; fi
-  "$VENV/bin/uv" pip install -q --python "$PY" --no-deps -r requirements.lock
+  "$VENV/bin/uv" pip install -q --python "$PY" --no-deps --compile-bytecode -r requirements.lock
   "$VENV/bin/uv" pip install -q --python "$PY" --no-deps --no-build-isolation -e .
   "$PY" -m pip check
   echo "$want" > "$stamp"
