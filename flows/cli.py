@@ -83,14 +83,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _results(args: argparse.Namespace) -> int:
-    import json
-
     from s2f.evaluate.report import results_markdown, with_results
-    from s2f.evaluate.results import EvaluationResults
+    from s2f.evaluate.results import EvaluationResults, read_real_voices
 
     metrics = EvaluationResults.read(args.metrics)
-    real_path = Path(args.metrics).with_name("real_voices.json")  # scripts/real_voices.py, when it was run
-    real = json.loads(real_path.read_text()) if real_path.is_file() else None
+    real = read_real_voices(args.metrics)
     if not (args.write or args.check):
         print(results_markdown(metrics), end="")
         return 0

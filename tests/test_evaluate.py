@@ -238,16 +238,13 @@ def test_paired_bootstrap_claims_a_win_only_when_the_interval_excludes_zero():
 
 def test_the_readme_results_block_is_generated_from_the_metrics():
     """The README's results table and claims come from reports/metrics.json (`s2f results --write README.md`)."""
-    import json
-
     from s2f.evaluate.report import with_results
-    from s2f.evaluate.results import EvaluationResults
+    from s2f.evaluate.results import EvaluationResults, read_real_voices
     from tests.conftest import PROJECT
 
     readme = (PROJECT / "README.md").read_text()
-    real = PROJECT / "reports/real_voices.json"
-    real_voices = json.loads(real.read_text()) if real.is_file() else None
-    assert with_results(readme, EvaluationResults.read(PROJECT / "reports/metrics.json"), real_voices) == readme
+    metrics = PROJECT / "reports/metrics.json"
+    assert with_results(readme, EvaluationResults.read(metrics), read_real_voices(metrics)) == readme
 
 
 def test_the_evaluation_runs_on_in_memory_tables_and_models(monkeypatch: pytest.MonkeyPatch):

@@ -14,7 +14,6 @@ the page and health checks are answered while one runs; several run at once (dli
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import re
 import shutil
@@ -33,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from s2f.config import AppParams, PredictParams
 from s2f.errors import InputError
-from s2f.evaluate.results import EvaluationResults
+from s2f.evaluate.results import REAL_VOICES_KEYS, EvaluationResults, read_real_voices
 from s2f.images import png_bytes
 from s2f.predict import Prediction, Predictor, comparison, find_video, predict_file
 
@@ -60,9 +59,12 @@ class ModelSummary:
 
     @classmethod
     def read(cls, trained_on: str, metrics: Path) -> ModelSummary:
-        real = _read_json(metrics.with_name("real_voices.json"))
+        try:
+            real = read_real_voices(metrics)
+        except InputError:  # a damaged file: the page leaves the real-voice line out
+            real = None
         if real is not None:
-            real = {k: real.get(k) for k in ("source", "clips", "agree", "agreement", "interval", "trained_on")}
+            real = {k: real[k] for k in REAL_VOICES_KEYS}
         try:
             return cls(trained_on, headline_scores(EvaluationResults.read(metrics)), f"from {metrics}", real)
         except InputError as err:  # the app still serves predictions; the page says why there are no scores
@@ -77,14 +79,6 @@ def headline_scores(results: EvaluationResults) -> dict[str, Any]:
             for length, by_method in results.lengths.items() if (r := by_method.get("voice")) is not None]
     return {"speakers": results.test.speakers, "pool": results.test.pool,
             "chance": {"R@1": chance["R@1"], "R@10": chance["R@10"], "1:2": 0.5}, "voice": rows}
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _data_uri(image: Any) -> str:

@@ -100,3 +100,21 @@ class EvaluationResults(_Schema):
 
     def write(self, path: str | Path) -> Path:
         return atomic_write_bytes(path, self.to_json().encode())
+
+
+REAL_VOICES_KEYS = ("trained_on", "clips", "agree", "agreement", "interval", "source")
+
+
+def read_real_voices(metrics: str | Path) -> dict[str, Any] | None:
+    """reports/real_voices.json beside the evaluation's `metrics` (scripts/real_voices.py writes it after `make
+    run`), or None where that script has not run. A damaged file is one InputError naming it and the fix."""
+    path = Path(metrics).with_name("real_voices.json")
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        data = None
+    if not isinstance(data, dict) or not set(REAL_VOICES_KEYS) <= set(data):
+        raise InputError(f"{path}: damaged or from an older s2f; remake it with `python scripts/real_voices.py`")
+    return data
