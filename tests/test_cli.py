@@ -26,12 +26,16 @@ def test_a_users_mistake_is_one_line_and_exit_1(argv: list[str], words: str, tmp
     assert err.count("\n") == 1 and err.startswith(words.format(tmp=tmp_path)) and "Traceback" not in err
 
 
-def test_a_damaged_real_voices_file_beside_the_metrics_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture):
+@pytest.mark.parametrize("text", ['{"clips": 3}', "{not json",  # the script's output cut short; not JSON
+                                  '{"trained_on": "synth", "clips": 3, "agree": 2, "agreement": 0.67, '
+                                  '"interval": [0.1, 0.9], "predicted_m": 2, "source": "x"}'])  # no truth_m
+def test_a_damaged_real_voices_file_beside_the_metrics_is_one_line(text: str, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture):
     from tests.conftest import PROJECT
 
     (tmp_path / "metrics.json").write_bytes((PROJECT / "reports/metrics.json").read_bytes())
-    (tmp_path / "real_voices.json").write_text('{"clips": 3}')  # the script's output, cut short
-    assert main(["results", "--metrics", str(tmp_path / "metrics.json")]) == 1
+    (tmp_path / "real_voices.json").write_text(text)
+    assert main(["results", "--metrics", str(tmp_path / "metrics.json"), "--check", str(PROJECT / "README.md")]) == 1
     assert capsys.readouterr().err == (f"s2f results: {tmp_path}/real_voices.json: damaged or from an older s2f; "
                                        "remake it with `python scripts/real_voices.py`\n")
 

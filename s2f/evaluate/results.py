@@ -102,7 +102,8 @@ class EvaluationResults(_Schema):
         return atomic_write_bytes(path, self.to_json().encode())
 
 
-REAL_VOICES_KEYS = ("trained_on", "clips", "agree", "agreement", "interval", "source")
+# What scripts/real_voices.py writes and its readers (the README block, the app) use.
+REAL_VOICES_KEYS = ("trained_on", "clips", "agree", "agreement", "interval", "predicted_m", "truth_m", "source")
 
 
 def read_real_voices(metrics: str | Path) -> dict[str, Any] | None:
