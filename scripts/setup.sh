@@ -48,7 +48,7 @@ fi
 # 4. Pinned packages and the project itself, redone only when the lock or pyproject changes. uv (pinned, in the
 #    venv) installs them: in parallel, compiling bytecode as pip does (a first Prefect server start would otherwise
 #    compile its imports and can outlast its 30 s start-up limit), and without resolving (the lock names
-#    every package: --no-deps); several times faster than pip here (docs/benchmarks.md). pip check then verifies
+#    every package: --no-deps); about twice as fast as pip here (docs/benchmarks.md). pip check then verifies
 #    that the installed set is consistent.
 UV_VERSION=0.13.9
 want=$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
