@@ -12,7 +12,7 @@ from s2f.config import FacesParams
 from s2f.faces import stage
 from s2f.faces.align import Aligner, frontality
 from s2f.faces.clip import process_clip
-from s2f.faces.detect import Detection, FaceDetector, choose_face
+from s2f.faces.detect import Detection, FaceDetector, choose_face, merge, tile_starts
 from s2f.faces.sheet import contact_sheet
 from s2f.images import decode_png
 from s2f.media import decode_frames, displayed_size, probe
@@ -113,6 +113,42 @@ def test_a_portrait_phone_video_stored_sideways_is_turned_upright(realdata: Path
     squashed = process_clip({**row, "width": 700, "height": 400}, FacesParams(), *tools)  # the stored size
     assert similarity > 0.8  # the same person's descriptor as in the clip before it was turned
     assert squashed.reject is not None  # what the stored size gave: every frame squashed, no face found
+
+
+def _wide_shot(real: Path, out: Path, face_height: int) -> Path:
+    """A 1080p (16:9) clip with a real talking head scaled to `face_height` px of picture on a grey ground."""
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(real), "-t", "2", "-vf",
+                    f"scale=-2:{face_height},pad=1920:1080:(ow-iw)/2:(oh-ih)/3:color=gray", "-c:v", "libx264",
+                    "-preset", "veryfast", "-an", str(out)], check=True)
+    return out
+
+
+def test_faces_in_1080p_wide_shots_are_found_or_called_too_small(realdata: Path, tmp_path: Path, tools):
+    """BlazeFace short range letterboxes a 16:9 frame into 128 x 128: a head filling half the frame's height
+    scored below 0.4 there (dropped as `low score`), and a smaller one was not found at all (`no face`)."""
+    real = realdata / "clips" / "S01_1.mp4"
+    p = FacesParams()
+    half = process_clip(_clip_row(_wide_shot(real, tmp_path / "half.mp4", 540)), p, *tools)
+    assert half.reject is None and len(half.frames) == p.per_clip
+    assert all(f["score"] > 0.9 for f in half.frames)
+    far = process_clip(_clip_row(_wide_shot(real, tmp_path / "far.mp4", 200)), p, *tools)
+    assert far.reject["reason"] == "face too small", far.reject
+    assert far.drops["small face"] == far.decoded
+    # the same shot with a lower minimum is kept: the face was found, not guessed at
+    kept = process_clip(_clip_row(tmp_path / "far.mp4"), FacesParams(min_face_px=16), *tools)
+    assert kept.reject is None
+
+
+def test_tiles_cover_the_frame_and_duplicates_merge():
+    for n, side in [(640, 360), (360, 140), (1000, 96), (100, 140)]:
+        starts = tile_starts(n, side)
+        assert starts[0] == 0 and min(starts[-1] + side, n) == n
+        assert all(b - a <= side / 2 for a, b in zip(starts, starts[1:], strict=False))
+    kp = np.zeros((6, 2), np.float32)
+    whole = Detection((100, 100, 80, 80), 0.4, kp)  # the letterboxed frame's loose box round the face
+    tile = Detection((110, 110, 55, 55), 0.97, kp)  # a tile's tight one
+    other = Detection((300, 100, 60, 60), 0.9, kp)
+    assert merge([whole, tile, other]) == [tile, other]
 
 
 def test_every_faces_reject_reason(tiny_clips: list[Path], tmp_path: Path, tools):

@@ -17,12 +17,16 @@ import numpy as np
 
 from s2f.config import FacesParams
 from s2f.faces.align import AlignedFace, Aligner
-from s2f.faces.detect import Detection, FaceDetector, choose_face
+from s2f.faces.detect import Detection, FaceDetector, choose_face, merge
 from s2f.images import png_bytes
 from s2f.media import decode_frames, ffmpeg_message, scaled_size, segment_cut
 
 # Clip reject reason when no frame survives, by the commonest frame drop reason.
 CLIP_REASON = {"no face": "no face", "two faces": "several faces", "small face": "face too small"}
+# A frame where no face scores faces.min_score is searched again for small faces (FaceDetector.detect_small, 10
+# to 50 times the cost of a frame); after this many such searches in a row find nothing, the clip is taken to
+# have no small face and is not searched again, so footage without faces costs little more than before.
+SMALL_SEARCHES = 4
 
 
 @dataclass
@@ -50,11 +54,16 @@ def process_clip(clip: dict[str, Any], p: FacesParams, detector: FaceDetector, a
     reference = np.array([hint[0] * width, hint[1] * height]) if None not in hint else None
     hinted = reference is not None
     kept: list[tuple[float, float, int, Detection, AlignedFace]] = []  # min-heap on (frontality, score)
+    small_misses = 0  # frames in a row where the small-face search found nothing
     try:
         for i, frame in enumerate(decode_frames(clip["path"], width, height, p.fps, start, duration)):
             out.decoded += 1
             tick = time.perf_counter()
             dets = detector.detect(frame)
+            if small_misses < SMALL_SEARCHES and not any(d.score >= p.min_score for d in dets):
+                small = detector.detect_small(frame, p.min_face_px)  # a face too small to use, or none?
+                small_misses = 0 if small else small_misses + 1
+                dets = merge(dets + small)
             out.seconds["detect"] += time.perf_counter() - tick
             face, reason = choose_face(dets, (width, height), reference, hinted, p.min_score, p.min_face_px,
                                        p.ambiguity)
