@@ -99,10 +99,11 @@ def copy_clip(src: Path, dst: Path) -> Path:
 
 
 def ingest_to(source: str, root: Path, csv: Path | None, out: Path) -> Path:
-    """Ingest without Prefect (list, probe, assemble, write); returns the clips dataset path."""
+    """Ingest without Prefect (list, probe, assemble, write clips and clips_rejects); returns the clips path."""
     cands, rejects = list_source(source, root, csv)
     rows, more = inspect_shard(cands, 1.5)
-    clips, _ = build_tables(source, rows, rejects + more, SplitParams(), seed=0)
+    clips, rej = build_tables(source, rows, rejects + more, SplitParams(), seed=0)
+    write_dataset([rej], out / "clips_rejects", dataset="clips_rejects", schema_version=1, params={})
     return write_dataset([clips], out / "clips", dataset="clips", schema_version=1, params={})
 
 

@@ -90,55 +90,6 @@ def test_hint_chooses_the_speaker_in_a_two_person_clip(tiny_clips: list[Path], t
     assert all(f["box"][0] > 128 for f in right.frames)  # boxes in the clip's own pixels: the right half
 
 
-def test_a_portrait_phone_video_stored_sideways_is_turned_upright(realdata: Path, tmp_path: Path, tools):
-    """A phone stores portrait video as landscape frames with a display rotation; ffmpeg turns frames upright,
-    so the clip table must hold the displayed size, or every frame is squashed."""
-    from s2f.ingest.probe import inspect_shard
-    from s2f.ingest.sources import Candidate
-
-    real = realdata / "clips" / "S01_1.mp4"
-    sideways = tmp_path / "sideways.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(real), "-t", "3", "-vf", "crop=400:700,transpose=1",
-                    "-c:v", "libx264", "-c:a", "copy", str(sideways)], check=True)  # stored 700x400, face on its side
-    phone = tmp_path / "phone.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(sideways), "-c", "copy", "-metadata:s:v:0", "rotate=270",
-                    str(phone)], check=True)  # shown 400x700, upright
-    row = _clip_row(phone)
-    rows, _ = inspect_shard([Candidate(str(phone), "s", "phone.mp4")], 1.0)  # what ingest records
-    assert (row["width"], row["height"]) == (rows[0]["width"], rows[0]["height"]) == (400, 700)
-    upright = process_clip(row, FacesParams(), *tools)
-    assert upright.reject is None and len(upright.frames) == FacesParams().per_clip
-    original = process_clip(_clip_row(real), FacesParams(), *tools)
-    similarity = float(upright.feature["feature"] @ original.feature["feature"])
-    squashed = process_clip({**row, "width": 700, "height": 400}, FacesParams(), *tools)  # the stored size
-    assert similarity > 0.8  # the same person's descriptor as in the clip before it was turned
-    assert squashed.reject is not None  # what the stored size gave: every frame squashed, no face found
-
-
-def _wide_shot(real: Path, out: Path, face_height: int) -> Path:
-    """A 1080p (16:9) clip with a real talking head scaled to `face_height` px of picture on a grey ground."""
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(real), "-t", "2", "-vf",
-                    f"scale=-2:{face_height},pad=1920:1080:(ow-iw)/2:(oh-ih)/3:color=gray", "-c:v", "libx264",
-                    "-preset", "veryfast", "-an", str(out)], check=True)
-    return out
-
-
-def test_faces_in_1080p_wide_shots_are_found_or_called_too_small(realdata: Path, tmp_path: Path, tools):
-    """BlazeFace short range letterboxes a 16:9 frame into 128 x 128: a head filling half the frame's height
-    scored below 0.4 there (dropped as `low score`), and a smaller one was not found at all (`no face`)."""
-    real = realdata / "clips" / "S01_1.mp4"
-    p = FacesParams()
-    half = process_clip(_clip_row(_wide_shot(real, tmp_path / "half.mp4", 540)), p, *tools)
-    assert half.reject is None and len(half.frames) == p.per_clip
-    assert all(f["score"] > 0.9 for f in half.frames)
-    far = process_clip(_clip_row(_wide_shot(real, tmp_path / "far.mp4", 200)), p, *tools)
-    assert far.reject["reason"] == "face too small", far.reject
-    assert far.drops["small face"] == far.decoded
-    # the same shot with a lower minimum is kept: the face was found, not guessed at
-    kept = process_clip(_clip_row(tmp_path / "far.mp4"), FacesParams(min_face_px=16), *tools)
-    assert kept.reject is None
-
-
 def test_tiles_cover_the_frame_and_duplicates_merge():
     for n, side in [(640, 360), (360, 140), (1000, 96), (100, 140)]:
         starts = tile_starts(n, side)
