@@ -14,7 +14,7 @@ from flows.cli import main
 from s2f.config import AudioParams, FacesParams
 from s2f.tables import read_dataset
 from tests import faults
-from tests.conftest import ingest_to, run_stage, shared
+from tests.conftest import PROJECT, ingest_to, run_stage, shared
 
 pytestmark = pytest.mark.slow
 
@@ -109,3 +109,9 @@ def test_predict_draws_a_face_or_says_why_in_one_line(corpus: Path, tiny_models:
     lines = captured.err.splitlines()  # one per error, and one per face without a real face to compare it with
     assert code == 1 and all(line.startswith("s2f predict: ") for line in lines)
     assert len(lines) == sum(v != ("face", True) for v in want.values())
+
+
+def test_the_readme_lists_every_reject_reason_of_the_corpus():
+    readme = (PROJECT / "README.md").read_text()
+    reasons = {r for c in faults.CASES for r in (c.ingest, c.faces, c.audio) if r}
+    assert {r for r in reasons if f"`{r}`" not in " ".join(readme.split())} == set()
