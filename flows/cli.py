@@ -84,10 +84,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _results(args: argparse.Namespace) -> int:
     from s2f.evaluate.report import results_markdown, with_results
-    from s2f.evaluate.results import EvaluationResults, read_real_voices
+    from s2f.evaluate.results import EvaluationResults, RealVoices
 
     metrics = EvaluationResults.read(args.metrics)
-    real = read_real_voices(args.metrics)
+    real = RealVoices.read_beside(args.metrics)
     if not (args.write or args.check):
         print(results_markdown(metrics), end="")
         return 0
@@ -312,18 +312,18 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def _check_models(params: Any, stage: str) -> None:
-    """Check the model files a stage reads (the face detector by hash; trained models by loading them once), so
-    a missing or damaged one stops it before Prefect starts."""
+    """Check the model files a stage reads (the face detector by hash; trained models by their card and their
+    weights' header), so a missing or damaged one stops it before Prefect starts."""
     if stage == "faces":
         from s2f.blazeface import require_model
 
         require_model()
     inputs = model_inputs(params, stage)
     if inputs:
-        from s2f.models.zoo import load_decoder, load_encoder
+        from s2f.models.zoo import check_model
 
-        for key, folder in inputs:
-            (load_encoder if key.endswith("encoder") else load_decoder)(folder)
+        for key, folder in inputs:  # checked without loading: the stage loads them once
+            check_model(folder, "voice_encoder" if key.endswith("encoder") else "face_decoder")
 
 
 def _run(args: argparse.Namespace) -> int:

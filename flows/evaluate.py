@@ -11,7 +11,6 @@ from s2f.config import Params
 from s2f.evaluate.attributes import save_classifiers
 from s2f.evaluate.report import write_outputs
 from s2f.evaluate.stage import evaluate, load_inputs
-from s2f.models.zoo import read_card
 from s2f.tables import dataset_version
 
 
@@ -19,12 +18,13 @@ from s2f.tables import dataset_version
 def evaluate_flow(params: Params) -> list[Path]:
     log = get_run_logger()
     p = params.evaluate
-    result = evaluate(load_inputs(p), p, params.audio, params.faces.crop_size, log.info)
+    inputs = load_inputs(p)
+    result = evaluate(inputs, p, params.audio, params.faces.crop_size, log.info)
     save_classifiers(result.classifiers, p.classifiers)
-    encoder = read_card(p.encoder, "voice_encoder")
+    encoder, decoder = inputs.cards["encoder"], inputs.cards["decoder"]
     context = {"encoder": f"{encoder.preset} preset, width {encoder.arch['width']:g}, "
                           f"best val loss {encoder.metrics['best_val_loss']:.2f}",
-               "decoder": f"{read_card(p.decoder, 'face_decoder').arch['size']} px",
+               "decoder": f"{decoder.arch['size']} px",
                "data": f"features {dataset_version(p.features)}, spectrograms {dataset_version(p.spectrograms)}"}
     written = write_outputs(result.results, result.curves, result.confusions, result.grid, context, p.out)
     longest, chance = f"{max(p.seconds):g}s", result.results.chance_recall

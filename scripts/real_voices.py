@@ -10,7 +10,6 @@ script and not a DVC stage; say which models and clips when quoting its numbers.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -27,7 +26,6 @@ def main() -> int:
 
     import pandas as pd
 
-    from s2f.atomic import atomic_write_bytes
     from s2f.evaluate.real import real_voice_gender
     from s2f.predict import Predictor
 
@@ -40,10 +38,10 @@ def main() -> int:
     predictor = Predictor(models / "voice_encoder", models / "face_decoder", models / "attributes.json")
     clips = [(Path(args.realdata) / f, g) for f, g in zip(table.file, table.gender, strict=True)]
     result = real_voice_gender(predictor, clips)
-    result["source"] = f"{manifest.parent.name}/manifest.csv: {len(table)} clips of {table.speaker_id.nunique()} people"
-    atomic_write_bytes(args.out, json.dumps(result, indent=2).encode())
-    print(f"{result['agree']} of {result['clips']} clips: predicted face's gender = annotated gender "
-          f"({100 * result['agreement']:.0f}%); wrote {args.out}")
+    result.source = f"{manifest.parent.name}/manifest.csv: {len(table)} clips of {table.speaker_id.nunique()} people"
+    result.write(args.out)
+    print(f"{result.agree} of {result.clips} clips: predicted face's gender = annotated gender "
+          f"({100 * result.agreement:.0f}%); wrote {args.out}")
     return 0
 
 

@@ -239,12 +239,12 @@ def test_paired_bootstrap_claims_a_win_only_when_the_interval_excludes_zero():
 def test_the_readme_results_block_is_generated_from_the_metrics():
     """The README's results table and claims come from reports/metrics.json (`s2f results --write README.md`)."""
     from s2f.evaluate.report import with_results
-    from s2f.evaluate.results import EvaluationResults, read_real_voices
+    from s2f.evaluate.results import EvaluationResults, RealVoices
     from tests.conftest import PROJECT
 
     readme = (PROJECT / "README.md").read_text()
     metrics = PROJECT / "reports/metrics.json"
-    assert with_results(readme, EvaluationResults.read(metrics), read_real_voices(metrics)) == readme
+    assert with_results(readme, EvaluationResults.read(metrics), RealVoices.read_beside(metrics)) == readme
 
 
 def test_the_evaluation_runs_on_in_memory_tables_and_models(monkeypatch: pytest.MonkeyPatch):

@@ -127,6 +127,33 @@ def test_a_damaged_model_folder_is_one_line_naming_the_file_and_the_fix(tiny_mod
     assert not (tmp_path / "x.png").exists()
 
 
+@pytest.mark.parametrize("damage", ["config not JSON", "truncated weights", "another model's weights",
+                                    "a decoder as the encoder", "a stale card", "a weight cut short"])
+def test_checking_a_model_folder_finds_what_loading_it_would(tiny_models: Path, tmp_path: Path, damage: str):
+    """The stages check their model folders before Prefect starts from the card and the weights' header only;
+    that check must refuse every folder that loading refuses, with the same line."""
+    from s2f.errors import InputError
+    from s2f.models.zoo import check_model, load_decoder, load_encoder
+
+    models = _damaged_models(tiny_models, tmp_path, damage)
+    if damage == "a weight cut short":  # one tensor's shape changed in the header, the file otherwise whole
+        from safetensors.torch import load_file, save_file
+
+        state = load_file(models / "voice_encoder" / "model.safetensors")
+        name = next(k for k, v in state.items() if v.dim() > 0)
+        state[name] = state[name][..., :-1].contiguous()
+        save_file(state, models / "voice_encoder" / "model.safetensors")
+    for kind, load in (("voice_encoder", load_encoder), ("face_decoder", load_decoder)):
+        try:
+            load(models / kind)
+        except InputError as err:
+            with pytest.raises(InputError) as checked:
+                check_model(models / kind, kind)
+            assert str(checked.value).split(" (")[0] == str(err).split(" (")[0]
+        else:
+            assert check_model(models / kind, kind) == load(models / kind)[1]
+
+
 def test_a_stage_stops_on_a_damaged_model_before_prefect_starts(tiny_models: Path, tiny_processed: Path,
                                                                 tmp_path: Path, capsys):
     models = _damaged_models(tiny_models, tmp_path, "truncated weights")
@@ -143,6 +170,7 @@ def test_a_stage_stops_on_a_damaged_model_before_prefect_starts(tiny_models: Pat
 def test_real_voices_are_scored_against_the_annotated_gender(realdata: Path, tiny_models: Path, tmp_path: Path):
     from s2f.evaluate.real import real_voice_gender
     from s2f.evaluate.report import real_voices_markdown
+    from s2f.evaluate.results import RealVoices
     from s2f.predict import Predictor
 
     manifest = pd.read_csv(realdata / "manifest.csv").head(4)
@@ -150,8 +178,13 @@ def test_real_voices_are_scored_against_the_annotated_gender(realdata: Path, tin
     clips = [(realdata / f, g) for f, g in zip(manifest.file, manifest.gender, strict=True)] + [(short, "m")]
     predictor = Predictor(tiny_models / "voice_encoder", tiny_models / "face_decoder", tiny_models / "attributes.json")
     result = real_voice_gender(predictor, clips)
-    assert result["clips"] == 4 and [s["clip"] for s in result["skipped"]] == ["hi.wav"]
-    assert result["agree"] == sum(r["gender"] == r["predicted"] for r in result["rows"])
-    assert 0 <= result["interval"][0] <= result["agreement"] <= result["interval"][1] <= 1
-    text = real_voices_markdown({**result, "source": "test"})
-    assert f"in {result['agree']} of 4 clips" in text and "trained on the synthetic corpus" in text
+    assert result.clips == 4 and [s["clip"] for s in result.skipped] == ["hi.wav"]
+    assert result.agree == sum(r["gender"] == r["predicted"] for r in result.rows)
+    assert 0 <= result.interval[0] <= result.agreement <= result.interval[1] <= 1
+    result.source = "test"
+    text = real_voices_markdown(result)
+    assert f"in {result.agree} of 4 clips" in text and "trained on the synthetic corpus" in text
+    # written and read back through its schema, byte for byte
+    written = result.write(tmp_path / "real_voices.json")
+    assert RealVoices.read_beside(tmp_path / "metrics.json") == result
+    assert written.read_text() == result.to_json()

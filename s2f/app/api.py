@@ -32,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from s2f.config import AppParams, PredictParams
 from s2f.errors import InputError
-from s2f.evaluate.results import EvaluationResults, read_real_voices
+from s2f.evaluate.results import EvaluationResults, RealVoices
 from s2f.images import png_bytes
 from s2f.predict import Prediction, Predictor, comparison, find_video, predict_file
 
@@ -60,11 +60,11 @@ class ModelSummary:
     @classmethod
     def read(cls, trained_on: str, metrics: Path) -> ModelSummary:
         try:
-            real = read_real_voices(metrics)
+            found = RealVoices.read_beside(metrics)
         except InputError:  # a damaged file: the page leaves the real-voice line out
-            real = None
-        if real is not None:
-            real = {k: real[k] for k in ("source", "clips", "agree", "agreement", "interval", "trained_on")}
+            found = None
+        real = found.model_dump(include={"source", "clips", "agree", "agreement", "interval", "trained_on"}) \
+            if found else None
         try:
             return cls(trained_on, headline_scores(EvaluationResults.read(metrics)), f"from {metrics}", real)
         except InputError as err:  # the app still serves predictions; the page says why there are no scores

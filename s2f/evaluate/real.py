@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from scipy.stats import binomtest
 
 from s2f.config import PredictParams
 from s2f.errors import InputError
+from s2f.evaluate.results import RealVoices
 from s2f.predict import Predictor, read_speech, speech_window
 
 
 def real_voice_gender(predictor: Predictor, clips: Sequence[tuple[str | Path, str]],
-                      p: PredictParams | None = None) -> dict[str, Any]:
+                      p: PredictParams | None = None) -> RealVoices:
     """Gender read off each clip's predicted face against its annotated gender ('m'/'f'); clips with too
     little speech are counted as skipped. Agreement comes with its exact (Clopper-Pearson) 95% interval."""
     p = p or PredictParams()
@@ -36,8 +36,8 @@ def real_voice_gender(predictor: Predictor, clips: Sequence[tuple[str | Path, st
         rows.append({"clip": Path(path).name, "gender": truth, "predicted": guess})
     hits = sum(r["gender"] == r["predicted"] for r in rows)
     interval = binomtest(hits, len(rows)).proportion_ci(0.95) if rows else None
-    return {"trained_on": predictor.trained_on, "clips": len(rows), "agree": hits,
-            "agreement": hits / len(rows) if rows else float("nan"),
-            "interval": [interval.low, interval.high] if interval else None,
-            "predicted_m": sum(r["predicted"] == "m" for r in rows), "truth_m": sum(r["gender"] == "m" for r in rows),
-            "rows": rows, "skipped": skipped}
+    return RealVoices(trained_on=predictor.trained_on, clips=len(rows), agree=hits,
+                      agreement=hits / len(rows) if rows else float("nan"),
+                      interval=[interval.low, interval.high] if interval else None,
+                      predicted_m=sum(r["predicted"] == "m" for r in rows),
+                      truth_m=sum(r["gender"] == "m" for r in rows), rows=rows, skipped=skipped)

@@ -22,7 +22,7 @@ from markupsafe import Markup  # noqa: E402
 from s2f.atomic import atomic_write_bytes  # noqa: E402
 from s2f.evaluate.craniofacial import MEASURES  # noqa: E402
 from s2f.evaluate.metrics import KS, METRICS  # noqa: E402
-from s2f.evaluate.results import EvaluationResults, Scores  # noqa: E402
+from s2f.evaluate.results import EvaluationResults, RealVoices, Scores  # noqa: E402
 from s2f.images import png_bytes  # noqa: E402
 
 METHOD_NAMES = {"voice": "s2f voice encoder", "resemblyzer": "resemblyzer + ridge", "mean": "train-mean face",
@@ -138,18 +138,18 @@ RESULTS_BEGIN = "<!-- results: generated from reports/metrics.json by `s2f resul
 RESULTS_END = "<!-- /results -->"
 
 
-def real_voices_markdown(real: dict[str, Any]) -> str:
+def real_voices_markdown(real: RealVoices) -> str:
     """What the model does on real voices (reports/real_voices.json), in one paragraph."""
-    lo, hi = real["interval"] or (float("nan"), float("nan"))
+    lo, hi = real.interval or (float("nan"), float("nan"))
     note = (" The model was trained on the synthetic corpus, so this says nothing reliable about a real voice."
-            if real["trained_on"] == "synth" else f" The model was trained on {real['trained_on']} data.")
-    return (f"On real voices ({real['source']}; {real['clips']} with enough speech), the face the model draws "
-            f"from each voice has the annotated gender in {real['agree']} of {real['clips']} clips "
-            f"({100 * real['agreement']:.0f}%, exact 95% interval {100 * lo:.0f}-{100 * hi:.0f}%; it drew a man's "
-            f"face for {real['predicted_m']} clips; {real['truth_m']} of the {real['clips']} are of men).{note}\n")
+            if real.trained_on == "synth" else f" The model was trained on {real.trained_on} data.")
+    return (f"On real voices ({real.source}; {real.clips} with enough speech), the face the model draws "
+            f"from each voice has the annotated gender in {real.agree} of {real.clips} clips "
+            f"({100 * real.agreement:.0f}%, exact 95% interval {100 * lo:.0f}-{100 * hi:.0f}%; it drew a man's "
+            f"face for {real.predicted_m} clips; {real.truth_m} of the {real.clips} are of men).{note}\n")
 
 
-def with_results(text: str, results: EvaluationResults, real: dict[str, Any] | None = None) -> str:
+def with_results(text: str, results: EvaluationResults, real: RealVoices | None = None) -> str:
     """`text` (the README) with the block between the results markers regenerated."""
     start, end = text.find(RESULTS_BEGIN), text.find(RESULTS_END)
     if start < 0 or end < start:

@@ -102,20 +102,38 @@ class EvaluationResults(_Schema):
         return atomic_write_bytes(path, self.to_json().encode())
 
 
-# What scripts/real_voices.py writes and its readers (the README block, the app) use.
-REAL_VOICES_KEYS = ("trained_on", "clips", "agree", "agreement", "interval", "predicted_m", "truth_m", "source")
+class RealVoices(BaseModel):
+    """reports/real_voices.json: the trained models on real voices (s2f.evaluate.real; scripts/real_voices.py
+    writes it after `make run`, the README block, `s2f results` and the app read it)."""
 
+    model_config = ConfigDict(extra="forbid")
 
-def read_real_voices(metrics: str | Path) -> dict[str, Any] | None:
-    """reports/real_voices.json beside the evaluation's `metrics` (scripts/real_voices.py writes it after `make
-    run`), or None where that script has not run. A damaged file is one InputError naming it and the fix."""
-    path = Path(metrics).with_name("real_voices.json")
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError):
-        data = None
-    if not isinstance(data, dict) or not set(REAL_VOICES_KEYS) <= set(data):
-        raise InputError(f"{path}: damaged or from an older s2f; remake it with `python scripts/real_voices.py`")
-    return data
+    trained_on: str  # the voice encoder's training data ("synth": the synthetic corpus)
+    clips: int  # clips with enough speech
+    agree: int  # clips whose predicted face has the annotated gender
+    agreement: float
+    interval: list[float] | None  # exact (Clopper-Pearson) 95% interval of the agreement
+    predicted_m: int  # clips given a man's face
+    truth_m: int  # clips of men
+    rows: list[dict[str, str]]  # clip, gender, predicted
+    skipped: list[dict[str, str]]  # clip, reason
+    source: str = ""  # which clips: "<folder>/manifest.csv: N clips of M people"
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(), indent=2)
+
+    def write(self, path: str | Path) -> Path:
+        return atomic_write_bytes(path, self.to_json().encode())
+
+    @classmethod
+    def read_beside(cls, metrics: str | Path) -> RealVoices | None:
+        """real_voices.json beside the evaluation's `metrics`, or None where the script has not run. A damaged
+        or stale file is one InputError naming it and the fix."""
+        path = Path(metrics).with_name("real_voices.json")
+        if not path.is_file():
+            return None
+        try:
+            return cls.model_validate_json(path.read_bytes())
+        except (OSError, ValidationError):
+            raise InputError(f"{path}: damaged or from an older s2f; remake it with "
+                             "`python scripts/real_voices.py`") from None

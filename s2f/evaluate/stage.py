@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import cv2
@@ -26,6 +26,7 @@ from s2f.faces.align import Aligner
 from s2f.images import decode_png, tile, upscale
 from s2f.models.data import load_features
 from s2f.models.networks import FaceDecoder, VoiceEnsemble
+from s2f.models.store import ModelCard
 from s2f.models.zoo import load_decoder, load_encoder
 from s2f.tables import read_dataset
 
@@ -61,6 +62,7 @@ class EvaluationInputs:
     encoder: VoiceEnsemble
     decoder: FaceDecoder
     faces: pd.DataFrame  # test clips' kept frames: clip_id, frontality, crop (the faces grid)
+    cards: dict[str, ModelCard] = field(default_factory=dict)  # "encoder", "decoder" -> model card, when read
 
 
 def load_inputs(p: EvaluateParams) -> EvaluationInputs:
@@ -68,11 +70,12 @@ def load_inputs(p: EvaluateParams) -> EvaluationInputs:
     test = load_test(p)
     train_ids, train_speakers, train_feats = load_features(p.features, "train")
     faces = read_dataset(p.faces, columns=["clip_id", "frontality", "crop"])
+    (encoder, encoder_card), (decoder, decoder_card) = load_encoder(p.encoder), load_decoder(p.decoder)
     return EvaluationInputs(clips=clips, labels=speaker_labels(clips, p.attributes, p.labels), test=test,
                             train=TrainFaces(train_ids, train_speakers, m.normalize(train_feats)),
                             train_with_speech=spectrogram_ids(p.spectrograms, "train"),
-                            encoder=load_encoder(p.encoder)[0], decoder=load_decoder(p.decoder)[0],
-                            faces=faces[faces.clip_id.isin(test.clip_ids)])
+                            encoder=encoder, decoder=decoder, faces=faces[faces.clip_id.isin(test.clip_ids)],
+                            cards={"encoder": encoder_card, "decoder": decoder_card})
 
 
 def first_waves(clips: pd.DataFrame, ids: list[str], audio: AudioParams) -> list[np.ndarray]:

@@ -6,13 +6,15 @@ weights) is one InputError naming the file and the stage that remakes it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from safetensors import SafetensorError
+import torch
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 from torch import nn
 
@@ -47,27 +49,43 @@ def read_card(directory: str | Path, kind: str) -> ModelCard:
                          f"s2f?); {fix}") from None
 
 
-def _load(directory: str | Path, kind: str, build: Callable[[ModelCard], nn.Module]) -> tuple[Any, ModelCard]:
+def _load(directory: str | Path, kind: str, build: Callable[[ModelCard], nn.Module],
+          check_only: bool = False) -> tuple[Any, ModelCard]:
     what, stage = KINDS[kind]
     fix = f"remake it with `dvc repro {stage}`"
     card = read_card(directory, kind)
     config_path, weights = Path(directory) / CONFIG, Path(directory) / WEIGHTS
     try:
-        model = build(card)
+        with torch.device("meta") if check_only else contextlib.nullcontext():  # meta: shapes, no memory
+            model = build(card)
     except (KeyError, TypeError, ValueError) as err:
         raise InputError(f"{config_path}: not a {what}'s config ({type(err).__name__}: {err}); {fix}") from None
     if not weights.is_file():
         raise InputError(f"{weights}: missing; {fix}")
     try:
-        state = load_file(str(weights))
+        if check_only:  # the header only (safetensors checks it against the file's length)
+            with safe_open(str(weights), "pt") as f:
+                shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+        else:
+            state = load_file(str(weights))
     except (SafetensorError, OSError, ValueError) as err:
         raise InputError(f"{weights}: damaged ({err}); {fix}") from None
+    misfit = InputError(f"{weights}: its tensors do not fit {config_path} (another model's weights?); {fix}")
+    if check_only:
+        if shapes != {k: tuple(v.shape) for k, v in model.state_dict().items()}:
+            raise misfit
+        return None, card
     try:
         model.load_state_dict(state)
     except RuntimeError:
-        raise InputError(f"{weights}: its tensors do not fit {config_path} (another model's weights?); {fix}") \
-            from None
+        raise misfit from None
     return model.eval(), card
+
+
+def check_model(directory: str | Path, kind: str) -> ModelCard:
+    """What loading would find wrong with a model folder, found without loading its weights (the header's
+    tensor names and shapes against the card's architecture); returns the card."""
+    return _load(directory, kind, _encoder if kind == "voice_encoder" else _decoder, check_only=True)[1]
 
 
 def _decoder(card: ModelCard) -> FaceDecoder:
