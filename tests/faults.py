@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.conftest import REALDATA, espeak_wav
+
 ROOT = "clips"  # the folder source's root inside the corpus; speakers.csv and outside.mp4 lie beside it
 CSV = "speakers.csv"
 MAN, WOMAN, OTHER = "S01_1.mp4", "S03_1.mp4", "S04_1.mp4"  # real clips: a man, a woman, another woman
@@ -86,11 +88,6 @@ def _speech(real: Path, out: Path, seconds: float = 3.0, size: int = 360, *extra
     _ffmpeg("-i", real, "-t", seconds, "-vf", f"scale={size}:{size}", *_h264(), "-c:a", "aac", *extra, out)
 
 
-def _espeak(out: Path, text: str) -> Path:
-    subprocess.run(["espeak-ng", "-w", str(out), text], check=True, capture_output=True)
-    return out
-
-
 def _wide(face_height: int) -> Callable[[Path, Path, Path], None]:
     def make(real: Path, out: Path, tmp: Path) -> None:
         _ffmpeg("-i", real / MAN, "-t", 3, "-vf",
@@ -106,13 +103,13 @@ def _phone(real: Path, out: Path, tmp: Path) -> None:
 
 
 def _still(real: Path, out: Path, tmp: Path) -> None:
-    frame, voice = tmp / "frame.png", _espeak(tmp / "voice.wav", "The quick brown fox jumps over the lazy dog.")
+    frame, voice = tmp / "frame.png", espeak_wav(tmp / "voice.wav", "The quick brown fox jumps over the lazy dog.")
     _ffmpeg("-ss", 1, "-i", real / WOMAN, "-frames:v", 1, "-vf", "scale=360:360", frame)
     _ffmpeg("-loop", 1, "-framerate", 25, "-i", frame, "-i", voice, "-shortest", *_h264(), "-c:a", "aac", out)
 
 
 def _burst(real: Path, out: Path, tmp: Path) -> None:
-    voice = _espeak(tmp / "hi.wav", "Hi.")
+    voice = espeak_wav(tmp / "hi.wav", "Hi.")
     _ffmpeg("-i", real / MAN, "-i", voice, "-map", "0:v", "-map", "1:a", "-t", 3, "-vf", "scale=360:360",
             "-af", "apad", *_h264(), "-c:a", "aac", out)
 
@@ -184,6 +181,4 @@ def build(realdata: Path, out: Path) -> Path:
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python -m tests.faults OUT")
-    from tests.conftest import REALDATA
-
     print(build(REALDATA, Path(sys.argv[1])))
