@@ -98,7 +98,7 @@ def per_clip_work(params, clips: int, runs: int) -> dict[str, float]:
     from s2f.synth.corpus import plan_corpus, render_clip
     from s2f.tables import read_dataset
 
-    table = read_dataset(params.faces.clips).sort_values("clip_id").head(clips)
+    table = read_dataset(params.paths.clips).sort_values("clip_id").head(clips)
     rows = table.to_dict("records")
     jobs = plan_corpus(params.synth)[:clips]
     out: dict[str, float] = {}
@@ -113,10 +113,12 @@ def per_clip_work(params, clips: int, runs: int) -> dict[str, float]:
         out["synth"] = median_of(runs, lambda: timed(lambda: [render_clip(j, params.synth, tmp / "synth")
                                                                 for j in jobs]))
         out["ingest"] = median_of(runs, lambda: timed(lambda: [probe(r["path"]) for r in rows]))
-        for name, mod, section in (("faces", faces, params.faces), ("audio", audio, params.audio)):
-            def one_pass(mod=mod, section=section, name=name) -> float:
-                p = section.model_copy(update={"out": str(tmp / f"{name}-{time.perf_counter_ns()}")})
-                return timed(lambda: [mod.run_shard(Shard(f"k{i}", [r]), p, {}) for i, r in enumerate(rows)])
+        for name, mod, section, outputs in (("faces", faces, params.faces, faces.FacesOutputs),
+                                            ("audio", audio, params.audio, audio.AudioOutputs)):
+            def one_pass(mod=mod, section=section, name=name, outputs=outputs) -> float:
+                out = outputs.under(tmp / f"{name}-{time.perf_counter_ns()}")
+                return timed(lambda: [mod.run_shard(Shard(f"k{i}", [r]), section, out, {})
+                                      for i, r in enumerate(rows)])
             one_pass()  # loads the detector and dlib's models once, as a worker does
             out[name] = median_of(runs, one_pass)
     return out
@@ -197,16 +199,16 @@ def main() -> None:
     startup = prefect_startup(args.runs)
     gflops = matmul_gflops(args.runs)
     per_clip = per_clip_work(params, args.clips, args.runs)
-    clips = read_dataset(params.faces.clips)
+    clips = read_dataset(params.paths.clips)
     n_clips = len(clips)
     n_train = int((clips.split == "train").sum())
     floors = {stage: startup + per_clip[stage] * n_clips / cores for stage in per_clip}
 
-    faces = read_dataset(params.face_model.faces, columns=["split"])
+    faces = read_dataset(params.paths.faces, columns=["split"])
     face_train = int((faces.split == "train").sum())
     face_steps = params.face_model.epochs * math.ceil(face_train / params.face_model.batch_size)
     floors["train_face"] = startup + step_gflop("train_face", params) * face_steps / gflops
-    voice = json.loads((ROOT / params.voice_model.reports / "metrics.json").read_text())
+    voice = json.loads((ROOT / params.paths.train_voice_reports / "metrics.json").read_text())
     epochs = voice.get("epochs_trained", voice.get("epochs_run", params.voice_model.epochs))
     voice_steps = epochs * math.ceil(n_train / params.voice_model.batch_size)
     floors["train_voice"] = startup + step_gflop("train_voice", params) * voice_steps / gflops

@@ -55,13 +55,12 @@ def main() -> None:
             work = tmp / f"x{factor}"
             work.mkdir()
             params = {**base,
-                      "synth": {**base["synth"], "speakers": n, "seconds": args.seconds, "size": args.size,
-                                "out": str(work / "raw")},
-                      "ingest": {**base["ingest"], "root": str(work / "raw"), "out": str(work / "processed")},
-                      "faces": {**base["faces"], "clips": str(work / "processed/clips"),
-                                "out": str(work / "processed")},
-                      "audio": {**base["audio"], "clips": str(work / "processed/clips"),
-                                "out": str(work / "processed"), "seconds": args.seconds},
+                      "paths": {**base["paths"], "synth": str(work / "raw"), "videos": str(work / "raw"),
+                                **{k: str(work / "processed" / k) for k in ("clips", "clips_rejects", "faces",
+                                                                            "face_features", "faces_rejects",
+                                                                            "spectrograms", "audio_rejects")}},
+                      "synth": {**base["synth"], "speakers": n, "seconds": args.seconds, "size": args.size},
+                      "audio": {**base["audio"], "seconds": args.seconds},
                       "evaluate": {**base["evaluate"], "seconds": [args.seconds]}}  # at most audio.seconds
             path = work / "params.yaml"
             path.write_text(yaml.safe_dump(params))

@@ -21,13 +21,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARD = """
 import json, resource, sys, time
 t = time.perf_counter()
-from s2f.audio.stage import run_shard
+from s2f.audio.stage import AudioOutputs, run_shard
 from s2f.config import AudioParams
 from s2f.shards import Shard
 row = {"clip_id": "c", "speaker_id": "s", "split": "train", "path": sys.argv[1], "segment_start": None,
        "segment_end": None}
 start = time.perf_counter()
-counts = run_shard(Shard("k", [row]), AudioParams(out=sys.argv[2]), {})
+counts = run_shard(Shard("k", [row]), AudioParams(), AudioOutputs.under(sys.argv[2]), {})
 print(json.dumps({"shard_s": time.perf_counter() - start, "counts": counts,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """

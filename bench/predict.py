@@ -29,11 +29,11 @@ def main() -> None:
     from s2f.predict import Predictor, read_speech, speech_window
     from s2f.tables import read_dataset
 
-    p = load_params(ROOT / "params.yaml").predict
-    clips = read_dataset(ROOT / "data/processed/clips")
+    p = load_params(ROOT / "params.yaml").paths
+    clips = read_dataset(ROOT / p.clips)
     paths = sorted(clips[clips.split == "test"].path)[: args.clips]
     start = time.perf_counter()
-    predictor = Predictor(ROOT / p.encoder, ROOT / p.decoder, ROOT / p.classifiers)
+    predictor = Predictor(ROOT / p.voice_encoder, ROOT / p.face_decoder, ROOT / p.classifiers)
     load_s = time.perf_counter() - start
     per_clip, stages = [], {"decode": [], "model": [], "attributes": []}
     for _ in range(args.runs):

@@ -48,12 +48,15 @@ def child(stage: str, clips: Path, out: Path, workers: int) -> None:
                                                     "-map", stream, "-f", "null", "-"], check=True), paths))
         totals: Counter = Counter()
     else:
-        mod, section = (faces, FacesParams) if stage == "faces" else (audio, AudioParams)
-        p = section(clips=str(clips), out=str(out))
+        if stage == "faces":
+            mod, p, outputs = faces, FacesParams(), faces.FacesOutputs.under(out)
+        else:
+            mod, p, outputs = audio, AudioParams(), audio.AudioOutputs.under(out)
         shards = plan_shards(read_dataset(clips), p.shard_size, p.model_dump(mode="json"))
         start = time.perf_counter()
         with ThreadPoolExecutor(workers) as pool:
-            totals = sum((Counter(c) for c in pool.map(lambda s: mod.run_shard(s, p, {}), shards)), Counter())
+            totals = sum((Counter(c) for c in pool.map(lambda s: mod.run_shard(s, p, outputs, {}), shards)),
+                         Counter())
     wall = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"wall": wall, "peak_mb": peak_mb, **totals}))

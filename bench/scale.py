@@ -40,7 +40,10 @@ def child_faces(kind: str, workers: int, clips: Path, out: Path) -> None:
     from s2f.config import Params
 
     params = Params.model_validate({"runner": {"kind": kind, "workers": workers},
-                                    "faces": {"clips": str(clips), "out": str(out), "shard_size": 4}})
+                                    "paths": {"clips": str(clips), "faces": str(out / "faces"),
+                                              "face_features": str(out / "face_features"),
+                                              "faces_rejects": str(out / "faces_rejects")},
+                                    "faces": {"shard_size": 4}})
     start = time.perf_counter()
     totals = faces.run(params)
     print(json.dumps({"wall": time.perf_counter() - start, "features": totals.get("features", 0)}))

@@ -9,19 +9,20 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.common import with_runner
 from flows.sharded import run_sharded
-from s2f.audio.stage import dataset_dirs, run_shard
+from s2f.audio.stage import AudioOutputs, run_shard
 from s2f.config import AudioParams, Params
 from s2f.shards import Shard
 
 
 @task(retries=1, cache_policy=NO_CACHE, task_run_name="audio-{shard.key}")
-def audio_shard(shard: Shard, p: AudioParams, meta: dict[str, Any]) -> dict[str, Any]:
-    return run_shard(shard, p, meta)
+def audio_shard(shard: Shard, p: AudioParams, out: AudioOutputs, meta: dict[str, Any]) -> dict[str, Any]:
+    return run_shard(shard, p, out, meta)
 
 
 @flow(name="audio", validate_parameters=False)
 def audio_flow(params: Params) -> dict[str, Any]:
-    totals = run_sharded(audio_shard, params.audio, "audio", dataset_dirs(params.audio.out), label="audio")
+    out = AudioOutputs(spectrograms=params.paths.spectrograms, rejects=params.paths.audio_rejects)
+    totals = run_sharded(audio_shard, params.audio, "audio", params.paths.clips, out, label="audio")
     get_run_logger().info("%d spectrogram segments, %d rejects", totals["segments"], totals["rejects"])
     return dict(totals)
 

@@ -14,7 +14,9 @@ from typing import Any
 from flows.env import configure
 from flows.server import start_stage_server
 from s2f.config import (
+    Params,
     ParamsError,
+    PathsParams,
     PredictParams,
     check_paths,
     load_params,
@@ -29,9 +31,18 @@ STAGES = ("synth", "ingest", "faces", "audio", "train_face", "train_voice", "eva
 def _model_options(command: argparse.ArgumentParser) -> None:
     """The options of the commands that load the trained models (predict, app)."""
     command.add_argument("--models", help="folder holding voice_encoder/, face_decoder/ and attributes.json "
-                                          "(default: the predict.* paths in params)")
+                                          "(default: paths.voice_encoder, paths.face_decoder, paths.classifiers)")
+    _params_options(command)
+
+
+def _params_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     command.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
+
+
+def _catalog(args: argparse.Namespace) -> PathsParams:
+    """The data catalog (`paths:`) of the params file, or its defaults where there is no params file."""
+    return load_params(args.params, args.overrides).paths if Path(args.params).is_file() else PathsParams()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,17 +54,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                      help="override one parameter, e.g. --set synth.speakers=10 (repeatable)")
     sheet = sub.add_parser("contact-sheet", help="tile the aligned face crops of a faces table into one PNG")
-    sheet.add_argument("--faces", default="data/processed/faces", help="faces dataset (default: %(default)s)")
-    sheet.add_argument("-o", "--out", default="reports/contact_sheet.png", help="PNG to write (default: %(default)s)")
+    sheet.add_argument("--faces", help="faces dataset (default: paths.faces)")
+    sheet.add_argument("-o", "--out", help="PNG to write (default: contact_sheet.png in paths.reports)")
+    _params_options(sheet)
     sheet.add_argument("--per-row", type=int, default=8)
     sheet.add_argument("--max-clips", type=int, default=64, help="show at most this many clips (default: 64)")
     plots = sub.add_parser("plots", help="`dvc plots show` as HTML that renders offline (Vega inlined)")
-    plots.add_argument("-o", "--out", default="reports/dvc_plots", help="output folder (default: %(default)s)")
+    plots.add_argument("-o", "--out", help="output folder (default: dvc_plots in paths.reports)")
+    _params_options(plots)
     grid = sub.add_parser("face-grid", help="val speakers' real crops beside their decoded faces, as a PNG")
-    grid.add_argument("--faces", default="data/processed/faces", help="faces dataset (default: %(default)s)")
-    grid.add_argument("--decoder", default="models/face_decoder", help="trained decoder (default: %(default)s)")
+    grid.add_argument("--faces", help="faces dataset (default: paths.faces)")
+    grid.add_argument("--decoder", help="trained decoder (default: paths.face_decoder)")
     grid.add_argument("--split", default="val", choices=("train", "val", "test"))
-    grid.add_argument("-o", "--out", default="reports/face_grid_val.png", help="PNG (default: %(default)s)")
+    grid.add_argument("-o", "--out", help="PNG (default: face_grid_<split>.png in paths.reports)")
+    _params_options(grid)
     pipe = sub.add_parser("pipeline", help="one run of the pipeline flow: dvc repro if anything changed, push, publish")
     pipe.add_argument("--root", default=".", help="project folder holding dvc.yaml (default: the current one)")
     serve = sub.add_parser("serve", help="serve the pipeline flow as a scheduled Prefect deployment")
@@ -76,9 +90,10 @@ def _parser() -> argparse.ArgumentParser:
     ref.add_argument("--write", metavar="FILE", help="write it there (default: print it)")
     ref.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from what the schema gives")
     results = sub.add_parser("results", help="the README's results block from reports/metrics.json")
-    results.add_argument("--metrics", default="reports/metrics.json", help="(default: %(default)s)")
+    results.add_argument("--metrics", help="(default: metrics.json in paths.reports)")
     results.add_argument("--write", metavar="README", help="rewrite the block between the results markers in it")
     results.add_argument("--check", metavar="README", help="exit 1 if its block differs from the metrics")
+    _params_options(results)
     return parser
 
 
@@ -86,6 +101,7 @@ def _results(args: argparse.Namespace) -> int:
     from s2f.evaluate.report import results_markdown, with_results
     from s2f.evaluate.results import EvaluationResults, RealVoices
 
+    args.metrics = args.metrics or str(Path(_catalog(args).reports) / "metrics.json")
     metrics = EvaluationResults.read(args.metrics)
     real = RealVoices.read_beside(args.metrics)
     if not (args.write or args.check):
@@ -134,7 +150,7 @@ def _plots(args: argparse.Namespace) -> int:
     from flows.env import PROJECT_ROOT
 
     vega = PROJECT_ROOT / ".cache" / "vega"
-    command = ["dvc", "plots", "show", "-o", args.out]
+    command = ["dvc", "plots", "show", "-o", args.out or str(Path(_catalog(args).reports) / "dvc_plots")]
     if all((vega / name).is_file() for name in VEGA_SCRIPTS):
         scripts = "".join(f"<script>{(vega / n).read_text()}</script>\n" for n in VEGA_SCRIPTS)
         template = vega / "template.html"
@@ -152,9 +168,10 @@ def _face_grid(args: argparse.Namespace) -> int:
     from s2f.models.train_face import comparison_grid, load_face_data
     from s2f.models.zoo import load_decoder
 
-    decoder, _ = load_decoder(args.decoder)
-    data = load_face_data(args.faces, decoder.cfg.size)[args.split]
-    path = write_png(comparison_grid(decoder, data), args.out)
+    paths = _catalog(args)
+    decoder, _ = load_decoder(args.decoder or paths.face_decoder)
+    data = load_face_data(args.faces or paths.faces, decoder.cfg.size)[args.split]
+    path = write_png(comparison_grid(decoder, data), args.out or Path(paths.reports) / f"face_grid_{args.split}.png")
     print(f"wrote {path}: real crop | decoded face, for up to 16 {args.split} speakers")
     return 0
 
@@ -164,9 +181,11 @@ def _contact_sheet(args: argparse.Namespace) -> int:
     from s2f.images import write_png
     from s2f.tables import read_dataset
 
-    faces = read_dataset(args.faces, columns=["clip_id", "speaker_id", "time", "frontality", "crop"])
+    paths = _catalog(args)
+    faces = read_dataset(args.faces or paths.faces, columns=["clip_id", "speaker_id", "time", "frontality", "crop"])
     shown = sorted(faces.clip_id.unique())[: args.max_clips]
-    path = write_png(contact_sheet(faces[faces.clip_id.isin(shown)], args.per_row), args.out)
+    path = write_png(contact_sheet(faces[faces.clip_id.isin(shown)], args.per_row),
+                     args.out or Path(paths.reports) / "contact_sheet.png")
     print(f"wrote {path}: {faces.clip_id.isin(shown).sum()} crops of {len(shown)} clips")
     return 0
 
@@ -205,10 +224,10 @@ def _predict_one(predictor: Any, source: Path, out: Path, p: PredictParams, comp
     return pred.to_json(str(out), row)
 
 
-def _model_paths(p: PredictParams, models: str | None) -> tuple[str, str, str]:
+def _model_paths(paths: PathsParams, models: str | None) -> tuple[str, str, str]:
     if models:
         return tuple(str(Path(models) / name) for name in ("voice_encoder", "face_decoder", "attributes.json"))
-    return p.encoder, p.decoder, p.classifiers
+    return paths.voice_encoder, paths.face_decoder, paths.classifiers
 
 
 def _app(args: argparse.Namespace) -> int:
@@ -216,7 +235,6 @@ def _app(args: argparse.Namespace) -> int:
     import uvicorn
 
     from s2f.app.api import create_app
-    from s2f.config import Params
     from s2f.predict import Predictor
 
     params = load_params(args.params, args.overrides) if Path(args.params).is_file() else Params()
@@ -230,8 +248,8 @@ def _app(args: argparse.Namespace) -> int:
         except OSError as err:
             raise InputError(f"cannot listen on {args.host}:{args.port} ({err.strerror}); "
                              "choose another with --port (or --host)") from None
-    predictor = Predictor(*_model_paths(params.predict, args.models))
-    app = create_app(predictor, params.predict, params.app)
+    predictor = Predictor(*_model_paths(params.paths, args.models))
+    app = create_app(predictor, params.predict, params.app, params.paths.reports)
     print(f"s2f app: http://{args.host}:{args.port}/ (API docs at /docs; Ctrl-C stops it)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
@@ -243,9 +261,10 @@ def _predict(args: argparse.Namespace) -> int:
 
     from s2f.predict import Predictor
 
-    p = load_params(args.params, args.overrides).predict if Path(args.params).is_file() else PredictParams()
+    params = load_params(args.params, args.overrides) if Path(args.params).is_file() else Params()
+    p = params.predict
     pairs = _predict_outputs(args.inputs, args.out)
-    predictor = Predictor(*_model_paths(p, args.models))
+    predictor = Predictor(*_model_paths(params.paths, args.models))
     if predictor.trained_on == "synth" and not args.json:  # JSON says it in every result's "trained_on"
         print("note: this model was trained on the synthetic corpus (drawn faces, espeak-ng voices); the face it "
               "draws says little about a real voice")
@@ -273,7 +292,6 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _pipeline(args: argparse.Namespace) -> int:
-    configure()
     from flows.pipeline import pipeline_flow
 
     root = str(Path(args.root).resolve())
@@ -334,7 +352,6 @@ def _run(args: argparse.Namespace) -> int:
     except InputError as err:
         print(f"s2f {args.stage}: {err}", file=sys.stderr)
         return 2
-    configure()
     # Workers stopped by Ctrl-C leave semaphores that multiprocessing's tracker frees, with a warning that says
     # nothing to a user.
     os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"),
@@ -363,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse, dispatch, and turn every error a user can fix into one line: a bad parameter exits 2, a missing or
     unusable input 1, Ctrl-C 130 (a stage reports its own interruption); nothing prints a traceback."""
     args = _parser().parse_args(argv)
+    configure()  # before numpy loads: OpenBLAS reads its kernel choice then
     name = f"s2f {args.stage}" if args.command == "run" else f"s2f {args.command}"
     try:
         return COMMANDS[args.command](args)

@@ -17,16 +17,17 @@ from s2f.tables import dataset_version
 @flow(name="evaluate", validate_parameters=False)
 def evaluate_flow(params: Params) -> list[Path]:
     log = get_run_logger()
-    p = params.evaluate
-    inputs = load_inputs(p)
+    p, paths = params.evaluate, params.paths
+    inputs = load_inputs(paths, p)
     result = evaluate(inputs, p, params.audio, params.faces.crop_size, log.info)
-    save_classifiers(result.classifiers, p.classifiers)
-    encoder, decoder = inputs.cards["encoder"], inputs.cards["decoder"]
+    save_classifiers(result.classifiers, paths.classifiers)
+    encoder, decoder = inputs.encoder_card, inputs.decoder_card
     context = {"encoder": f"{encoder.preset} preset, width {encoder.arch['width']:g}, "
                           f"best val loss {encoder.metrics['best_val_loss']:.2f}",
                "decoder": f"{decoder.arch['size']} px",
-               "data": f"features {dataset_version(p.features)}, spectrograms {dataset_version(p.spectrograms)}"}
-    written = write_outputs(result.results, result.curves, result.confusions, result.grid, context, p.out)
+               "data": f"features {dataset_version(paths.face_features)}, "
+                       f"spectrograms {dataset_version(paths.spectrograms)}"}
+    written = write_outputs(result.results, result.curves, result.confusions, result.grid, context, paths.reports)
     longest, chance = f"{max(p.seconds):g}s", result.results.chance_recall
     for method, r in result.results.lengths[longest].items():
         log.info("%s @ %s: R@1 %.3f R@10 %.3f (chance %.3f / %.3f), agreement %s", method, longest,

@@ -24,10 +24,10 @@ def probe_shard(cands: list[Candidate], min_seconds: float) -> tuple[list[dict],
 @flow(name="ingest", validate_parameters=False)
 def ingest_flow(params: Params) -> tuple[Path, Path]:
     log = get_run_logger()
-    p = params.ingest
-    cands, rejects = list_source(p.source, Path(p.root), Path(p.csv) if p.csv else None)
+    p, paths = params.ingest, params.paths
+    cands, rejects = list_source(p.source, Path(paths.videos), Path(paths.videos_csv) if paths.videos_csv else None)
     log.info("source %s: %d candidate clips below %s (%d rejected before probing)",
-             p.source, len(cands), p.root, len(rejects))
+             p.source, len(cands), paths.videos, len(rejects))
     rows = []
     for shard_rows, shard_rejects in map_tasks(probe_shard, chunks(cands, p.shard_size), p.min_seconds,
                                                label="ingest"):
@@ -35,9 +35,8 @@ def ingest_flow(params: Params) -> tuple[Path, Path]:
         rejects += shard_rejects
     clips, rej = build_tables(p.source, rows, rejects, p.split, p.seed)
     meta = {"ingest": p.model_dump(mode="json"), "params_hash": params.section_hash("ingest")}
-    out = Path(p.out)
-    clips_path = write_dataset([clips], out / "clips", dataset="clips", schema_version=SCHEMA_VERSION, params=meta)
-    rej_path = write_dataset([rej], out / "clips_rejects", dataset="clips_rejects", schema_version=SCHEMA_VERSION,
+    clips_path = write_dataset([clips], paths.clips, dataset="clips", schema_version=SCHEMA_VERSION, params=meta)
+    rej_path = write_dataset([rej], paths.clips_rejects, dataset="clips_rejects", schema_version=SCHEMA_VERSION,
                              params=meta)
     splits = Counter(clips.column("split").to_pylist())
     reasons = Counter(rej.column("reason").to_pylist())

@@ -20,6 +20,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from s2f.config import load_params
 from s2f.evaluate.report import results_markdown
 from s2f.evaluate.results import EvaluationResults
 
@@ -84,7 +85,7 @@ def pipeline_flow(root: str = ".", wait_s: float = 6 * 3600) -> dict[str, Any]:
         log.info("changed: %s; running dvc repro", ", ".join(changed))
         ran = repro(path)
         pushed = push(path)
-        metrics = path / "reports" / "metrics.json"
+        metrics = path / load_params(path / "params.yaml").paths.reports / "metrics.json"
         if metrics.is_file():
             create_markdown_artifact(results_markdown(EvaluationResults.read(metrics)), key="s2f-evaluation",
                                      description="s2f evaluation on the test split")

@@ -13,10 +13,11 @@ from s2f.shards import plan_shards, prune
 from s2f.tables import read_dataset, read_meta
 
 
-def run_sharded(task: Any, section: Any, name: str, dirs: list[Path], label: str) -> Counter:
-    """Plan shards of `section.clips`, run `task(shard, section, meta)` on each, prune stale parts."""
+def run_sharded(task: Any, section: Any, name: str, clips: str, out: Any, label: str) -> Counter:
+    """Plan shards of the clip table at `clips`, run `task(shard, section, out, meta)` on each (`out`: where the
+    stage writes, with `.dirs`), prune stale parts."""
     log = get_run_logger()
-    clips_path = Path(section.clips)
+    clips_path, dirs = Path(clips), out.dirs
     clips = read_dataset(clips_path)
     settings = section.model_dump(mode="json")
     meta = {name: settings, "clips": read_meta(clips_path)}
@@ -25,7 +26,7 @@ def run_sharded(task: Any, section: Any, name: str, dirs: list[Path], label: str
         d.mkdir(parents=True, exist_ok=True)
     log.info("read %s: %d clips -> %d shards of up to %d", clips_path, len(clips), len(shards), section.shard_size)
     totals: Counter = Counter()
-    for counts in map_tasks(task, shards, section, meta, label=label):
+    for counts in map_tasks(task, shards, section, out, meta, label=label):
         totals.update(counts)
     pruned = prune(dirs, [s.key for s in shards])
     log.info("wrote %s (%d shards run, %d already done, %d stale files pruned)",

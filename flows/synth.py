@@ -21,10 +21,10 @@ def render(job: ClipJob, p: SynthParams, root: Path) -> dict:
 
 @flow(name="synth", validate_parameters=False)
 def synth_flow(params: Params) -> Path:
-    """Render every clip into a staging folder, then swap it in as `synth.out` (never a half corpus)."""
+    """Render every clip into a staging folder, then swap it in as `paths.synth` (never a half corpus)."""
     log = get_run_logger()
     p = params.synth
-    out = Path(p.out)
+    out = Path(params.paths.synth)
     jobs = plan_corpus(p)
     log.info("rendering %d clips (%d speakers x %d) of %.1f s at %d px into %s",
              len(jobs), p.speakers, p.clips_per_speaker, p.seconds, p.size, out)

@@ -27,17 +27,17 @@ def live_logger(live: Live):
 @flow(name="train_face", validate_parameters=False)
 def train_face_flow(params: Params) -> Path:
     log = get_run_logger()
-    p = params.face_model
-    data = load_face_data(p.faces, p.size)
-    log.info("read %s: %s face crops by split", p.faces, {k: len(v.speakers) for k, v in data.items()})
-    with Live(dir=p.reports, dvcyaml=None, save_dvc_exp=False, monitor_system=False) as live:
+    p, paths = params.face_model, params.paths
+    data = load_face_data(paths.faces, p.size)
+    log.info("read %s: %s face crops by split", paths.faces, {k: len(v.speakers) for k, v in data.items()})
+    with Live(dir=paths.train_face_reports, dvcyaml=None, save_dvc_exp=False, monitor_system=False) as live:
         decoder, metrics = train_face_decoder(p, data, live_logger(live))
         live.summary.update(metrics)
-    grid = write_png(comparison_grid(decoder, data["val"]), Path(p.reports) / "val_grid.png")
+    grid = write_png(comparison_grid(decoder, data["val"]), Path(paths.train_face_reports) / "val_grid.png")
     card = ModelCard(model="face_decoder", arch=decoder.cfg.to_json(), params=p.model_dump(mode="json"),
-                     params_hash=params.section_hash("face_model"), data_version=dataset_version(p.faces),
+                     params_hash=params.section_hash("face_model"), data_version=dataset_version(paths.faces),
                      metrics=metrics)
-    out = save_model(decoder, card, p.out)
+    out = save_model(decoder, card, paths.face_decoder)
     log.info("wrote %s (val L1 %.4f, identity top-1 %.2f) and %s", out, metrics.get("val_l1", float("nan")),
              metrics.get("val_identity_top1", float("nan")), grid)
     return out

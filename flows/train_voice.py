@@ -10,6 +10,7 @@ from prefect import flow, get_run_logger
 from flows.common import with_runner
 from flows.train_face import live_logger
 from s2f.config import Params
+from s2f.models.data import load_voice_data
 from s2f.models.store import ModelCard, save_model
 from s2f.models.train_voice import train_voice_encoder
 from s2f.models.zoo import load_decoder
@@ -19,20 +20,23 @@ from s2f.tables import dataset_version, read_meta
 @flow(name="train_voice", validate_parameters=False)
 def train_voice_flow(params: Params) -> Path:
     log = get_run_logger()
-    p = params.voice_model
-    decoder, decoder_card = load_decoder(p.decoder)
-    data_version = f"{dataset_version(p.spectrograms)}-{dataset_version(p.features)}"
+    p, paths = params.voice_model, params.paths
+    decoder, decoder_card = load_decoder(paths.face_decoder)
+    data_version = f"{dataset_version(paths.spectrograms)}-{dataset_version(paths.face_features)}"
+    data = load_voice_data(paths.face_features, paths.spectrograms, p.memory_gb)
     width, frames = p.architecture()
-    log.info("training the %s voice encoder (width %g, %d input frames) on %s against %s",
-             p.preset, width, frames, p.spectrograms, p.features)
-    with Live(dir=p.reports, dvcyaml=None, save_dvc_exp=False, monitor_system=False) as live:
-        encoder, metrics = train_voice_encoder(p, decoder.fc, data_version, live_logger(live))
+    log.info("training the %s voice encoder (width %g, %d input frames) on %s against %s (%s in memory)",
+             p.preset, width, frames, paths.spectrograms, paths.face_features,
+             "train and val" if data.train_records and data.val_records else "not all")
+    with Live(dir=paths.train_voice_reports, dvcyaml=None, save_dvc_exp=False, monitor_system=False) as live:
+        encoder, metrics = train_voice_encoder(p, decoder.fc, data, data_version, paths.checkpoints,
+                                               live_logger(live))
         live.summary.update(metrics)
     card = ModelCard(model="voice_encoder", arch=encoder.cfg.to_json(), members=len(encoder.members),
-                     preset=p.preset, trained_on=trained_on(p.spectrograms), params=p.model_dump(mode="json"),
+                     preset=p.preset, trained_on=trained_on(paths.spectrograms), params=p.model_dump(mode="json"),
                      params_hash=params.section_hash("voice_model"), data_version=data_version,
                      decoder=decoder_card.params_hash, metrics=metrics)
-    out = save_model(encoder, card, p.out)
+    out = save_model(encoder, card, paths.voice_encoder)
     log.info("wrote %s: %d encoders, best val loss %.3f on average (first epoch %.3f, train-mean baseline %.3f), "
              "their average %.3f; predictions widened x%.2f to the train faces' spread", out, p.members,
              metrics["best_val_loss"], metrics["first_epoch_val_loss"], metrics["val_loss_mean_baseline"],

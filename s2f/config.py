@@ -62,8 +62,6 @@ class SynthParams(_Section):
     """Frame side in px (even)."""
     seed: int = Field(0, ge=0)
     """Same seed, same corpus (identical bytes)."""
-    out: PathStr = "data/raw/synth"
-    """Where the corpus is written (videos, meta.csv, attributes.parquet)."""
 
     @field_validator("size")
     @classmethod
@@ -97,11 +95,6 @@ class IngestParams(_Section):
 
     source: Literal["synth", "folder", "voxceleb2", "avspeech"] = "synth"
     """`synth`, `folder`, `voxceleb2` or `avspeech`."""
-    root: PathStr = "data/raw/synth"
-    """Directory holding the videos."""
-    csv: PathStr | None = None
-    """folder: speakers CSV (file, speaker_id[, gender]); voxceleb2: `vox2_meta.csv`; avspeech: the header-less segment
-    CSV (required); synth: defaults to `<root>/meta.csv`."""
     min_seconds: float = Field(1.5, ge=0.0)
     """Shorter clips (or segments) are rejects."""
     shard_size: int = Field(64, ge=1)
@@ -109,14 +102,6 @@ class IngestParams(_Section):
     seed: int = Field(0, ge=0)
     """Split seed."""
     split: SplitParams = SplitParams()
-    out: PathStr = "data/processed"
-    """Folder the clip table and its rejects are written to."""
-
-    @model_validator(mode="after")
-    def _csv_needed(self) -> IngestParams:
-        if self.source == "avspeech" and not self.csv:
-            raise ValueError("source 'avspeech' needs csv: the header-less AVSpeech CSV (youtube_id,start,end,x,y)")
-        return self
 
 
 class FacesParams(_Section):
@@ -140,10 +125,6 @@ class FacesParams(_Section):
     """Aligned crop side (px)."""
     shard_size: int = Field(16, ge=1)
     """Clips per Prefect task and per part file."""
-    clips: PathStr = "data/processed/clips"
-    """The clip table the stage reads (any ingest output)."""
-    out: PathStr = "data/processed"
-    """Folder the faces, face_features and faces_rejects datasets are written to."""
 
     @model_validator(mode="after")
     def _frames(self) -> FacesParams:
@@ -168,10 +149,6 @@ class AudioParams(_Section):
     """Clips with less speech than this after trimming are rejects."""
     shard_size: int = Field(8, ge=1)
     """Clips per Prefect task; a shard's spectrograms are held until its part is written."""
-    clips: PathStr = "data/processed/clips"
-    """The clip table the stage reads (any ingest output)."""
-    out: PathStr = "data/processed"
-    """Folder the spectrograms and audio_rejects datasets are written to."""
 
 
 class FaceModelParams(_Section):
@@ -191,12 +168,6 @@ class FaceModelParams(_Section):
     """Patch-discriminator loss weight; 0 turns the GAN off."""
     seed: int = Field(0, ge=0)
     """Training seed."""
-    faces: PathStr = "data/processed/faces"
-    """The faces dataset the decoder learns from."""
-    out: PathStr = "models/face_decoder"
-    """Where the trained decoder is written (safetensors + config.json)."""
-    reports: PathStr = "reports/train_face"
-    """Training curves and metrics (dvclive)."""
 
     @model_validator(mode="after")
     def _size(self) -> FaceModelParams:
@@ -263,18 +234,6 @@ class VoiceModelParams(_Section):
     members: int = Field(3, ge=1, le=32)
     """Encoders trained from seeds `seed`, `seed + 1`, ...; their predictions are averaged (train_voice time x
     members)."""
-    spectrograms: PathStr = "data/processed/spectrograms"
-    """The spectrograms dataset (audio stage)."""
-    features: PathStr = "data/processed/face_features"
-    """The face features dataset (faces stage): the training targets."""
-    decoder: PathStr = "models/face_decoder"
-    """The frozen face decoder (train_face stage)."""
-    out: PathStr = "models/voice_encoder"
-    """Where the trained encoder is written (safetensors + config.json)."""
-    reports: PathStr = "reports/train_voice"
-    """Training curves and metrics (dvclive)."""
-    checkpoints: PathStr = ".cache/checkpoints"
-    """Per-epoch checkpoints: a killed training resumes from the last one."""
 
     def architecture(self) -> tuple[float, int]:
         """(width, frames): the preset's, unless set explicitly."""
@@ -297,28 +256,10 @@ class EvaluateParams(_Section):
     """Ridge penalties tried for resemblyzer + ridge (speaker-grouped 5-fold CV on train clips)."""
     labels: list[str] = Field(["gender", "age", "accent_group"], min_length=1)
     """Attributes classified (`age` is binned to decades)."""
-    attributes: PathStr | None = "data/raw/synth/attributes.parquet"
-    """Per-speaker label table (`speaker_id` + label columns, CSV or Parquet); null: the clip table's gender only."""
     grid_speakers: int = Field(16, ge=1, le=256)
     """Test speakers shown in `reports/faces_grid.png`."""
     seed: int = Field(0, ge=0)
     """Seed of the retrieval pools and the bootstrap."""
-    clips: PathStr = "data/processed/clips"
-    """The clip table (ingest)."""
-    faces: PathStr = "data/processed/faces"
-    """The faces dataset (faces stage)."""
-    features: PathStr = "data/processed/face_features"
-    """The face features dataset (faces stage)."""
-    spectrograms: PathStr = "data/processed/spectrograms"
-    """The spectrograms dataset (audio stage)."""
-    encoder: PathStr = "models/voice_encoder"
-    """The voice encoder evaluated (train_voice)."""
-    decoder: PathStr = "models/face_decoder"
-    """The face decoder (train_face)."""
-    classifiers: PathStr = "models/attributes.json"
-    """Written here: the attribute classifiers `s2f predict` and `s2f app` use."""
-    out: PathStr = "reports"
-    """Folder of metrics.json, plots/, faces_grid.png and report.html."""
 
     @field_validator("seconds")
     @classmethod
@@ -329,7 +270,7 @@ class EvaluateParams(_Section):
 
 
 class PredictParams(_Section):
-    """`s2f predict`: how much speech it needs and uses, and which models it loads."""
+    """`s2f predict`: how much speech it needs and uses (the models: `paths.*`, or `--models DIR`)."""
 
     seconds: float = Field(6.0, ge=0.5, le=60.0)
     """Window of speech used (the most speech-dense one)."""
@@ -337,12 +278,6 @@ class PredictParams(_Section):
     """Recordings with less speech than this are refused."""
     silence_db: float = Field(-40.0, ge=-100.0, le=-1.0)
     """Frames this far below the recording's peak are not speech."""
-    encoder: PathStr = "models/voice_encoder"
-    """The voice encoder loaded (or `--models DIR`)."""
-    decoder: PathStr = "models/face_decoder"
-    """The face decoder loaded (or `--models DIR`)."""
-    classifiers: PathStr = "models/attributes.json"
-    """The attribute classifiers loaded (or `--models DIR`)."""
 
     @model_validator(mode="after")
     def _enough(self) -> PredictParams:
@@ -352,19 +287,62 @@ class PredictParams(_Section):
 
 
 class AppParams(_Section):
-    """`s2f app`: what an upload may be, and where the page's report and scores come from."""
+    """`s2f app`: what an upload may be (the report and scores it shows: `paths.reports`)."""
 
     max_upload_mb: float = Field(50.0, gt=0, le=4096)
     """A bigger upload is refused (413)."""
     max_seconds: float = Field(300.0, gt=0, le=3600)
     """A longer recording is refused (422); only `predict.seconds` of it is used."""
-    report: PathStr = "reports/report.html"
-    """The evaluation report served at /report."""
-    metrics: PathStr = "reports/metrics.json"
-    """The test scores shown beside the model."""
+
+
+class PathsParams(_Section):
+    """The data catalog: where every dataset, model and report lives, each named once. The flows read and write
+    through it, `dvc.yaml` names its stages' inputs and outputs with `${paths.<key>}`, and no other section holds a
+    path. Moving one (`--set paths.clips=/scratch/clips`) moves it for every stage that reads or writes it."""
+
+    synth: PathStr = "data/raw/synth"
+    """synth writes the synthetic corpus here (videos, meta.csv, attributes.parquet, transcripts.csv)."""
+    videos: PathStr = "data/raw/synth"
+    """ingest reads the videos below this folder (by default the synthetic corpus; a folder of videos, VoxCeleb2's
+    `mp4` folder, the AVSpeech download)."""
+    videos_csv: PathStr | None = None
+    """The CSV naming the videos. folder: speakers CSV (file, speaker_id[, gender]); voxceleb2: `vox2_meta.csv`;
+    avspeech: the header-less segment CSV (required); synth: null reads `<videos>/meta.csv`."""
+    attributes: PathStr | None = "data/raw/synth/attributes.parquet"
+    """Per-speaker label table evaluate scores (`speaker_id` + label columns, CSV or Parquet); null: the clip
+    table's gender only."""
+    clips: PathStr = "data/processed/clips"
+    """The clip table (ingest)."""
+    clips_rejects: PathStr = "data/processed/clips_rejects"
+    """Videos ingest could not use, with a reason each."""
+    faces: PathStr = "data/processed/faces"
+    """Aligned face crops, landmarks and frontality (faces)."""
+    face_features: PathStr = "data/processed/face_features"
+    """One face feature per clip (faces): the voice encoder's targets."""
+    faces_rejects: PathStr = "data/processed/faces_rejects"
+    """Clips the faces stage could not use, with a reason each."""
+    spectrograms: PathStr = "data/processed/spectrograms"
+    """The paper's complex spectrograms (audio)."""
+    audio_rejects: PathStr = "data/processed/audio_rejects"
+    """Clips the audio stage could not use, with a reason each."""
+    face_decoder: PathStr = "models/face_decoder"
+    """The face decoder (train_face; safetensors + config.json); frozen afterwards."""
+    voice_encoder: PathStr = "models/voice_encoder"
+    """The voice encoder (train_voice; safetensors + config.json)."""
+    classifiers: PathStr = "models/attributes.json"
+    """The attribute classifiers evaluate fits and `s2f predict` and `s2f app` use."""
+    train_face_reports: PathStr = "reports/train_face"
+    """The decoder's training curves, metrics.json (dvclive) and val_grid.png."""
+    train_voice_reports: PathStr = "reports/train_voice"
+    """The encoder's training curves and metrics.json (dvclive)."""
+    reports: PathStr = "reports"
+    """evaluate's metrics.json, plots/, faces_grid.png and report.html (shown by `s2f app`)."""
+    checkpoints: PathStr = ".cache/checkpoints"
+    """Per-epoch checkpoints of train_voice: a killed training resumes from the last one."""
 
 
 class Params(_Section):
+    paths: PathsParams = PathsParams()
     runner: RunnerParams = RunnerParams()
     synth: SynthParams = SynthParams()
     ingest: IngestParams = IngestParams()
@@ -377,7 +355,10 @@ class Params(_Section):
     app: AppParams = AppParams()
 
     @model_validator(mode="after")
-    def _decoder_fits_crops(self) -> Params:
+    def _consistent(self) -> Params:
+        if self.ingest.source == "avspeech" and not self.paths.videos_csv:
+            raise ValueError("ingest.source 'avspeech' needs paths.videos_csv: the header-less AVSpeech CSV "
+                             "(youtube_id,start,end,x,y)")
         if self.face_model.size > self.faces.crop_size:
             raise ValueError(f"face_model.size ({self.face_model.size}) cannot exceed faces.crop_size "
                              f"({self.faces.crop_size})")
@@ -417,7 +398,8 @@ def _describe(err: ValidationError, origin: str) -> str:
             lines.append(f"{key}: must be a finite number (got {e['input']!r})")
         else:
             msg = e["msg"].removeprefix("Value error, ")
-            lines.append(f"{key}: {msg} (got {e['input']!r})")
+            # a check across sections names its keys itself; the input it got is the whole file
+            lines.append(msg if not loc else f"{key}: {msg} (got {e['input']!r})")
     if len(lines) == 1:
         return f"{origin}: {lines[0]}"
     return "\n".join([f"{origin}: {len(lines)} invalid parameters (nothing was run):"] + [f"  - {x}" for x in lines])
@@ -494,57 +476,50 @@ def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = 
     return validate(raw, origin=str(path))
 
 
-# The paths each stage reads and writes, by params key: what must exist before the stage starts (and which
-# stage makes it), and where it writes. Checked by `check_paths` before Prefect or any work starts.
+# The catalog entries each stage reads and writes: what must exist before the stage starts (and which stage
+# makes it), and where it writes. Checked by `check_paths` before Prefect or any work starts.
 _READS: dict[str, tuple[tuple[str, str], ...]] = {
     "synth": (),
-    "ingest": (("ingest.root", "folder"), ("ingest.csv", "file")),
-    "faces": (("faces.clips", "dataset"),),
-    "audio": (("audio.clips", "dataset"),),
-    "train_face": (("face_model.faces", "dataset"),),
-    "train_voice": (("voice_model.spectrograms", "dataset"), ("voice_model.features", "dataset"),
-                    ("voice_model.decoder", "model")),
-    "evaluate": (("evaluate.clips", "dataset"), ("evaluate.faces", "dataset"), ("evaluate.features", "dataset"),
-                 ("evaluate.spectrograms", "dataset"), ("evaluate.encoder", "model"), ("evaluate.decoder", "model"),
-                 ("evaluate.attributes", "file")),
+    "ingest": (("videos", "folder"), ("videos_csv", "file")),
+    "faces": (("clips", "dataset"),),
+    "audio": (("clips", "dataset"),),
+    "train_face": (("faces", "dataset"),),
+    "train_voice": (("spectrograms", "dataset"), ("face_features", "dataset"), ("face_decoder", "model")),
+    "evaluate": (("clips", "dataset"), ("faces", "dataset"), ("face_features", "dataset"),
+                 ("spectrograms", "dataset"), ("voice_encoder", "model"), ("face_decoder", "model"),
+                 ("attributes", "file")),
 }
 _WRITES: dict[str, tuple[tuple[str, str], ...]] = {
-    "synth": (("synth.out", "folder"),),
-    "ingest": (("ingest.out", "folder"),),
-    "faces": (("faces.out", "folder"),),
-    "audio": (("audio.out", "folder"),),
-    "train_face": (("face_model.out", "folder"), ("face_model.reports", "folder")),
-    "train_voice": (("voice_model.out", "folder"), ("voice_model.reports", "folder"),
-                    ("voice_model.checkpoints", "folder")),
-    "evaluate": (("evaluate.classifiers", "file"), ("evaluate.out", "folder")),
+    "synth": (("synth", "folder"),),
+    "ingest": (("clips", "folder"), ("clips_rejects", "folder")),
+    "faces": (("faces", "folder"), ("face_features", "folder"), ("faces_rejects", "folder")),
+    "audio": (("spectrograms", "folder"), ("audio_rejects", "folder")),
+    "train_face": (("face_decoder", "folder"), ("train_face_reports", "folder")),
+    "train_voice": (("voice_encoder", "folder"), ("train_voice_reports", "folder"), ("checkpoints", "folder")),
+    "evaluate": (("classifiers", "file"), ("reports", "folder")),
 }
-# Which stage writes an input (by the last part of its key), for the hint in the message.
-_MADE_BY = {"clips": "ingest", "faces": "faces", "features": "faces", "spectrograms": "audio",
-            "decoder": "train_face", "encoder": "train_voice"}
-_HINTS = {"ingest.root": "the folder holding the videos", "ingest.csv": "a CSV file, or null",
-          "evaluate.attributes": "a per-speaker label table, or null for clip-table gender only"}
-
-
-def _value(params: Params, key: str) -> Any:
-    section, name = key.split(".")
-    return getattr(getattr(params, section), name)
+# Which stage writes an input, for the hint in the message.
+_MADE_BY = {"clips": "ingest", "faces": "faces", "face_features": "faces", "spectrograms": "audio",
+            "face_decoder": "train_face", "voice_encoder": "train_voice"}
+_HINTS = {"videos": "the folder holding the videos", "videos_csv": "a CSV file, or null",
+          "attributes": "a per-speaker label table, or null for clip-table gender only"}
 
 
 def model_inputs(params: Params, stage: str) -> list[tuple[str, str]]:
-    """(params key, folder) of each trained model `stage` loads, for a full check before the stage starts."""
-    return [(key, _value(params, key)) for key, kind in _READS[stage] if kind == "model"]
+    """(catalog key, folder) of each trained model `stage` loads, for a full check before the stage starts."""
+    return [(f"paths.{key}", getattr(params.paths, key)) for key, kind in _READS[stage] if kind == "model"]
 
 
 def check_paths(params: Params, stage: str) -> None:
     """Raise InputError, naming the key, when an input `stage` reads is missing or of the wrong kind (a file
     where a folder is needed, a model folder without its config.json) or an output path is taken by the
     other kind. Runs in well under a second, before any work."""
-    for key, kind in _READS[stage]:
-        value = _value(params, key)
+    for name, kind in _READS[stage]:
+        value, key = getattr(params.paths, name), f"paths.{name}"
         if value is None:
             continue
         path = Path(value)
-        hint = _HINTS.get(key) or f"run the {_MADE_BY[key.split('.')[1]]} stage first"
+        hint = _HINTS.get(name) or f"run the {_MADE_BY[name]} stage first"
         if not path.exists():
             raise InputError(f"{key}: {path} not found ({hint})")
         if kind == "file" and not path.is_file():
@@ -553,8 +528,8 @@ def check_paths(params: Params, stage: str) -> None:
             raise InputError(f"{key}: {path} is a file; give the {kind} folder ({hint})")
         if kind == "model" and not (path / "config.json").is_file():
             raise InputError(f"{key}: {path} holds no config.json, so it is not a trained model ({hint})")
-    for key, kind in _WRITES[stage]:
-        path = Path(_value(params, key))
+    for name, kind in _WRITES[stage]:
+        path, key = Path(getattr(params.paths, name)), f"paths.{name}"
         if kind == "folder" and path.exists() and not path.is_dir():
             raise InputError(f"{key}: {path} is a file; give a folder to write into")
         if kind == "file" and path.is_dir():

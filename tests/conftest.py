@@ -17,7 +17,7 @@ from s2f.evaluate.attributes import fit_classifiers, save_classifiers, speaker_l
 from s2f.ingest.probe import inspect_shard
 from s2f.ingest.sources import list_source
 from s2f.ingest.table import build_tables
-from s2f.models.data import load_features
+from s2f.models.data import load_features, load_voice_data
 from s2f.models.store import ModelCard, save_model
 from s2f.models.train_face import load_face_data, train_face_decoder
 from s2f.models.train_voice import train_voice_encoder
@@ -98,6 +98,16 @@ def copy_clip(src: Path, dst: Path) -> Path:
     return dst
 
 
+def outputs_under(stage: str, folder: Path) -> list[str]:
+    """`--set` arguments that send every catalog entry `stage` writes into `folder`, each under its default name
+    (paths.faces -> FOLDER/faces, paths.classifiers -> FOLDER/attributes.json)."""
+    from s2f.config import _WRITES, PathsParams
+
+    defaults = PathsParams()
+    return [a for name, _ in _WRITES[stage]
+            for a in ("--set", f"paths.{name}={folder / Path(getattr(defaults, name)).name}")]
+
+
 def ingest_to(source: str, root: Path, csv: Path | None, out: Path) -> Path:
     """Ingest without Prefect (list, probe, assemble, write clips and clips_rejects); returns the clips path."""
     cands, rejects = list_source(source, root, csv)
@@ -107,14 +117,15 @@ def ingest_to(source: str, root: Path, csv: Path | None, out: Path) -> Path:
     return write_dataset([clips], out / "clips", dataset="clips", schema_version=1, params={})
 
 
-def run_stage(run_shard, dataset_dirs, section) -> Counter:
-    """A sharded stage without Prefect: what flows/sharded.py does, one shard after another."""
+def run_stage(run_shard, section, clips: Path, out) -> Counter:
+    """A sharded stage without Prefect: what flows/sharded.py does, one shard after another (`out`: the stage's
+    FacesOutputs or AudioOutputs)."""
     settings = section.model_dump(mode="json")
-    shards = plan_shards(read_dataset(section.clips), section.shard_size, settings)
+    shards = plan_shards(read_dataset(clips), section.shard_size, settings)
     totals: Counter = Counter()
     for shard in shards:
-        totals.update(run_shard(shard, section, {"test": settings}))
-    prune(dataset_dirs(section.out), [s.key for s in shards])
+        totals.update(run_shard(shard, section, out, {"test": settings}))
+    prune(out.dirs, [s.key for s in shards])
     return totals
 
 
@@ -126,9 +137,9 @@ def tiny_processed(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) 
 
     def build(out: Path) -> None:
         clips = ingest_to("synth", tiny_corpus, None, out)
-        run_stage(faces.run_shard, faces.dataset_dirs, FacesParams(clips=str(clips), out=str(out), shard_size=3))
-        run_stage(audio.run_shard, audio.dataset_dirs,
-                  AudioParams(clips=str(clips), out=str(out), shard_size=3, seconds=TINY.seconds))
+        run_stage(faces.run_shard, FacesParams(shard_size=3), clips, faces.FacesOutputs.under(out))
+        run_stage(audio.run_shard, AudioParams(shard_size=3, seconds=TINY.seconds), clips,
+                  audio.AudioOutputs.under(out))
 
     return shared(tmp_path_factory, "processed", build)
 
@@ -145,8 +156,10 @@ def real_stage(name: str, out: Path) -> Path:
     from s2f.audio import stage as audio
     from s2f.faces import stage as faces
 
-    module, section = {"faces": (faces, FacesParams), "audio": (audio, AudioParams)}[name]
-    run_stage(module.run_shard, module.dataset_dirs, section(clips=str(out / "clips"), out=str(out)))
+    if name == "faces":
+        run_stage(faces.run_shard, FacesParams(), out / "clips", faces.FacesOutputs.under(out))
+    else:
+        run_stage(audio.run_shard, AudioParams(), out / "clips", audio.AudioOutputs.under(out))
     return out
 
 
@@ -154,21 +167,20 @@ def real_stage(name: str, out: Path) -> Path:
 def tiny_models(tiny_processed: Path, tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A models folder as `make run` leaves it (voice_encoder/, face_decoder/, attributes.json), trained tiny."""
     def build(out: Path) -> None:
-        fp = FaceModelParams(epochs=1, batch_size=8, faces=str(tiny_processed / "faces"))
-        decoder, _ = train_face_decoder(fp, load_face_data(fp.faces, fp.size))
+        fp = FaceModelParams(epochs=1, batch_size=8)
+        decoder, _ = train_face_decoder(fp, load_face_data(tiny_processed / "faces", fp.size))
         save_model(decoder, ModelCard(model="face_decoder", arch=decoder.cfg.to_json(),
                                       params=fp.model_dump(mode="json"), params_hash="tiny", data_version="tiny",
                                       metrics={}), out / "face_decoder")
-        vp = VoiceModelParams(spectrograms=str(tiny_processed / "spectrograms"),
-                              features=str(tiny_processed / "face_features"), checkpoints=str(out / "ck"),
-                              epochs=1, frames=100, batch_size=4, identity_steps=20, members=2)
-        encoder, _ = train_voice_encoder(vp, decoder.fc, "tiny")
+        vp = VoiceModelParams(epochs=1, frames=100, batch_size=4, identity_steps=20, members=2)
+        data = load_voice_data(tiny_processed / "face_features", tiny_processed / "spectrograms", vp.memory_gb)
+        encoder, _ = train_voice_encoder(vp, decoder.fc, data, "tiny", out / "ck")
         save_model(encoder, ModelCard(model="voice_encoder", arch=encoder.cfg.to_json(), members=len(encoder.members),
                                       trained_on="synth", params=vp.model_dump(mode="json"), params_hash="tiny",
                                       data_version="tiny", metrics={}),
                    out / "voice_encoder")
         labels = speaker_labels(read_dataset(tiny_processed / "clips"), tiny_corpus / "attributes.parquet", ["gender"])
-        _, speakers, feats = load_features(vp.features)
+        _, speakers, feats = load_features(tiny_processed / "face_features")
         save_classifiers(fit_classifiers(feats, speakers, labels, min_speakers=1), out / "attributes.json")
 
     return shared(tmp_path_factory, "models", build)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -49,9 +50,8 @@ def uploads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def _client(predictor: Predictor, **app: object) -> TestClient:
-    params = AppParams(**{"metrics": str(PROJECT / "reports" / "metrics.json"), **app})
-    return TestClient(create_app(predictor, PredictParams(), params), raise_server_exceptions=False)
+def _client(predictor: Predictor, reports: Path = PROJECT / "reports", **app: object) -> TestClient:
+    return TestClient(create_app(predictor, PredictParams(), AppParams(**app), reports), raise_server_exceptions=False)
 
 
 def _png(uri: str) -> np.ndarray:
@@ -132,7 +132,11 @@ def test_a_good_clip_answers_what_s2f_predict_json_prints(predictor: Predictor, 
 
 
 def test_health_model_card_and_page(predictor: Predictor, tmp_path: Path):
-    client = _client(predictor, report=str(tmp_path / "absent.html"))
+    reports = tmp_path / "reports"  # the committed scores, no report.html
+    reports.mkdir()
+    for name in ("metrics.json", "real_voices.json"):
+        shutil.copy(PROJECT / "reports" / name, reports / name)
+    client = _client(predictor, reports)
     assert client.get("/api/health").json() == {"status": "ok", "trained_on": "synth"}
     model = client.get("/api/model").json()
     metrics = json.loads((PROJECT / "reports" / "metrics.json").read_text())
@@ -146,9 +150,9 @@ def test_health_model_card_and_page(predictor: Predictor, tmp_path: Path):
     assert page.status_code == 200 and 'id="record"' in page.text
     assert "http://" not in page.text.replace("http://127.0.0.1", "")  # nothing fetched from the network
     assert "/api/predict" in client.get("/openapi.json").json()["paths"]
-    (tmp_path / "report.html").write_text("<html>the report</html>")
-    (tmp_path / "metrics.json").write_text("{not json")
-    client = _client(predictor, report=str(tmp_path / "report.html"), metrics=str(tmp_path / "metrics.json"))
+    (reports / "report.html").write_text("<html>the report</html>")
+    (reports / "metrics.json").write_text("{not json")
+    client = _client(predictor, reports)
     model = client.get("/api/model").json()
     assert model["scores"] is None and "dvc repro evaluate" in model["scores_note"]
     assert model["report"] == "/report" and "the report" in client.get("/report").text
@@ -158,7 +162,7 @@ def test_eight_concurrent_requests_are_all_answered_correctly(predictor: Predict
     """A real server: 8 uploads of two voices at once, each answered with its own voice's face; the health
     check is answered while they run."""
     other = espeak_wav(tmp_path / "other.wav", "Seven silver swans swam silently seaward on a cold grey morning.")
-    app = create_app(predictor, PredictParams(), AppParams(metrics=str(tmp_path / "none.json")))
+    app = create_app(predictor, PredictParams(), AppParams(), tmp_path / "no_reports")
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

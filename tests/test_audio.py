@@ -10,7 +10,7 @@ import pandas as pd
 
 from s2f.audio.spectrogram import SAMPLE_RATE, n_frames, spectrogram, tile_to
 from s2f.audio.speech import segments, trim_silence
-from s2f.audio.stage import clip_audio, run_shard, spectrogram_array
+from s2f.audio.stage import AudioOutputs, clip_audio, run_shard, spectrogram_array
 from s2f.config import AudioParams
 from s2f.shards import Shard
 from s2f.tables import read_dataset
@@ -83,8 +83,8 @@ def test_audio_rejects_and_segments_honoured(tmp_path: Path, tiny_clips: list[Pa
     rows.append({**rows[0], "clip_id": "c4", "path": str(tiny_clips[0]), "segment_start": 0.5,
                  "segment_end": 1.5})
     rows.append({**rows[0], "clip_id": "c5", "segment_start": "zero", "segment_end": 1.5})  # a broken row
-    p = AudioParams(out=str(tmp_path / "out"), seconds=2.0, min_seconds=0.8)
-    counts = run_shard(Shard("k1", rows), p, {})
+    p = AudioParams(seconds=2.0, min_seconds=0.8)
+    counts = run_shard(Shard("k1", rows), p, AudioOutputs.under(tmp_path / "out"), {})
     specs = read_dataset(tmp_path / "out/spectrograms")
     rejects = read_dataset(tmp_path / "out/audio_rejects").set_index("clip_id")
     assert counts == {"clips": 6, "segments": 2, "rejects": 4}
@@ -93,7 +93,7 @@ def test_audio_rejects_and_segments_honoured(tmp_path: Path, tiny_clips: list[Pa
                                         "c5": "failed"}
     assert spectrogram_array(specs.iloc[0]).shape == (2, n_frames(2.0), 257)
     assert abs(len(clip_audio(rows[4], p)) - SAMPLE_RATE) < 400  # the 0.5-1.5 s cut, not the whole clip
-    assert run_shard(Shard("k1", rows), p, {}) == {"skipped": 1}
+    assert run_shard(Shard("k1", rows), p, AudioOutputs.under(tmp_path / "out"), {}) == {"skipped": 1}
 
 
 def test_a_long_recording_is_read_only_as_far_as_the_stage_needs(tmp_path: Path):
@@ -130,8 +130,7 @@ _STAGE = """import sys
 from s2f.audio import stage
 from s2f.config import AudioParams
 from tests.conftest import run_stage
-run_stage(stage.run_shard, stage.dataset_dirs,
-          AudioParams(clips=sys.argv[1], out=sys.argv[2], shard_size=3, seconds=2.0))
+run_stage(stage.run_shard, AudioParams(shard_size=3, seconds=2.0), sys.argv[1], stage.AudioOutputs.under(sys.argv[2]))
 """
 
 

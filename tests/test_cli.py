@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import platform
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from flows.cli import COMMANDS, _parser, main
+from tests.conftest import PROJECT
 
 
 @pytest.mark.parametrize(("argv", "words"), [
@@ -50,3 +56,30 @@ def test_a_bad_parameter_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["predict", "x.wav", "--params", "params.yaml", "--set", "predict.seconds=-1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("s2f: ") and "predict.seconds" in err
+
+
+_KERNELS = """import json, sys
+import flows.cli
+assert "numpy" not in sys.modules, "the CLI loaded numpy before it could pin OpenBLAS's kernel"
+from flows.env import configure
+configure()
+import numpy, scipy.linalg
+from threadpoolctl import threadpool_info
+print(json.dumps(sorted({i["architecture"] for i in threadpool_info() if i["internal_api"] == "openblas"})))
+"""
+
+
+def test_openblas_runs_the_same_kernel_on_every_avx2_machine():
+    """numpy's and scipy's OpenBLAS choose kernels by CPU (the attribute classifiers' bytes differed between an
+    AVX2 and an AVX-512 machine): the CLI pins the AVX2 one before numpy loads, wherever the CPU has AVX2 + FMA."""
+    from flows.env import blas_kernel
+
+    assert blas_kernel("flags\t\t: fpu sse2 avx\n") == {}  # an older CPU keeps OpenBLAS's own choice
+    pinned = blas_kernel("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma avx512f\n")
+    assert pinned == ({"OPENBLAS_CORETYPE": "Haswell"} if platform.machine() in ("x86_64", "AMD64") else {})
+    if not blas_kernel():
+        pytest.skip("this CPU has no AVX2 + FMA: OpenBLAS keeps its own kernel here")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    done = subprocess.run([sys.executable, "-c", _KERNELS], capture_output=True, text=True, env=env, cwd=PROJECT,
+                          check=True)
+    assert json.loads(done.stdout) == ["Haswell"]  # numpy's and scipy's libraries alike

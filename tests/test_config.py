@@ -11,7 +11,7 @@ import yaml
 
 from flows.cli import main
 from s2f.config import Params, ParamsError, apply_overrides, load_params, validate
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, outputs_under
 
 
 def _error(raw: dict) -> str:
@@ -27,14 +27,14 @@ def test_project_params_file_is_valid_and_matches_defaults():
 def test_unknown_key_names_path_and_allowed_keys():
     msg = _error({"synth": {"speakerz": 3}})
     assert "synth.speakerz: unknown key" in msg
-    assert "allowed here: clips_per_speaker, fps, out, seconds, seed, size, speakers" in msg
+    assert "allowed here: clips_per_speaker, fps, seconds, seed, size, speakers" in msg
 
 
 def test_unknown_nested_key_and_unknown_section():
     msg = _error({"ingest": {"split": {"training": 0.9}}, "sinth": {}})
     assert "ingest.split.training: unknown key; allowed here: test, train, val" in msg
-    assert ("sinth: unknown key; allowed here: app, audio, evaluate, face_model, faces, ingest, predict, runner, "
-            "synth, voice_model") in msg
+    assert ("sinth: unknown key; allowed here: app, audio, evaluate, face_model, faces, ingest, paths, predict, "
+            "runner, synth, voice_model") in msg
 
 
 def test_runner_kinds_and_address():
@@ -66,12 +66,15 @@ def test_choices_are_listed():
 def test_cross_field_rules():
     assert "must be even" in _error({"synth": {"size": 129}})
     assert "must sum to 1 (got 1.1)" in _error({"ingest": {"split": {"train": 0.9, "val": 0.1, "test": 0.1}}})
-    assert "source 'avspeech' needs csv" in _error({"ingest": {"source": "avspeech"}})
+    assert _error({"ingest": {"source": "avspeech"}}) == (
+        "params.yaml: ingest.source 'avspeech' needs paths.videos_csv: the header-less AVSpeech CSV "
+        "(youtube_id,start,end,x,y)")
 
 
 def test_overrides_parse_yaml_values_and_reject_bad_syntax():
-    raw = apply_overrides({"synth": {"speakers": 5}}, ["synth.speakers=7", "ingest.split.val=0.2", "ingest.csv=null"])
-    assert raw == {"synth": {"speakers": 7}, "ingest": {"split": {"val": 0.2}, "csv": None}}
+    raw = apply_overrides({"synth": {"speakers": 5}}, ["synth.speakers=7", "ingest.split.val=0.2",
+                                                       "paths.videos_csv=null"])
+    assert raw == {"synth": {"speakers": 7}, "ingest": {"split": {"val": 0.2}}, "paths": {"videos_csv": None}}
     with pytest.raises(ParamsError, match="expected key.path=value"):
         apply_overrides({}, ["synth.speakers"])
     with pytest.raises(ParamsError, match="speakers is a value, not a section"):
@@ -90,7 +93,7 @@ def test_missing_or_broken_params_file(tmp_path: Path):
 def test_cli_stops_before_any_work_on_a_bad_param(tmp_path: Path, capsys: pytest.CaptureFixture):
     params = tmp_path / "params.yaml"
     out = tmp_path / "corpus"
-    params.write_text(yaml.safe_dump({"synth": {"out": str(out)}}))
+    params.write_text(yaml.safe_dump({"paths": {"synth": str(out)}}))
     code = main(["run", "synth", "--params", str(params), "--set", "synth.speakers=1"])
     assert code == 2
     assert "synth.speakers: Input should be greater than or equal to 2 (got 1)" in capsys.readouterr().err
@@ -101,10 +104,10 @@ def test_a_missing_input_stops_a_stage_naming_the_key(tmp_path: Path):
     """The real command, before Prefect or any work starts: one line, exit 2."""
     s2f = Path(sys.executable).parent / "s2f"
     done = subprocess.run([str(s2f), "run", "faces", "--params", str(PROJECT / "params.yaml"),
-                           "--set", f"faces.clips={tmp_path}/none", "--set", f"faces.out={tmp_path}/out"],
+                           "--set", f"paths.clips={tmp_path}/none", *outputs_under("faces", tmp_path / "out")],
                           capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 2
-    assert done.stderr == f"s2f faces: faces.clips: {tmp_path}/none not found (run the ingest stage first)\n"
+    assert done.stderr == f"s2f faces: paths.clips: {tmp_path}/none not found (run the ingest stage first)\n"
     assert not (tmp_path / "out").exists() and not (tmp_path / ".prefect").exists()
 
 
@@ -120,8 +123,10 @@ def _params_file(tmp_path: Path, text: bytes) -> Path:
     (b"synth:\n  seed: 1\n  seed: 2\n", "params.yaml:3: not valid YAML: key 'seed' given twice in one section"),
     (b"synth:\n  out: caf\xe9\n", "params.yaml:2: not UTF-8 text (byte 0xe9); save the file as UTF-8"),
     (b"ingest:\n  min_seconds: .inf\n", "params.yaml: ingest.min_seconds: must be a finite number (got inf)"),
-    (b"faces:\n  out: ''\n", "params.yaml: faces.out: an empty path; give a file or folder path"),
-    (b"ingest:\n  csv: ''\n", "params.yaml: ingest.csv: an empty path; give a file or folder path"),
+    (b"paths:\n  faces: ''\n", "params.yaml: paths.faces: an empty path; give a file or folder path"),
+    (b"paths:\n  videos_csv: ''\n", "params.yaml: paths.videos_csv: an empty path; give a file or folder path"),
+    (b"faces:\n  out: data\n", "params.yaml: faces.out: unknown key; allowed here: ambiguity, crop_size, fps, "
+                               "max_side, min_face_px, min_frames, min_score, per_clip, shard_size"),
     (b"audio:\n  seconds: .nan\n", "params.yaml: audio.seconds: must be a finite number (got nan)"),
 ])
 def test_a_bad_params_file_is_one_line_naming_file_line_or_key(tmp_path: Path, capsys, text: bytes, message: str):
@@ -136,15 +141,15 @@ def test_paths_of_the_wrong_kind_stop_the_stage_naming_the_key(tmp_path: Path, c
     a_file.write_text("not a folder")
     clips = tmp_path / "clips"
     clips.mkdir()
-    cases = [(["faces", "--set", f"faces.clips={a_file}"],
-              f"s2f faces: faces.clips: {a_file} is a file; give the dataset folder (run the ingest stage first)"),
-             (["faces", "--set", f"faces.clips={clips}", "--set", f"faces.out={a_file}"],
-              f"s2f faces: faces.out: {a_file} is a file; give a folder to write into"),
-             (["ingest", "--set", f"ingest.root={tmp_path}", "--set", f"ingest.csv={tmp_path}"],
-              f"s2f ingest: ingest.csv: {tmp_path} is a folder; give a file (a CSV file, or null)"),
-             (["train_voice", "--set", f"voice_model.spectrograms={clips}", "--set", f"voice_model.features={clips}",
-               "--set", f"voice_model.decoder={clips}"],
-              (f"s2f train_voice: voice_model.decoder: {clips} holds no config.json, so it is not a trained model "
+    cases = [(["faces", "--set", f"paths.clips={a_file}"],
+              f"s2f faces: paths.clips: {a_file} is a file; give the dataset folder (run the ingest stage first)"),
+             (["faces", "--set", f"paths.clips={clips}", "--set", f"paths.face_features={a_file}"],
+              f"s2f faces: paths.face_features: {a_file} is a file; give a folder to write into"),
+             (["ingest", "--set", f"paths.videos={tmp_path}", "--set", f"paths.videos_csv={tmp_path}"],
+              f"s2f ingest: paths.videos_csv: {tmp_path} is a folder; give a file (a CSV file, or null)"),
+             (["train_voice", "--set", f"paths.spectrograms={clips}", "--set", f"paths.face_features={clips}",
+               "--set", f"paths.face_decoder={clips}"],
+              (f"s2f train_voice: paths.face_decoder: {clips} holds no config.json, so it is not a trained model "
                "(run the train_face stage first)"))]
     for args, message in cases:
         code = main(["run", args[0], "--params", str(params), *args[1:]])
@@ -155,8 +160,8 @@ def test_paths_of_the_wrong_kind_stop_the_stage_naming_the_key(tmp_path: Path, c
 def test_a_missing_face_detector_model_stops_faces_and_is_never_downloaded(tmp_path: Path, capsys, monkeypatch):
     monkeypatch.setenv("S2F_CACHE", str(tmp_path / "empty"))
     (tmp_path / "clips").mkdir()
-    code = main(["run", "faces", "--params", str(PROJECT / "params.yaml"), "--set", f"faces.clips={tmp_path / 'clips'}",
-                 "--set", f"faces.out={tmp_path / 'out'}"])
+    code = main(["run", "faces", "--params", str(PROJECT / "params.yaml"), "--set", f"paths.clips={tmp_path / 'clips'}",
+                 *outputs_under("faces", tmp_path / "out")])
     assert code == 2 and capsys.readouterr().err == (
         f"s2f faces: {tmp_path}/empty/face_detection_short_range.tflite: the BlazeFace face detector model is "
         "missing; fetch it with `make setup`\n")
@@ -169,5 +174,5 @@ def test_docs_parameters_is_generated_from_the_schema_and_every_key_is_described
     text = params_markdown()
     assert (PROJECT / "docs" / "parameters.md").read_text() == text, "run `s2f params --write docs/parameters.md`"
     rows = [line for line in text.splitlines() if line.startswith("| `")]
-    assert len(rows) >= 100 and all(not line.rstrip().endswith("|  |") for line in rows)  # every key has a meaning
+    assert len(rows) >= 85 and all(not line.rstrip().endswith("|  |") for line in rows)  # every key has a meaning
     assert "| `app.max_upload_mb` | `50.0` | > 0, <= 4096 | A bigger upload is refused (413). |" in rows

@@ -285,8 +285,7 @@ def test_the_evaluation_runs_on_in_memory_tables_and_models(monkeypatch: pytest.
         train=stage.TrainFaces([f"c{i}" for i in range(24)], train_speakers, unit(24)), train_with_speech=set(),
         encoder=VoiceEnsemble([VoiceEncoder(EncoderConfig(width=0.0625, frames=100))]).eval(),
         decoder=FaceDecoder(DecoderConfig()).eval(), faces=faces)
-    p = EvaluateParams(seconds=[1.0, 2.0], pool=6, baselines=["chance", "mean"], labels=["gender"], attributes=None,
-                       grid_speakers=4)
+    p = EvaluateParams(seconds=[1.0, 2.0], pool=6, baselines=["chance", "mean"], labels=["gender"], grid_speakers=4)
     result = stage.evaluate(inputs, p, AudioParams(seconds=2.0), crop_size=128, log=lambda _: None)
     results = result.results
     assert results.test.speakers == 6 and results.test.pool == 6

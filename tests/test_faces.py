@@ -153,25 +153,25 @@ def test_resume_after_a_lost_shard_gives_the_same_output(tiny_corpus: Path, tmp_
     from tests.conftest import ingest_to
 
     clips = ingest_to("synth", tiny_corpus, None, tmp_path)
-    p = FacesParams(clips=str(clips), out=str(tmp_path / "run"), shard_size=3)
-    first = run_stage(stage.run_shard, stage.dataset_dirs, p)
+    p, out = FacesParams(shard_size=3), stage.FacesOutputs.under(tmp_path / "run")
+    first = run_stage(stage.run_shard, p, clips, out)
     assert first["clips"] == len(list(tiny_corpus.glob("mp4/*/*/*.mp4"))) and first["skipped"] == 0
-    parts = {f: f.read_bytes() for d in stage.dataset_dirs(p.out) for f in sorted(d.glob("part-*"))}
+    parts = {f: f.read_bytes() for d in out.dirs for f in sorted(d.glob("part-*"))}
     shards = plan_shards(read_dataset(clips), p.shard_size, p.model_dump(mode="json"))
-    lost = part_path(Path(p.out) / "faces", shards[1].key)
+    lost = part_path(out.faces, shards[1].key)
     lost.unlink()  # as if the run died before this shard finished
     (lost.parent / "part-stale0000.parquet").write_bytes(b"left over by other params")
-    second = run_stage(stage.run_shard, stage.dataset_dirs, p)
+    second = run_stage(stage.run_shard, p, clips, out)
     assert second["skipped"] == 2 and second["clips"] == len(shards[1].clips)  # only the lost shard ran again
-    assert {f: f.read_bytes() for d in stage.dataset_dirs(p.out) for f in sorted(d.glob("part-*"))} == parts
-    assert run_stage(stage.run_shard, stage.dataset_dirs, p)["skipped"] == 3
+    assert {f: f.read_bytes() for d in out.dirs for f in sorted(d.glob("part-*"))} == parts
+    assert run_stage(stage.run_shard, p, clips, out)["skipped"] == 3
 
 
 def test_shard_output_is_stable_across_runs(tiny_clips: list[Path], tmp_path: Path):
     rows = [_clip_row(c, clip_id=f"c{i}") for i, c in enumerate(tiny_clips[:2])]
     for run in ("a", "b"):
-        stage.run_shard(Shard("key", rows), FacesParams(out=str(tmp_path / run)), {"m": 1})
-    for name in stage.DATASETS:
+        stage.run_shard(Shard("key", rows), FacesParams(), stage.FacesOutputs.under(tmp_path / run), {"m": 1})
+    for name in ("faces", "face_features", "faces_rejects"):
         assert part_path(tmp_path / "a" / name, "key").read_bytes() == part_path(tmp_path / "b" / name,
                                                                                    "key").read_bytes()
 
@@ -192,7 +192,7 @@ def test_frames_are_streamed_at_the_asked_rate(tiny_clips: list[Path]):
 def test_a_broken_row_is_a_reject_and_the_rest_of_the_shard_goes_on(tiny_clips: list[Path], tmp_path: Path):
     good = _clip_row(tiny_clips[0], clip_id="good")
     broken = {**_clip_row(tiny_clips[1], clip_id="broken"), "width": "not a number"}
-    counts = stage.run_shard(Shard("k", [good, broken]), FacesParams(out=str(tmp_path)), {})
+    counts = stage.run_shard(Shard("k", [good, broken]), FacesParams(), stage.FacesOutputs.under(tmp_path), {})
     assert counts["features"] == 1 and counts["rejects"] == 1
     rejects = read_dataset(tmp_path / "faces_rejects")
     assert list(rejects.reason) == ["failed"] and "ValueError" in rejects.detail[0]

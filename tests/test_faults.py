@@ -28,9 +28,8 @@ def corpus(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     def build(out: Path) -> None:
         faults.build(realdata, out)
         clips = ingest_to("folder", out / faults.ROOT, out / faults.CSV, out / "processed")
-        for module, section in ((faces, FacesParams), (audio, AudioParams)):
-            run_stage(module.run_shard, module.dataset_dirs,
-                      section(clips=str(clips), out=str(out / "processed"), shard_size=8))
+        run_stage(faces.run_shard, FacesParams(shard_size=8), clips, faces.FacesOutputs.under(out / "processed"))
+        run_stage(audio.run_shard, AudioParams(shard_size=8), clips, audio.AudioOutputs.under(out / "processed"))
 
     return shared(tmp_path_factory, "faults", build)
 

@@ -96,12 +96,12 @@ def test_folder_source_speakers_from_parent_or_csv(tiny_clips: list[Path], tmp_p
     assert list(clips.speaker_id) == ["P1"]
     outside = rejects[rejects.reason == "outside root"]
     assert sorted(Path(p).name for p in outside.path) == ["d.mp4", "passwd"]
-    assert all("is not below ingest.root" in d for d in outside.detail)
+    assert all("is not below paths.videos" in d for d in outside.detail)
 
     (tmp_path / "nocols.csv").write_text("name,who\nx,y\n")
-    with pytest.raises(InputError, match="ingest.csv: .* needs columns 'file'"):
+    with pytest.raises(InputError, match="paths.videos_csv: .* needs columns 'file'"):
         list_source("folder", root, tmp_path / "nocols.csv")
-    with pytest.raises(InputError, match="ingest.root: .* is not a directory"):
+    with pytest.raises(InputError, match="paths.videos: .* is not a directory"):
         list_source("folder", tmp_path / "absent", None)
 
 

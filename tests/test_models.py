@@ -13,8 +13,9 @@ from torch import nn
 
 from s2f.config import VOICE_PRESETS, FaceModelParams, VoiceModelParams
 from s2f.errors import InputError
+from s2f.models import data as model_data
 from s2f.models import train_voice
-from s2f.models.data import SpectrogramStream, SplitRecords, load_features
+from s2f.models.data import SpectrogramStream, SplitRecords, load_features, load_voice_data
 from s2f.models.losses import VoiceLossWeights, adversarial, distillation, fc_l1, feature_l2, voice_loss
 from s2f.models.networks import (
     DecoderConfig,
@@ -232,10 +233,14 @@ def test_safetensors_round_trip(tmp_path: Path):
         load_encoder(tmp_path / "old")
 
 
-def _voice_params(tiny_processed: Path, tmp_path: Path, **kw) -> VoiceModelParams:
-    return VoiceModelParams(spectrograms=str(tiny_processed / "spectrograms"),
-                            features=str(tiny_processed / "face_features"), checkpoints=str(tmp_path / "ck"),
-                            frames=100, batch_size=4, identity_steps=50, **{"members": 1, **kw})
+def _voice_params(**kw) -> VoiceModelParams:
+    return VoiceModelParams(frames=100, batch_size=4, identity_steps=50, **{"members": 1, **kw})
+
+
+def _train(tiny_processed: Path, p: VoiceModelParams, checkpoints: Path, on_epoch=None):
+    """train_voice_encoder on the tiny corpus, as the flow calls it."""
+    data = load_voice_data(tiny_processed / "face_features", tiny_processed / "spectrograms", p.memory_gb)
+    return train_voice_encoder(p, FaceDecoder(DecoderConfig()).fc, data, "v1", checkpoints, on_epoch)
 
 
 class Killed(Exception):
@@ -255,31 +260,33 @@ class DieAfterFirstEpoch:
 
 
 def test_killed_voice_training_resumes_from_its_checkpoint(tiny_processed: Path, tmp_path: Path):
-    fc = FaceDecoder(DecoderConfig()).fc
-    p = _voice_params(tiny_processed, tmp_path / "straight", epochs=3, dropout=0.3)
-    straight, metrics = train_voice_encoder(p, fc, "v1")
+    p = _voice_params(epochs=3, dropout=0.3)
+    torch.manual_seed(0)  # the decoder's first layer _train makes
+    straight, metrics = _train(tiny_processed, p, tmp_path / "straight")
     assert metrics["epochs_run"] == 3
 
-    p2 = _voice_params(tiny_processed, tmp_path / "killed", epochs=3, dropout=0.3)
     die_after_first = DieAfterFirstEpoch()
+    torch.manual_seed(0)
     with pytest.raises(Killed):
-        train_voice_encoder(p2, fc, "v1", die_after_first)
-    saved = load_checkpoint(next((tmp_path / "killed" / "ck").glob("*.pt")))
+        _train(tiny_processed, p, tmp_path / "killed", die_after_first)
+    saved = load_checkpoint(next((tmp_path / "killed").glob("*.pt")))
     assert saved["epoch"] == 0
-    resumed, metrics2 = train_voice_encoder(p2, fc, "v1", die_after_first)
+    torch.manual_seed(0)
+    resumed, metrics2 = _train(tiny_processed, p, tmp_path / "killed", die_after_first)
     assert die_after_first.seen == [0, 1, 2]  # the rerun started at epoch 1
     spec = torch.randn(2, 2, 100, 257)
     assert torch.allclose(straight(spec), resumed(spec)) and metrics2 == metrics
 
 
 def test_trained_ensemble_is_widened_to_the_train_faces_spread_on_val(tiny_processed: Path, tmp_path: Path):
-    p = _voice_params(tiny_processed, tmp_path, epochs=1, members=2)
-    encoder, metrics = train_voice_encoder(p, FaceDecoder(DecoderConfig()).fc, "v1")
+    p = _voice_params(epochs=1, members=2)
+    encoder, metrics = _train(tiny_processed, p, tmp_path / "ck")
     assert len(encoder.members) == 2 and metrics["member0_best_val_loss"] != metrics["member1_best_val_loss"]
     assert encoder.spread.item() == pytest.approx(metrics["spread"]) and metrics["spread"] != 1.0
-    _, _, train_feats = load_features(p.features, "train")
-    val_ids, _, val_feats = load_features(p.features, "val")
-    stream = SpectrogramStream(p.spectrograms, dict(zip(val_ids, val_feats, strict=True)), "val", 100, train=False)
+    _, _, train_feats = load_features(tiny_processed / "face_features", "train")
+    val_ids, _, val_feats = load_features(tiny_processed / "face_features", "val")
+    stream = SpectrogramStream(tiny_processed / "spectrograms", dict(zip(val_ids, val_feats, strict=True)), "val", 100,
+                               train=False)
     with torch.no_grad():
         pred = torch.cat([encoder(spec[None]) for spec, _ in stream]).numpy()
     mean = train_feats.mean(0)
@@ -289,35 +296,35 @@ def test_trained_ensemble_is_widened_to_the_train_faces_spread_on_val(tiny_proce
 
 def test_a_checkpoint_from_other_model_code_is_not_resumed(tiny_processed: Path, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch):
-    fc = FaceDecoder(DecoderConfig()).fc
-    p = _voice_params(tiny_processed, tmp_path, epochs=2)
+    p = _voice_params(epochs=2)
     die_after_first = DieAfterFirstEpoch()
     monkeypatch.setattr(train_voice, "code_version", lambda: "old code")
     with pytest.raises(Killed):
-        train_voice_encoder(p, fc, "v1", die_after_first)
+        _train(tiny_processed, p, tmp_path / "ck", die_after_first)
     monkeypatch.setattr(train_voice, "code_version", lambda: "new code")
     with pytest.raises(Killed):
-        train_voice_encoder(p, fc, "v1", die_after_first)
+        _train(tiny_processed, p, tmp_path / "ck", die_after_first)
     assert die_after_first.seen == [0, 0]  # started over instead of resuming the old code's checkpoint
     assert len(list((tmp_path / "ck").glob("*.pt"))) == 2
 
 
 def test_one_train_clip_is_a_clear_error_not_a_silent_untrained_model(tiny_processed: Path, tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch):
-    real = train_voice.load_features
+    real = model_data.load_features
 
     def one_train_clip(path, split=None):
         ids, speakers, feats = real(path, split)
         return (ids[:1], speakers[:1], feats[:1]) if split == "train" else (ids, speakers, feats)
 
-    monkeypatch.setattr(train_voice, "load_features", one_train_clip)
-    with pytest.raises(ValueError, match=r"at least 2 train clips and 1 val clip \(found 1 and"):
-        train_voice_encoder(_voice_params(tiny_processed, tmp_path, epochs=1), FaceDecoder(DecoderConfig()).fc, "v1")
+    monkeypatch.setattr(model_data, "load_features", one_train_clip)
+    with pytest.raises(InputError, match=r"face_features: need face features for at least 2 train clips and 1 val "
+                                         r"clip \(found 1 and"):
+        _train(tiny_processed, _voice_params(epochs=1), tmp_path / "ck")
 
 
 def test_face_decoder_trains_on_the_tiny_corpus(tiny_processed: Path):
-    p = FaceModelParams(epochs=2, batch_size=8, faces=str(tiny_processed / "faces"))
-    data = load_face_data(p.faces, p.size)
+    p = FaceModelParams(epochs=2, batch_size=8)
+    data = load_face_data(tiny_processed / "faces", p.size)
     assert data["train"].images.shape[1:] == (3, 64, 64) and data["train"].images.dtype == torch.uint8
     logged: list[dict] = []
     decoder, metrics = train_face_decoder(p, data, lambda e, m: logged.append(m))

@@ -11,7 +11,7 @@ import pytest
 from flows.cli import main
 from s2f.images import decode_png
 from s2f.media import probe
-from tests.conftest import PROJECT, espeak_wav
+from tests.conftest import PROJECT, espeak_wav, outputs_under
 
 
 def _predict(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
@@ -157,11 +157,10 @@ def test_checking_a_model_folder_finds_what_loading_it_would(tiny_models: Path, 
 def test_a_stage_stops_on_a_damaged_model_before_prefect_starts(tiny_models: Path, tiny_processed: Path,
                                                                 tmp_path: Path, capsys):
     models = _damaged_models(tiny_models, tmp_path, "truncated weights")
-    sets = [f"voice_model.{k}={tiny_processed / d}" for k, d in (("spectrograms", "spectrograms"),
-                                                                  ("features", "face_features"))]
-    sets += [f"voice_model.decoder={models / 'face_decoder'}", f"voice_model.out={tmp_path / 'out'}"]
+    sets = [f"paths.{k}={tiny_processed / k}" for k in ("spectrograms", "face_features")]
+    sets += [f"paths.face_decoder={models / 'face_decoder'}"]
     code = main(["run", "train_voice", "--params", str(PROJECT / "params.yaml"),
-                 *(arg for s in sets for arg in ("--set", s))])
+                 *(arg for s in sets for arg in ("--set", s)), *outputs_under("train_voice", tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("s2f train_voice: ") and err.count("\n") == 1
     assert "face_decoder/model.safetensors: damaged" in err and not (tmp_path / "out").exists()

@@ -11,7 +11,7 @@ import time
 import psutil
 import pytest
 
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, outputs_under
 
 _PARENT = """
 import multiprocessing, sys, time
@@ -71,8 +71,8 @@ def test_an_interrupt_stops_a_stage_in_seconds_with_one_line_and_keeps_finished_
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
     env.pop("PREFECT_API_URL", None)
     stage = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "s2f"), "run", "faces", "--params",
-                              os.path.join(PROJECT, "params.yaml"), "--set", f"faces.clips={tiny_processed / 'clips'}",
-                              "--set", f"faces.out={out}", "--set", "faces.shard_size=1", "--set", "faces.fps=25"],
+                              os.path.join(PROJECT, "params.yaml"), "--set", f"paths.clips={tiny_processed / 'clips'}",
+                              *outputs_under("faces", out), "--set", "faces.shard_size=1", "--set", "faces.fps=25"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                              start_new_session=True)
     try:

@@ -30,8 +30,10 @@ def _run(kind: str, clips: Path, out: Path, address: str | None = None) -> dict[
 
     params = Params.model_validate({
         "runner": {"kind": kind, "workers": 2, "address": address},
-        "faces": {"clips": str(clips), "out": str(out), "shard_size": 3},
-        "audio": {"clips": str(clips), "out": str(out), "shard_size": 3, "seconds": 2.0},
+        "paths": {"clips": str(clips), **{name: str(out / name) for name in ("faces", "face_features", "faces_rejects",
+                                                                             "spectrograms", "audio_rejects")}},
+        "faces": {"shard_size": 3},
+        "audio": {"shard_size": 3, "seconds": 2.0},
         "evaluate": {"seconds": [2.0]}})
     faces.run(params)
     audio.run(params)

@@ -98,10 +98,14 @@ def answer(pred: Prediction) -> dict[str, Any]:
     return result
 
 
-def create_app(predictor: Predictor, predict: PredictParams, params: AppParams) -> FastAPI:
+def create_app(predictor: Predictor, predict: PredictParams, params: AppParams,
+               reports: str | Path = "reports") -> FastAPI:
+    """The page and JSON API over `predictor`; the evaluation it shows is read from the `reports` folder
+    (paths.reports: metrics.json beside the model, report.html at /report)."""
     app = FastAPI(title="s2f", summary="Speech2Face on this machine: a face from a voice recording",
                   version="1", docs_url="/docs", redoc_url=None)
-    card = ModelSummary.read(predictor.trained_on, Path(params.metrics))
+    report_html = Path(reports) / "report.html"
+    card = ModelSummary.read(predictor.trained_on, Path(reports) / "metrics.json")
     page = files("s2f.app").joinpath("page.html").read_text()
     limit = int(params.max_upload_mb * 1024 * 1024)
 
@@ -142,15 +146,15 @@ def create_app(predictor: Predictor, predict: PredictParams, params: AppParams) 
     @app.get("/api/model")
     def model() -> dict[str, Any]:
         return {"trained_on": card.trained_on, "scores": card.scores, "scores_note": card.scores_note,
-                "real_voices": card.real_voices, "report": "/report" if Path(params.report).is_file() else None,
+                "real_voices": card.real_voices, "report": "/report" if report_html.is_file() else None,
                 "window_s": predict.seconds, "min_seconds": predict.min_seconds,
                 "max_upload_mb": params.max_upload_mb, "max_seconds": params.max_seconds}
 
     @app.get("/report", include_in_schema=False)
     def report() -> FileResponse:
-        if not Path(params.report).is_file():
-            raise AppError(404, f"no {params.report}: run `make run` (or `dvc repro evaluate`) to make it")
-        return FileResponse(params.report, media_type="text/html")
+        if not report_html.is_file():
+            raise AppError(404, f"no {report_html}: run `make run` (or `dvc repro evaluate`) to make it")
+        return FileResponse(report_html, media_type="text/html")
 
     @app.post("/api/predict")
     async def predict_upload(

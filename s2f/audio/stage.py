@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,23 @@ from s2f.shards import Shard, is_done, rejects_table, write_parts
 from s2f.tables import list_column
 
 SCHEMA_VERSION = 1
-DATASETS = ("spectrograms", "audio_rejects")
 
 
-def dataset_dirs(out: str | Path) -> list[Path]:
-    return [Path(out) / name for name in DATASETS]
+@dataclass(frozen=True)
+class AudioOutputs:
+    """Where the stage writes its two datasets (paths.spectrograms, paths.audio_rejects)."""
+
+    spectrograms: str | Path
+    rejects: str | Path
+
+    @property
+    def dirs(self) -> list[Path]:
+        return [Path(self.spectrograms), Path(self.rejects)]
+
+    @classmethod
+    def under(cls, folder: str | Path) -> AudioOutputs:
+        """The two datasets side by side in one folder, named as in the default catalog."""
+        return cls(Path(folder) / "spectrograms", Path(folder) / "audio_rejects")
 
 
 # How far past the speech it keeps the stage reads a clip (leading silence, music): it decodes at most
@@ -41,9 +54,9 @@ def read_seconds(p: AudioParams) -> float:
     return p.seconds * p.segments_per_clip + LEAD_SECONDS
 
 
-def run_shard(shard: Shard, p: AudioParams, meta: dict[str, Any]) -> dict[str, Any]:
+def run_shard(shard: Shard, p: AudioParams, out: AudioOutputs, meta: dict[str, Any]) -> dict[str, Any]:
     """Process a shard unless its parts already exist; returns counts for the log."""
-    dirs = dataset_dirs(p.out)
+    dirs = out.dirs
     if is_done(dirs, shard.key):
         return {"skipped": 1}
     rows, specs, rejects = [], [], []

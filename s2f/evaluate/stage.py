@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import cv2
@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from s2f.audio.spectrogram import SAMPLE_RATE
 from s2f.audio.speech import segments
 from s2f.audio.stage import clip_audio
-from s2f.config import AudioParams, EvaluateParams
+from s2f.config import AudioParams, EvaluateParams, PathsParams
 from s2f.evaluate import baselines as base
 from s2f.evaluate import metrics as m
 from s2f.evaluate.attributes import fit_classifiers, speaker_labels
@@ -62,20 +62,23 @@ class EvaluationInputs:
     encoder: VoiceEnsemble
     decoder: FaceDecoder
     faces: pd.DataFrame  # test clips' kept frames: clip_id, frontality, crop (the faces grid)
-    cards: dict[str, ModelCard] = field(default_factory=dict)  # "encoder", "decoder" -> model card, when read
+    encoder_card: ModelCard | None = None  # the models' cards, when read from disk
+    decoder_card: ModelCard | None = None
 
 
-def load_inputs(p: EvaluateParams) -> EvaluationInputs:
-    clips = read_dataset(p.clips)
-    test = load_test(p)
-    train_ids, train_speakers, train_feats = load_features(p.features, "train")
-    faces = read_dataset(p.faces, columns=["clip_id", "frontality", "crop"])
-    (encoder, encoder_card), (decoder, decoder_card) = load_encoder(p.encoder), load_decoder(p.decoder)
-    return EvaluationInputs(clips=clips, labels=speaker_labels(clips, p.attributes, p.labels), test=test,
+def load_inputs(paths: PathsParams, p: EvaluateParams) -> EvaluationInputs:
+    """Read from the catalog everything `evaluate` needs (`p.labels`: which attributes)."""
+    clips = read_dataset(paths.clips)
+    test = load_test(paths.face_features, paths.spectrograms)
+    train_ids, train_speakers, train_feats = load_features(paths.face_features, "train")
+    faces = read_dataset(paths.faces, columns=["clip_id", "frontality", "crop"])
+    encoder, encoder_card = load_encoder(paths.voice_encoder)
+    decoder, decoder_card = load_decoder(paths.face_decoder)
+    return EvaluationInputs(clips=clips, labels=speaker_labels(clips, paths.attributes, p.labels), test=test,
                             train=TrainFaces(train_ids, train_speakers, m.normalize(train_feats)),
-                            train_with_speech=spectrogram_ids(p.spectrograms, "train"),
+                            train_with_speech=spectrogram_ids(paths.spectrograms, "train"),
                             encoder=encoder, decoder=decoder, faces=faces[faces.clip_id.isin(test.clip_ids)],
-                            cards={"encoder": encoder_card, "decoder": decoder_card})
+                            encoder_card=encoder_card, decoder_card=decoder_card)
 
 
 def first_waves(clips: pd.DataFrame, ids: list[str], audio: AudioParams) -> list[np.ndarray]:
@@ -100,12 +103,12 @@ def spectrogram_ids(path: str, split: str) -> set[str]:
     return set(table.column("clip_id").to_pylist())
 
 
-def load_test(p: EvaluateParams) -> TestClips:
-    ids, speakers, feats = load_features(p.features, "test")
-    specs = read_spectrograms(p.spectrograms, "test")
+def load_test(features: str, spectrograms: str) -> TestClips:
+    ids, speakers, feats = load_features(features, "test")
+    specs = read_spectrograms(spectrograms, "test")
     keep = [i for i, c in enumerate(ids) if c in specs]
     if len({speakers[i] for i in keep}) < 2:
-        raise ValueError(f"{p.features}, {p.spectrograms}: need test clips of at least 2 speakers with both a face "
+        raise ValueError(f"{features}, {spectrograms}: need test clips of at least 2 speakers with both a face "
                          f"feature and a spectrogram (found {len(keep)} clips)")
     return TestClips([ids[i] for i in keep], [speakers[i] for i in keep], m.normalize(feats[keep]),
                      [specs[ids[i]] for i in keep])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,25 @@ from s2f.shards import Shard, is_done, rejects_table, write_parts
 from s2f.tables import list_column
 
 SCHEMA_VERSION = 1
-DATASETS = ("faces", "face_features", "faces_rejects")
+
+
+@dataclass(frozen=True)
+class FacesOutputs:
+    """Where the stage writes its three datasets (paths.faces, paths.face_features, paths.faces_rejects)."""
+
+    faces: str | Path
+    features: str | Path
+    rejects: str | Path
+
+    @property
+    def dirs(self) -> list[Path]:
+        return [Path(self.faces), Path(self.features), Path(self.rejects)]
+
+    @classmethod
+    def under(cls, folder: str | Path) -> FacesOutputs:
+        """The three datasets side by side in one folder, named as in the default catalog."""
+        return cls(*(Path(folder) / name for name in ("faces", "face_features", "faces_rejects")))
+
 
 _local = threading.local()
 
@@ -27,10 +46,6 @@ def _aligner() -> Aligner:
     if not hasattr(_local, "aligner"):
         _local.aligner = Aligner()
     return _local.aligner
-
-
-def dataset_dirs(out: str | Path) -> list[Path]:
-    return [Path(out) / name for name in DATASETS]
 
 
 def _faces_table(rows: list[dict[str, Any]]) -> pa.Table:
@@ -58,9 +73,9 @@ def _features_table(rows: list[dict[str, Any]]) -> pa.Table:
     })
 
 
-def run_shard(shard: Shard, p: FacesParams, meta: dict[str, Any]) -> dict[str, Any]:
+def run_shard(shard: Shard, p: FacesParams, out: FacesOutputs, meta: dict[str, Any]) -> dict[str, Any]:
     """Process a shard unless its parts already exist; returns counts and timings for the log."""
-    dirs = dataset_dirs(p.out)
+    dirs = out.dirs
     if is_done(dirs, shard.key):
         return {"skipped": 1}
     frames, features, rejects = [], [], []

@@ -86,7 +86,7 @@ def list_folder(root: Path, speakers_csv: Path | None) -> tuple[list[Candidate],
     table.columns = [c.strip() for c in table.columns]
     file_col = next((c for c in ("file", "path", "filename") if c in table.columns), None)
     if file_col is None or "speaker_id" not in table.columns:
-        raise InputError(f"ingest.csv: {speakers_csv} needs columns 'file' (or 'path') and 'speaker_id'; "
+        raise InputError(f"paths.videos_csv: {speakers_csv} needs columns 'file' (or 'path') and 'speaker_id'; "
                           f"it has {list(table.columns)}")
     by_path: dict[Path, tuple[int, pd.Series]] = {}
     rejects = []
@@ -113,7 +113,7 @@ def list_folder(root: Path, speakers_csv: Path | None) -> tuple[list[Candidate],
         line = f"{speakers_csv.name}:{i + 2}"
         if not path.is_relative_to(inside):  # DVC tracks the root only: such a file could change unseen
             rejects.append(Reject(str(path), line, "outside root",
-                                  f"{path} is not below ingest.root {root}; move it there"))
+                                  f"{path} is not below paths.videos {root}; move it there"))
             continue
         cands.append(Candidate(str(path), str(row["speaker_id"]).strip(), line,
                                gender=normalize_gender(row.get("gender"))))
@@ -152,9 +152,9 @@ def list_avspeech(root: Path, csv: Path) -> tuple[list[Candidate], list[Reject]]
 def list_source(source: str, root: Path, csv: Path | None) -> tuple[list[Candidate], list[Reject]]:
     """Dispatch on `ingest.source`."""
     if not root.is_dir():
-        raise InputError(f"ingest.root: {root} is not a directory")
+        raise InputError(f"paths.videos: {root} is not a directory")
     if csv is not None and not csv.is_file():
-        raise InputError(f"ingest.csv: {csv} not found")
+        raise InputError(f"paths.videos_csv: {csv} not found")
     if source == "synth":
         return list_voxceleb2(root, csv or root / "meta.csv")
     if source == "voxceleb2":

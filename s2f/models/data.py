@@ -10,6 +10,7 @@ batches.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -18,6 +19,7 @@ import pyarrow.parquet as pq
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
+from s2f.errors import InputError
 from s2f.tables import list_arrays, read_dataset, stack_column
 
 
@@ -32,6 +34,39 @@ def load_features(path: str | Path, split: str | None = None) -> tuple[list[str]
 
 
 Record = tuple[str, np.ndarray]  # (clip id, float16 (2, frames, 257) spectrogram)
+
+
+@dataclass(frozen=True)
+class FeatureSplit:
+    """One split's face features, sorted by clip id."""
+
+    ids: list[str]
+    speakers: list[str]
+    features: np.ndarray  # (clips, dim) float32
+
+
+@dataclass(frozen=True)
+class VoiceData:
+    """What voice training reads: the train and val clips' face features (its targets) and their spectrograms,
+    held in memory (`*_records`) when a split fits the budget, else streamed from the `spectrograms` folder."""
+
+    train: FeatureSplit
+    val: FeatureSplit
+    spectrograms: Path
+    train_records: SplitRecords | None = None
+    val_records: SplitRecords | None = None
+
+
+def load_voice_data(features: str | Path, spectrograms: str | Path, memory_gb: float) -> VoiceData:
+    """The face features of the train and val splits and, where a split's spectrograms take at most `memory_gb`
+    (float16), those spectrograms; raises InputError when there is too little to train on."""
+    train, val = (FeatureSplit(*load_features(features, s)) for s in ("train", "val"))
+    if len(train.ids) < 2 or not val.ids:  # the teacher's feature scaling needs a spread: 2 clips at least
+        raise InputError(f"{features}: need face features for at least 2 train clips and 1 val clip "
+                         f"(found {len(train.ids)} and {len(val.ids)})")
+    budget = memory_gb * 2 ** 30
+    return VoiceData(train, val, Path(spectrograms), SplitRecords.load(spectrograms, "train", set(train.ids), budget),
+                     SplitRecords.load(spectrograms, "val", set(val.ids), budget))
 
 
 class SplitRecords:

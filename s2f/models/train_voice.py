@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 
 from s2f.config import VoiceModelParams
 from s2f.hashing import sha256_file
-from s2f.models.data import SplitRecords, SpectrogramStream, load_features
+from s2f.models.data import SpectrogramStream, VoiceData
 from s2f.models.losses import VoiceLossWeights, voice_loss
 from s2f.models.networks import EncoderConfig, VoiceEncoder, VoiceEncoderStack, VoiceEnsemble, pick_device
 from s2f.models.spread import spread_factor
@@ -72,15 +72,12 @@ class VoiceTrainer:
     follows the path it would alone; its parameters, gradients and Adam moments are its own.
     """
 
-    def __init__(self, p: VoiceModelParams, fc: nn.Linear):
+    def __init__(self, p: VoiceModelParams, fc: nn.Linear, data: VoiceData):
         self.p = p
         self.device = pick_device()
         width, frames = p.architecture()
-        ids, speakers, feats = load_features(p.features, "train")
-        val_ids, _, val_feats = load_features(p.features, "val")
-        if len(ids) < 2 or not val_ids:  # the teacher's feature scaling needs a spread: 2 clips at least
-            raise ValueError(f"{p.features}: need face features for at least 2 train clips and 1 val clip "
-                             f"(found {len(ids)} and {len(val_ids)})")
+        ids, speakers, feats = data.train.ids, data.train.speakers, data.train.features
+        val_ids, val_feats = data.val.ids, data.val.features
         self.fc = copy.deepcopy(fc).requires_grad_(False).to(self.device)
         self.weights = VoiceLossWeights(**p.loss.model_dump())
         self.train_features = feats
@@ -96,13 +93,11 @@ class VoiceTrainer:
             members.append(encoder)
         torch.manual_seed(p.seed)
         self.model = VoiceEncoderStack(members).to(self.device).to(memory_format=torch.channels_last)
-        budget = p.memory_gb * 2 ** 30
-        train_records = SplitRecords.load(p.spectrograms, "train", set(ids), budget)
-        val_records = SplitRecords.load(p.spectrograms, "val", set(val_ids), budget)
-        self.train_sets = [SpectrogramStream(p.spectrograms, dict(zip(ids, feats)), "train", frames, True,
-                                             p.seed + m, p.shuffle_buffer, train_records) for m in range(p.members)]
-        self.val_set = SpectrogramStream(p.spectrograms, dict(zip(val_ids, val_feats)), "val", frames, False,
-                                         records=val_records)
+        self.train_sets = [SpectrogramStream(data.spectrograms, dict(zip(ids, feats)), "train", frames, True,
+                                             p.seed + m, p.shuffle_buffer, data.train_records)
+                           for m in range(p.members)]
+        self.val_set = SpectrogramStream(data.spectrograms, dict(zip(val_ids, val_feats)), "val", frames, False,
+                                         records=data.val_records)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=p.lr, betas=(0.5, 0.999), eps=1e-4,
                                     weight_decay=p.weight_decay)
         self.sched = torch.optim.lr_scheduler.ExponentialLR(self.opt, gamma=p.lr_decay)
@@ -193,14 +188,16 @@ def run_key(p: VoiceModelParams, data_version: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def train_voice_encoder(p: VoiceModelParams, fc: nn.Linear, data_version: str,
-                        on_epoch: EpochLog | None = None) -> tuple[VoiceEnsemble, dict[str, float]]:
+def train_voice_encoder(p: VoiceModelParams, fc: nn.Linear, data: VoiceData, data_version: str,
+                        checkpoints: str | Path, on_epoch: EpochLog | None = None
+                        ) -> tuple[VoiceEnsemble, dict[str, float]]:
     """Train `members` encoders (seeds seed, seed + 1, ...) together, each stopping early on its own val loss;
-    resume from a matching checkpoint. Returns their average, widened to the train faces' spread, and metrics:
-    each member's (`member<i>_...`), their mean, and the ensemble's val loss (unwidened)."""
-    trainer = VoiceTrainer(p, fc)
+    resume from a matching checkpoint in the `checkpoints` folder. Returns their average, widened to the train
+    faces' spread, and metrics: each member's (`member<i>_...`), their mean, and the ensemble's val loss
+    (unwidened)."""
+    trainer = VoiceTrainer(p, fc, data)
     key = run_key(p, data_version)
-    ckpt_path = Path(p.checkpoints) / f"voice_encoder-{key}.pt"
+    ckpt_path = Path(checkpoints) / f"voice_encoder-{key}.pt"
     members = [{"best_loss": float("inf"), "stale": 0, "first_val_loss": None, "epochs_run": 0}
                for _ in range(p.members)]
     best = [trainer.model.member_state(m) for m in range(p.members)]

@@ -12,7 +12,7 @@ import yaml
 
 import s2f.models.train_voice as tv
 from s2f.config import Params
-from s2f.models.data import SpectrogramStream, load_features
+from s2f.models.data import SpectrogramStream, load_features, load_voice_data
 from s2f.models.networks import VoiceEncoder, VoiceEnsemble
 from s2f.models.spread import spread_factor
 from s2f.models.store import ModelCard, save_model
@@ -26,9 +26,9 @@ p = P.voice_model.model_copy(
         "seed": seed,
         "epochs": max(e for e, _ in rules),
         "patience": 99,
-        "checkpoints": f".cache/experiments/ck{seed}",
     }
 )
+paths = P.paths
 snaps = []
 orig = tv.VoiceTrainer.evaluate
 
@@ -41,14 +41,15 @@ def ev(self, model=None):
 
 
 tv.VoiceTrainer.evaluate = ev
-dec, _ = load_decoder(p.decoder)
+dec, _ = load_decoder(paths.face_decoder)
 t = time.perf_counter()
-ens, metrics = tv.train_voice_encoder(p, dec.fc, f"scratch{seed}")
+data = load_voice_data(paths.face_features, paths.spectrograms, p.memory_gb)
+ens, metrics = tv.train_voice_encoder(p, dec.fc, data, f"scratch{seed}", f".cache/experiments/ck{seed}")
 print("trained", len(snaps), "epochs in %.0f s" % (time.perf_counter() - t), flush=True)
-_, _, train_feats = load_features(p.features, "train")
-val_ids, _, val_feats = load_features(p.features, "val")
+_, _, train_feats = load_features(paths.face_features, "train")
+val_ids, _, val_feats = load_features(paths.face_features, "val")
 width, frames = p.architecture()
-val = SpectrogramStream(p.spectrograms, dict(zip(val_ids, val_feats, strict=True)), "val", frames, False)
+val = SpectrogramStream(paths.spectrograms, dict(zip(val_ids, val_feats, strict=True)), "val", frames, False)
 specs = torch.stack([s for s, _ in val])
 for E, pat in rules:
     chosen = []

@@ -17,14 +17,14 @@ from s2f.models.zoo import load_decoder, load_encoder
 from s2f.tables import read_dataset
 
 P = Params.model_validate(__import__("yaml").safe_load(open("params.yaml")))
-p = P.evaluate
-clips = read_dataset(p.clips)
-labels = speaker_labels(clips, p.attributes, p.labels)
-decoder, _ = load_decoder(p.decoder)
+p, paths = P.evaluate, P.paths
+clips = read_dataset(paths.clips)
+labels = speaker_labels(clips, paths.attributes, p.labels)
+decoder, _ = load_decoder(paths.face_decoder)
 aligner = Aligner()
 cache = Path(".cache/experiments/val_cache.pkl")
-ids, speakers, feats = load_features(p.features, "val")
-specs = read_spectrograms(p.spectrograms, "val")
+ids, speakers, feats = load_features(paths.face_features, "val")
+specs = read_spectrograms(paths.spectrograms, "val")
 keep = [i for i, c in enumerate(ids) if c in specs]
 val = TestClips(
     [ids[i] for i in keep], [speakers[i] for i in keep], m.normalize(feats[keep]), [specs[ids[i]] for i in keep]
@@ -32,7 +32,7 @@ val = TestClips(
 if cache.exists():
     classifiers, f2f = pickle.load(open(cache, "rb"))
 else:
-    tid, tspk, tf = load_features(p.features, "train")
+    tid, tspk, tf = load_features(paths.face_features, "train")
     classifiers = fit_attribute_classifiers(
         TrainFaces(tid, tspk, m.normalize(tf)), labels, decoder, aligner, P.faces.crop_size
     )
