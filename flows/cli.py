@@ -25,7 +25,7 @@ from s2f.config import (
 from s2f.errors import InputError
 from s2f.processes import reap_on_death
 
-STAGES = ("synth", "ingest", "faces", "audio", "train_face", "train_voice", "evaluate")
+STAGES = ("synth", "ingest", "faces", "audio", "train_face", "train_voice", "evaluate", "reproduce")
 
 
 def _model_options(command: argparse.ArgumentParser) -> None:
@@ -99,17 +99,19 @@ def _parser() -> argparse.ArgumentParser:
 
 def _results(args: argparse.Namespace) -> int:
     from s2f.evaluate.report import results_markdown, with_results
-    from s2f.evaluate.results import EvaluationResults, RealVoices
+    from s2f.evaluate.results import EvaluationResults, RealVoices, SeedResults
+    from s2f.evaluate.seeds import SEEDS
 
     args.metrics = args.metrics or str(Path(_catalog(args).reports) / "metrics.json")
     metrics = EvaluationResults.read(args.metrics)
     real = RealVoices.read_beside(args.metrics)
+    seeds = SeedResults.read(Path(args.metrics).with_name(SEEDS))
     if not (args.write or args.check):
         print(results_markdown(metrics), end="")
         return 0
     readme = Path(args.write or args.check)
     text = readme.read_text()
-    new = with_results(text, metrics, real)
+    new = with_results(text, metrics, real, seeds)
     if args.check:
         if new != text:
             print(f"s2f results: {readme}'s results block is not what {args.metrics} gives; run "

@@ -27,7 +27,8 @@ def evaluate_flow(params: Params) -> list[Path]:
                "decoder": f"{decoder.arch['size']} px",
                "data": f"features {dataset_version(paths.face_features)}, "
                        f"spectrograms {dataset_version(paths.spectrograms)}"}
-    written = write_outputs(result.results, result.curves, result.confusions, result.grid, context, paths.reports)
+    written = write_outputs(result.results, result.curves, result.confusions, result.grid, context, paths.reports,
+                            result.per_query)
     longest, chance = f"{max(p.seconds):g}s", result.results.chance_recall
     for method, r in result.results.lengths[longest].items():
         log.info("%s @ %s: R@1 %.3f R@10 %.3f (chance %.3f / %.3f), agreement %s", method, longest,

@@ -34,10 +34,14 @@ def dvc(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([f"{bin_dir}/dvc", *args], cwd=cwd, env=env, capture_output=True, text=True)
 
 
+TARGET = "evaluate"  # the last stage of `make run`: `dvc repro evaluate` runs it and everything upstream
+
+
 @task(cache_policy=NO_CACHE)
 def changed_stages(root: Path) -> list[str]:
-    """Stages `dvc status` reports as changed (code, params, inputs or missing outputs)."""
-    done = dvc(["status", "--json"], root)
+    """Stages of `make run` (evaluate and all it depends on) that `dvc status` reports as changed (code, params,
+    inputs or missing outputs); `make reproduce`'s stage is not part of the schedule."""
+    done = dvc(["status", TARGET, "--with-deps", "--json"], root)
     if done.returncode != 0:
         raise RuntimeError(f"dvc status failed:\n{done.stderr or done.stdout}")
     status = json.loads(done.stdout or "{}")
@@ -46,9 +50,9 @@ def changed_stages(root: Path) -> list[str]:
 
 @task(cache_policy=NO_CACHE)
 def repro(root: Path) -> list[str]:
-    """`dvc repro`; returns the stages it ran. A failing stage raises with the end of its output."""
+    """`dvc repro evaluate`; returns the stages it ran. A failing stage raises with the end of its output."""
     log = get_run_logger()
-    done = dvc(["repro"], root)
+    done = dvc(["repro", TARGET], root)
     ran = re.findall(r"^Running stage '([^']+)'", done.stdout, flags=re.M)
     for stage in ran:
         log.info("ran stage %s", stage)

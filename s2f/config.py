@@ -269,6 +269,15 @@ class EvaluateParams(_Section):
         return sorted(set(v))
 
 
+class ReproduceParams(_Section):
+    """`make reproduce`: the training stages and evaluate again from other seeds, for intervals over seeds."""
+
+    runs: int = Field(3, ge=2, le=100)
+    """Trainings in all, `make run`'s own included: run k trains the decoder from `face_model.seed + k` and the
+    encoders from `voice_model.seed + k x members` onwards (no member seed is shared between runs); evaluate's
+    pools stay the same, so every run is scored on the same queries."""
+
+
 class PredictParams(_Section):
     """`s2f predict`: how much speech it needs and uses (the models: `paths.*`, or `--models DIR`)."""
 
@@ -339,6 +348,8 @@ class PathsParams(_Section):
     """evaluate's metrics.json, plots/, faces_grid.png and report.html (shown by `s2f app`)."""
     checkpoints: PathStr = ".cache/checkpoints"
     """Per-epoch checkpoints of train_voice: a killed training resumes from the last one."""
+    runs: PathStr = "runs"
+    """`make reproduce`'s further trainings: run k's models, reports and checkpoints in `<runs>/run<k>/`."""
 
 
 class Params(_Section):
@@ -351,6 +362,7 @@ class Params(_Section):
     face_model: FaceModelParams = FaceModelParams()
     voice_model: VoiceModelParams = VoiceModelParams()
     evaluate: EvaluateParams = EvaluateParams()
+    reproduce: ReproduceParams = ReproduceParams()
     predict: PredictParams = PredictParams()
     app: AppParams = AppParams()
 
@@ -476,6 +488,23 @@ def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = 
     return validate(raw, origin=str(path))
 
 
+def for_run(params: Params, k: int) -> Params:
+    """The params of `make reproduce`'s run k: both models trained from the k-th seeds, and every trained model,
+    training report, checkpoint and evaluation under `paths.runs/run<k>/`; the data, and everything else, as
+    they are. Run 0 is `make run`'s own."""
+    if k == 0:
+        return params
+    run = Path(params.paths.runs) / f"run{k}"
+    paths = params.paths.model_copy(update={
+        "face_decoder": str(run / "face_decoder"), "voice_encoder": str(run / "voice_encoder"),
+        "classifiers": str(run / "attributes.json"), "train_face_reports": str(run / "train_face"),
+        "train_voice_reports": str(run / "train_voice"), "reports": str(run / "reports"),
+        "checkpoints": str(run / "checkpoints")})
+    face = params.face_model.model_copy(update={"seed": params.face_model.seed + k})
+    voice = params.voice_model.model_copy(update={"seed": params.voice_model.seed + k * params.voice_model.members})
+    return params.model_copy(update={"paths": paths, "face_model": face, "voice_model": voice})
+
+
 # The catalog entries each stage reads and writes: what must exist before the stage starts (and which stage
 # makes it), and where it writes. Checked by `check_paths` before Prefect or any work starts.
 _READS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -488,6 +517,9 @@ _READS: dict[str, tuple[tuple[str, str], ...]] = {
     "evaluate": (("clips", "dataset"), ("faces", "dataset"), ("face_features", "dataset"),
                  ("spectrograms", "dataset"), ("voice_encoder", "model"), ("face_decoder", "model"),
                  ("attributes", "file")),
+    "reproduce": (("clips", "dataset"), ("faces", "dataset"), ("face_features", "dataset"),
+                  ("spectrograms", "dataset"), ("voice_encoder", "model"), ("face_decoder", "model"),
+                  ("attributes", "file")),
 }
 _WRITES: dict[str, tuple[tuple[str, str], ...]] = {
     "synth": (("synth", "folder"),),
@@ -497,6 +529,7 @@ _WRITES: dict[str, tuple[tuple[str, str], ...]] = {
     "train_face": (("face_decoder", "folder"), ("train_face_reports", "folder")),
     "train_voice": (("voice_encoder", "folder"), ("train_voice_reports", "folder"), ("checkpoints", "folder")),
     "evaluate": (("classifiers", "file"), ("reports", "folder")),
+    "reproduce": (("runs", "folder"), ("reports", "folder")),
 }
 # Which stage writes an input, for the hint in the message.
 _MADE_BY = {"clips": "ingest", "faces": "faces", "face_features": "faces", "spectrograms": "audio",

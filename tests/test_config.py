@@ -34,7 +34,7 @@ def test_unknown_nested_key_and_unknown_section():
     msg = _error({"ingest": {"split": {"training": 0.9}}, "sinth": {}})
     assert "ingest.split.training: unknown key; allowed here: test, train, val" in msg
     assert ("sinth: unknown key; allowed here: app, audio, evaluate, face_model, faces, ingest, paths, predict, "
-            "runner, synth, voice_model") in msg
+            "reproduce, runner, synth, voice_model") in msg
 
 
 def test_runner_kinds_and_address():
@@ -176,3 +176,19 @@ def test_docs_parameters_is_generated_from_the_schema_and_every_key_is_described
     rows = [line for line in text.splitlines() if line.startswith("| `")]
     assert len(rows) >= 85 and all(not line.rstrip().endswith("|  |") for line in rows)  # every key has a meaning
     assert "| `app.max_upload_mb` | `50.0` | > 0, <= 4096 | A bigger upload is refused (413). |" in rows
+
+
+def test_each_reproduce_run_trains_from_its_own_seeds_into_its_own_folder():
+    from s2f.config import for_run
+
+    params = validate({"voice_model": {"members": 3, "seed": 5}, "face_model": {"seed": 1}})
+    assert for_run(params, 0) == params  # run 0 is make run's own
+    runs = [for_run(params, k) for k in range(3)]
+    members = [set(range(p.voice_model.seed, p.voice_model.seed + 3)) for p in runs]
+    assert members == [{5, 6, 7}, {8, 9, 10}, {11, 12, 13}]  # no encoder seed in two runs
+    assert [p.face_model.seed for p in runs] == [1, 2, 3]
+    two = runs[2].paths
+    assert (two.voice_encoder, two.reports, two.checkpoints) == ("runs/run2/voice_encoder", "runs/run2/reports",
+                                                                 "runs/run2/checkpoints")
+    assert (two.clips, two.spectrograms) == (params.paths.clips, params.paths.spectrograms)  # the same data
+    assert runs[2].evaluate == params.evaluate  # the same pools: every run scored on the same queries

@@ -239,12 +239,13 @@ def test_paired_bootstrap_claims_a_win_only_when_the_interval_excludes_zero():
 def test_the_readme_results_block_is_generated_from_the_metrics():
     """The README's results table and claims come from reports/metrics.json (`s2f results --write README.md`)."""
     from s2f.evaluate.report import with_results
-    from s2f.evaluate.results import EvaluationResults, RealVoices
+    from s2f.evaluate.results import EvaluationResults, RealVoices, SeedResults
     from tests.conftest import PROJECT
 
     readme = (PROJECT / "README.md").read_text()
     metrics = PROJECT / "reports/metrics.json"
-    assert with_results(readme, EvaluationResults.read(metrics), RealVoices.read_beside(metrics)) == readme
+    seeds = SeedResults.read(metrics.with_name("seeds.json"))  # None until `make reproduce` has run
+    assert with_results(readme, EvaluationResults.read(metrics), RealVoices.read_beside(metrics), seeds) == readme
 
 
 def test_the_evaluation_runs_on_in_memory_tables_and_models(monkeypatch: pytest.MonkeyPatch):
@@ -294,4 +295,50 @@ def test_the_evaluation_runs_on_in_memory_tables_and_models(monkeypatch: pytest.
     assert all(0 <= s.retrieval["cosine"]["R@1"] <= 1 for by in results.lengths.values() for s in by.values())
     assert set(results.comparisons["2s"]) == {"voice - chance", "voice - mean"}
     assert set(result.classifiers) == {"gender"} and result.grid.shape[2] == 3
+    table = result.per_query  # what make reproduce reads back from each run: a row per length, method and clip
+    assert len(table) == 2 * 3 * 6 and set(table.columns) == {"length", "method", "clip_id", "speaker_id", "R@1",
+                                                               "R@10", "1:2", "gender"}
     assert EvaluationResults.from_dict(json.loads(results.to_json())) == results  # the file's layout round-trips
+
+
+def _runs(rng: np.random.Generator, voice_hits: list[float], speakers: int = 40) -> list[pd.DataFrame]:
+    """Per-query tables of several runs: per run, the voice encoder hits R@1 with the given rate, the baseline
+    with 0.1, on the same queries (two clips per speaker)."""
+    clips = [f"c{i:03d}" for i in range(2 * speakers)]
+    spk = [f"s{i // 2:03d}" for i in range(2 * speakers)]
+    base = (rng.random(len(clips)) < 0.1).astype(float)  # a baseline does not change with the training seed
+    tables = []
+    for rate in voice_hits:
+        rows = [pd.DataFrame({"length": "6s", "method": "voice", "clip_id": clips, "speaker_id": spk,
+                              "R@1": (rng.random(len(clips)) < rate).astype(float)}),
+                pd.DataFrame({"length": "6s", "method": "mean", "clip_id": clips, "speaker_id": spk, "R@1": base})]
+        tables.append(pd.concat(rows).sample(frac=1, random_state=len(tables)))  # row order does not matter
+    return tables
+
+
+def test_intervals_over_seeds_and_speakers_carry_the_seed_spread():
+    from s2f.evaluate.seeds import seed_results
+
+    rng = np.random.default_rng(0)
+    seeds = [{"face_model": k, "voice_model": 3 * k} for k in range(3)]
+    steady = seed_results(_runs(rng, [0.5, 0.5, 0.5]), seeds)
+    voice, diff = steady.lengths["6s"]["voice"]["R@1"], steady.comparisons["6s"]["voice - mean"]["R@1"]
+    assert voice.lo <= voice.mean <= voice.hi and abs(voice.mean - 0.5) < 0.1
+    assert diff.lo > 0  # 0.5 against 0.1 on 80 queries and 3 runs: the interval excludes 0
+    assert steady.queries == 80 and steady.speakers == 40 and steady.runs == 3
+    # the same mean from runs that disagree: a wider interval, since a seed is a draw too
+    spread = seed_results(_runs(rng, [0.2, 0.5, 0.8]), seeds).lengths["6s"]["voice"]["R@1"]
+    assert spread.hi - spread.lo > 1.5 * (voice.hi - voice.lo)
+    # a baseline that is the same in every run still gets a speaker interval
+    base = steady.lengths["6s"]["mean"]["R@1"]
+    assert base.lo < base.mean < base.hi
+    with pytest.raises(ValueError, match="at least 2 runs"):
+        seed_results(_runs(rng, [0.5]), seeds[:1])
+    tables = _runs(rng, [0.5, 0.5])
+    tables[1] = tables[1][tables[1].clip_id != "c000"]
+    with pytest.raises(ValueError, match="run 1 scored other test clips"):
+        seed_results(tables, seeds[:2])
+    from s2f.evaluate.report import seeds_markdown
+
+    text = seeds_markdown(steady)
+    assert "Over 3 trainings" in text and "| 6s | s2f voice encoder | " in text

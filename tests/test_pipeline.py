@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from flows.env import configure
+from s2f.evaluate.results import SeedResults
 from s2f.tables import read_dataset
 from tests.conftest import PROJECT
 
@@ -24,7 +25,7 @@ TINY = {"synth": {"speakers": 5, "clips_per_speaker": 1, "seconds": 2.0, "size":
         "faces": {"shard_size": 2}, "audio": {"seconds": 2.0, "shard_size": 2},
         "face_model": {"epochs": 1, "batch_size": 4},
         "voice_model": {"epochs": 1, "frames": 100, "batch_size": 2, "identity_steps": 20, "members": 2},
-        "evaluate": {"seconds": [1.0, 2.0], "grid_speakers": 2}}
+        "evaluate": {"seconds": [1.0, 2.0], "grid_speakers": 2}, "reproduce": {"runs": 2}}
 STAGES = ("synth", "ingest", "faces", "audio", "train_face", "train_voice", "evaluate")
 
 
@@ -44,7 +45,7 @@ def prefect_api():
     from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness():
+    with prefect_test_harness(server_startup_timeout=120):  # a loaded 2-core machine can take over 30 s
         os.environ["PREFECT_API_URL"] = PREFECT_API_URL.value()
         try:
             yield
@@ -154,7 +155,25 @@ def test_pipeline_flow_runs_what_changed_once_pushes_and_pulls(prefect_api, proj
     assert sum("nothing to do" in out for out in outputs) == 1
     assert {p: p.stat().st_mtime_ns for p in (project / "data/processed/faces").glob("part-*")} == parts
     assert (project / "reports/faces_grid.png").read_bytes() != grid  # one speaker now
-    assert "changed" not in _dvc("status", cwd=project)  # outputs match dvc.lock: nothing half-written
+    assert "changed" not in _dvc("status", "evaluate", "--with-deps", cwd=project)  # nothing half-written
+
+    # make reproduce: one more training of both models from the next seeds, evaluated on the same test queries;
+    # seeds.json gives each headline metric over both runs. `make run`'s models are run 0, not trained again.
+    decoder = (project / "models/face_decoder/model.safetensors").read_bytes()
+    _dvc("repro", "reproduce", cwd=project)
+    seeds = SeedResults.read(project / "reports/seeds.json")
+    members = TINY["voice_model"]["members"]
+    assert seeds.runs == 2 and seeds.seeds == [{"face_model": 0, "voice_model": 0},
+                                               {"face_model": 1, "voice_model": members}]
+    assert json.loads((project / "runs/run1/voice_encoder/config.json").read_text())["params"]["seed"] == members
+    assert (project / "runs/run1/face_decoder/model.safetensors").read_bytes() != decoder
+    assert (project / "models/face_decoder/model.safetensors").read_bytes() == decoder
+    assert seeds.queries == 2 and set(seeds.lengths) == {"1s", "2s"}
+    for by_method in seeds.lengths.values():
+        assert set(by_method) == {"voice", "chance", "mean", "resemblyzer"}
+        assert all(e.lo <= e.mean <= e.hi for by_metric in by_method.values() for e in by_metric.values())
+    assert set(seeds.comparisons["2s"]) == {"voice - chance", "voice - mean", "voice - resemblyzer"}
+    assert "changed" not in _dvc("status", cwd=project)
 
 
 def _imports(path: Path) -> set[str]:
@@ -183,12 +202,12 @@ def _module_files(module: str) -> set[Path]:
     return {f.relative_to(PROJECT) for f in seen}
 
 
-@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("stage", (*STAGES, "reproduce"))
 def test_each_stage_depends_on_the_code_its_flow_imports(stage: str):
     """A module a stage runs (s2f/ or flows/) but dvc.yaml does not list would leave stale outputs after a code
     change. The imports are read from the source (no interpreter per stage), lazy ones inside functions included."""
     used = _module_files(f"flows.{stage}")
-    package = "models" if stage.startswith("train") else stage
+    package = "models" if stage.startswith("train") else "evaluate" if stage == "reproduce" else stage
     assert any(f.parts[1] == package for f in used)  # the reader found the stage's own library code
     deps = [Path(d) for d in yaml.safe_load((PROJECT / "dvc.yaml").read_text())["stages"][stage]["deps"]]
     exempt = {Path("s2f/__init__.py"), Path("s2f/config.py"), Path("s2f/errors.py"), Path("s2f/processes.py"),

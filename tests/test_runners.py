@@ -21,7 +21,7 @@ def prefect_server():
     configure()
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness():
+    with prefect_test_harness(server_startup_timeout=120):  # a loaded 2-core machine can take over 30 s
         yield
 
 

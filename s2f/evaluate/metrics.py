@@ -167,3 +167,29 @@ def shuffled_pearson(a: np.ndarray, b: np.ndarray, rounds: int, seed: int) -> fl
     """Mean correlation when b is paired with a random other speaker's a: the level that means nothing."""
     rng = np.random.default_rng(seed)
     return float(np.mean([pearson(a, b[rng.permutation(len(b))]) for _ in range(rounds)]))
+
+
+def runs_bootstrap(scores: np.ndarray, speakers: Sequence[str], rounds: int = 2000, seed: int = 0,
+                   level: float = 0.95) -> dict[str, float]:
+    """Mean of per-query scores from several runs (a (runs, queries) array: every run scored the same queries)
+    and its percentile interval from resampling runs and test speakers with replacement, together (a speaker's
+    queries move together; the same draws for every call with the same seed and shapes, so two methods' intervals
+    and their difference's are paired). NaN scores are left out."""
+    scores = np.asarray(scores, dtype=float)
+    valid = ~np.isnan(scores)
+    names, index = np.unique(np.asarray(speakers), return_inverse=True)
+    # per run and speaker: sum and count of valid scores
+    sums = np.stack([np.bincount(index, np.where(valid[r], scores[r], 0.0), len(names)) for r in range(len(scores))])
+    counts = np.stack([np.bincount(index, valid[r].astype(float), len(names)) for r in range(len(scores))])
+    rng = np.random.default_rng(seed)
+    runs = rng.integers(0, len(scores), (rounds, len(scores)))
+    spk = rng.integers(0, len(names), (rounds, len(names)))
+    # how often each run and each speaker was drawn in each round: a round's total is runs_w @ sums @ spk_w
+    runs_w = np.stack([np.bincount(r, minlength=len(scores)) for r in runs]).astype(float)
+    spk_w = np.stack([np.bincount(d, minlength=len(names)) for d in spk]).astype(float)
+    total = ((runs_w @ sums) * spk_w).sum(1)
+    count = ((runs_w @ counts) * spk_w).sum(1)
+    means = np.divide(total, count, out=np.full(rounds, np.nan), where=count > 0)
+    tail = 100 * (1 - level) / 2
+    return {"mean": float(sums.sum() / counts.sum()), "lo": float(np.nanpercentile(means, tail)),
+            "hi": float(np.nanpercentile(means, 100 - tail))}

@@ -22,7 +22,8 @@ from markupsafe import Markup  # noqa: E402
 from s2f.atomic import atomic_write_bytes  # noqa: E402
 from s2f.evaluate.craniofacial import MEASURES  # noqa: E402
 from s2f.evaluate.metrics import KS, METRICS  # noqa: E402
-from s2f.evaluate.results import EvaluationResults, RealVoices, Scores  # noqa: E402
+from s2f.evaluate.results import EvaluationResults, RealVoices, Scores, SeedResults  # noqa: E402
+from s2f.evaluate.seeds import PER_QUERY  # noqa: E402
 from s2f.images import png_bytes  # noqa: E402
 
 METHOD_NAMES = {"voice": "s2f voice encoder", "resemblyzer": "resemblyzer + ridge", "mean": "train-mean face",
@@ -134,6 +135,34 @@ def results_markdown(results: EvaluationResults) -> str:
     return "\n".join(lines) + "\n"
 
 
+def seeds_markdown(seeds: SeedResults) -> str:
+    """The headline metrics over `make reproduce`'s trainings (reports/seeds.json), and the voice encoder against
+    resemblyzer + ridge, each with its 95% interval over seeds and test speakers."""
+    def cell(e) -> str:
+        return f"{100 * e.mean:.1f} [{100 * e.lo:.1f}, {100 * e.hi:.1f}]"
+
+    metrics = {"R@1": "R@1", "R@10": "R@10", "1:2": "1:2 matching", "gender": "gender agreement"}
+    shown = [k for k in metrics if any(k in by for ms in seeds.lengths.values() for by in ms.values())]
+    seed_list = ", ".join(f"{s['face_model']}/{s['voice_model']}" for s in seeds.seeds)
+    lines = [f"Over {seeds.runs} trainings of both models (face/voice seeds {seed_list}), each scored on the same "
+             f"{seeds.queries} test clips of {seeds.speakers} speakers: mean and 95% interval over seeds and test "
+             "speakers, in %.", "",
+             "| audio | method | " + " | ".join(metrics[k] for k in shown) + " |", "|" + "---|" * (len(shown) + 2)]
+    for length, by_method in seeds.lengths.items():
+        for method, by_metric in by_method.items():
+            lines.append(f"| {length} | {METHOD_NAMES.get(method, method)} | "
+                         + " | ".join(cell(by_metric[k]) if k in by_metric else "" for k in shown) + " |")
+    lines += ["", "The voice encoder against resemblyzer + ridge over seeds (difference in points, paired 95% "
+                  "interval over seeds and test speakers):", ""]
+    for length, by_pair in seeds.comparisons.items():
+        diff = by_pair.get("voice - resemblyzer")
+        if diff:
+            lines.append(f"- {length}: " + "; ".join(
+                f"{k} {100 * e.mean:+.1f} [{100 * e.lo:+.1f}, {100 * e.hi:+.1f}]: "
+                f"{verdict(e.model_dump()).removesuffix(' with')}" for k, e in diff.items()) + ".")
+    return "\n".join(lines) + "\n"
+
+
 RESULTS_BEGIN = "<!-- results: generated from reports/metrics.json by `s2f results --write README.md` -->"
 RESULTS_END = "<!-- /results -->"
 
@@ -149,12 +178,15 @@ def real_voices_markdown(real: RealVoices) -> str:
             f"face for {real.predicted_m} clips; {real.truth_m} of the {real.clips} are of men).{note}\n")
 
 
-def with_results(text: str, results: EvaluationResults, real: RealVoices | None = None) -> str:
-    """`text` (the README) with the block between the results markers regenerated."""
+def with_results(text: str, results: EvaluationResults, real: RealVoices | None = None,
+                 seeds: SeedResults | None = None) -> str:
+    """`text` (the README) with the block between the results markers regenerated (the intervals over seeds and
+    the real voices where `make reproduce` and scripts/real_voices.py have run)."""
     start, end = text.find(RESULTS_BEGIN), text.find(RESULTS_END)
     if start < 0 or end < start:
         raise ValueError(f"no results block: put {RESULTS_BEGIN} and {RESULTS_END} on lines of their own")
-    block = results_markdown(results) + ("\n" + real_voices_markdown(real) if real else "")
+    block = (results_markdown(results) + ("\n" + seeds_markdown(seeds) if seeds else "")
+             + ("\n" + real_voices_markdown(real) if real else ""))
     return text[:start] + RESULTS_BEGIN + "\n" + block + text[end:]
 
 
@@ -270,9 +302,11 @@ def html_report(results: EvaluationResults, curves: dict[str, np.ndarray], confu
 
 
 def write_outputs(results: EvaluationResults, curves: dict[str, np.ndarray], confusions: dict[str, dict[str, Any]],
-                  grid: np.ndarray, context: dict[str, Any], out: str | Path) -> list[Path]:
+                  grid: np.ndarray, context: dict[str, Any], out: str | Path,
+                  per_query: pd.DataFrame | None = None) -> list[Path]:
     out = Path(out)
     plots_data(results, curves, confusions, out / "plots")
-    return [results.write(out / "metrics.json"),
+    extra = [] if per_query is None else [atomic_write_bytes(out / PER_QUERY, per_query.to_csv(index=False).encode())]
+    return [*extra, results.write(out / "metrics.json"),
             atomic_write_bytes(out / "faces_grid.png", png_bytes(grid)),
             atomic_write_bytes(out / "report.html", html_report(results, curves, confusions, grid, context).encode())]

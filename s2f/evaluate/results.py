@@ -137,3 +137,39 @@ class RealVoices(BaseModel):
         except (OSError, ValidationError):
             raise InputError(f"{path}: damaged or from an older s2f; remake it with "
                              "`python scripts/real_voices.py`") from None
+
+
+class Estimate(_Schema):
+    mean: float  # over runs (seeds) and test queries
+    lo: float  # 95% interval, bootstrap over runs and test speakers together
+    hi: float
+
+
+class SeedResults(_Schema):
+    """reports/seeds.json (`make reproduce`): the headline metrics of `runs` trainings from different seeds, each
+    evaluated on the same test queries, as means with 95% intervals over seeds and test speakers; and the voice
+    encoder minus each baseline, paired (the same resampled seeds and speakers on both sides)."""
+
+    runs: int
+    seeds: list[dict[str, int]]  # each run's face_model.seed and voice_model.seed
+    queries: int  # test clips scored per run
+    speakers: int
+    lengths: dict[str, dict[str, dict[str, Estimate]]]  # "6s" -> method -> metric (R@1, R@10, 1:2, gender)
+    comparisons: dict[str, dict[str, dict[str, Estimate]]]  # "6s" -> "voice - resemblyzer" -> metric
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(), indent=2)
+
+    def write(self, path: str | Path) -> Path:
+        return atomic_write_bytes(path, self.to_json().encode())
+
+    @classmethod
+    def read(cls, path: str | Path) -> SeedResults | None:
+        """The file, or None where `make reproduce` has not run; a damaged or stale one is one InputError."""
+        path = Path(path)
+        if not path.is_file():
+            return None
+        try:
+            return cls.model_validate_json(path.read_bytes())
+        except (OSError, ValidationError):
+            raise InputError(f"{path}: damaged or from an older s2f; remake it with `make reproduce`") from None

@@ -22,6 +22,7 @@ from s2f.evaluate import metrics as m
 from s2f.evaluate.attributes import fit_classifiers, speaker_labels
 from s2f.evaluate.evaluation import Reconstructions, Scorer, TestClips, predict_voice, read_spectrograms, reconstruct
 from s2f.evaluate.results import EvaluationResults
+from s2f.evaluate.seeds import per_query_table
 from s2f.faces.align import Aligner
 from s2f.images import decode_png, tile, upscale
 from s2f.models.data import load_features
@@ -48,6 +49,7 @@ class Evaluation:
     confusions: dict[str, dict[str, Any]]  # attribute -> classes and counts (voice encoder, longest audio)
     grid: np.ndarray  # real frame | F2F | S2F for up to grid_speakers test speakers
     classifiers: dict
+    per_query: pd.DataFrame  # each test clip's headline scores per length and method (s2f.evaluate.seeds)
 
 
 @dataclass
@@ -209,4 +211,5 @@ def evaluate(inputs: EvaluationInputs, p: EvaluateParams, audio: AudioParams, cr
     results["comparisons"] = {key: scorer.compare(by_method) for key, by_method in per_query.items()}
     aligner.close()
     grid = faces_grid(p, test, inputs.faces, f2f, s2f_voice)
-    return Evaluation(EvaluationResults.from_dict(results), curves, confusions, grid, classifiers)
+    table = per_query_table(per_query, test.clip_ids, test.speakers)
+    return Evaluation(EvaluationResults.from_dict(results), curves, confusions, grid, classifiers, table)

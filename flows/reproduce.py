@@ -1,0 +1,41 @@
+"""Stage `reproduce` (`make reproduce`): train both models again from other seeds, evaluate each run on the same
+test queries, and write the headline metrics over all runs with intervals over seeds and test speakers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from prefect import flow, get_run_logger
+
+from flows import evaluate, train_face, train_voice
+from flows.common import with_runner
+from s2f.config import Params, check_paths, for_run
+from s2f.errors import InputError
+from s2f.evaluate.seeds import PER_QUERY, SEEDS, seed_results
+
+
+@flow(name="reproduce", validate_parameters=False)
+def reproduce_flow(params: Params) -> Path:
+    log = get_run_logger()
+    runs = [for_run(params, k) for k in range(params.reproduce.runs)]
+    for k, p in enumerate(runs[1:], 1):
+        log.info("run %d of %d: face seed %d, voice seeds %d-%d, into %s", k + 1, len(runs), p.face_model.seed,
+                 p.voice_model.seed, p.voice_model.seed + p.voice_model.members - 1, Path(p.paths.reports).parent)
+        for stage in (train_face.train_face_flow, train_voice.train_voice_flow, evaluate.evaluate_flow):
+            check_paths(p, stage.name)
+            stage(p)
+    tables = []
+    for p in runs:
+        path = Path(p.paths.reports) / PER_QUERY
+        if not path.is_file():
+            raise InputError(f"{path} not found: run the evaluate stage first (`make run`)")
+        tables.append(pd.read_csv(path, dtype={"length": str, "method": str, "clip_id": str, "speaker_id": str}))
+    seeds = [{"face_model": p.face_model.seed, "voice_model": p.voice_model.seed} for p in runs]
+    out = seed_results(tables, seeds, seed=params.evaluate.seed).write(Path(params.paths.reports) / SEEDS)
+    log.info("wrote %s: %d runs", out, len(runs))
+    return out
+
+
+def run(params: Params) -> Path:
+    return with_runner(reproduce_flow, params)(params)
