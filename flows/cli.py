@@ -40,9 +40,15 @@ def _params_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
 
 
+def _params(args: argparse.Namespace) -> Params:
+    """The params file with its overrides, or the defaults where there is no params file (a helper command or
+    `s2f predict` run outside a project)."""
+    return load_params(args.params, args.overrides) if Path(args.params).is_file() else Params()
+
+
 def _catalog(args: argparse.Namespace) -> PathsParams:
-    """The data catalog (`paths:`) of the params file, or its defaults where there is no params file."""
-    return load_params(args.params, args.overrides).paths if Path(args.params).is_file() else PathsParams()
+    """The data catalog (`paths:`) of the params file, or its defaults."""
+    return _params(args).paths
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -239,7 +245,7 @@ def _app(args: argparse.Namespace) -> int:
     from s2f.app.api import create_app
     from s2f.predict import Predictor
 
-    params = load_params(args.params, args.overrides) if Path(args.params).is_file() else Params()
+    params = _params(args)
     if not 0 < args.port < 65536:
         raise InputError(f"--port {args.port}: give a port between 1 and 65535")
     import socket
@@ -263,7 +269,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     from s2f.predict import Predictor
 
-    params = load_params(args.params, args.overrides) if Path(args.params).is_file() else Params()
+    params = _params(args)
     p = params.predict
     pairs = _predict_outputs(args.inputs, args.out)
     predictor = Predictor(*_model_paths(params.paths, args.models))

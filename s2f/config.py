@@ -494,15 +494,23 @@ def for_run(params: Params, k: int) -> Params:
     they are. Run 0 is `make run`'s own."""
     if k == 0:
         return params
-    run = Path(params.paths.runs) / f"run{k}"
-    paths = params.paths.model_copy(update={
-        "face_decoder": str(run / "face_decoder"), "voice_encoder": str(run / "voice_encoder"),
-        "classifiers": str(run / "attributes.json"), "train_face_reports": str(run / "train_face"),
-        "train_voice_reports": str(run / "train_voice"), "reports": str(run / "reports"),
-        "checkpoints": str(run / "checkpoints")})
+    paths = relocate(params.paths, ("train_face", "train_voice", "evaluate"), Path(params.paths.runs) / f"run{k}")
     face = params.face_model.model_copy(update={"seed": params.face_model.seed + k})
     voice = params.voice_model.model_copy(update={"seed": params.voice_model.seed + k * params.voice_model.members})
     return params.model_copy(update={"paths": paths, "face_model": face, "voice_model": voice})
+
+
+def relocate(paths: PathsParams, stages: tuple[str, ...], folder: str | Path) -> PathsParams:
+    """`paths` with every catalog entry `stages` write moved into `folder`, each under its default name
+    (paths.faces -> FOLDER/faces, paths.classifiers -> FOLDER/attributes.json); the rest as they are."""
+    defaults = PathsParams()
+    return paths.model_copy(update={name: str(Path(folder) / Path(getattr(defaults, name)).name)
+                                    for stage in stages for name in writes(stage)})
+
+
+def writes(stage: str) -> list[str]:
+    """The catalog entries `stage` writes."""
+    return [name for name, _ in _WRITES[stage]]
 
 
 # The catalog entries each stage reads and writes: what must exist before the stage starts (and which stage

@@ -101,11 +101,10 @@ def copy_clip(src: Path, dst: Path) -> Path:
 def outputs_under(stage: str, folder: Path) -> list[str]:
     """`--set` arguments that send every catalog entry `stage` writes into `folder`, each under its default name
     (paths.faces -> FOLDER/faces, paths.classifiers -> FOLDER/attributes.json)."""
-    from s2f.config import _WRITES, PathsParams
+    from s2f.config import PathsParams, relocate, writes
 
-    defaults = PathsParams()
-    return [a for name, _ in _WRITES[stage]
-            for a in ("--set", f"paths.{name}={folder / Path(getattr(defaults, name)).name}")]
+    moved = relocate(PathsParams(), (stage,), folder)
+    return [a for name in writes(stage) for a in ("--set", f"paths.{name}={getattr(moved, name)}")]
 
 
 def ingest_to(source: str, root: Path, csv: Path | None, out: Path) -> Path:

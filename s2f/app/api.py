@@ -30,7 +30,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from s2f.config import AppParams, PredictParams
+from s2f.config import AppParams, PathsParams, PredictParams
 from s2f.errors import InputError
 from s2f.evaluate.results import EvaluationResults, RealVoices
 from s2f.images import png_bytes
@@ -99,9 +99,10 @@ def answer(pred: Prediction) -> dict[str, Any]:
 
 
 def create_app(predictor: Predictor, predict: PredictParams, params: AppParams,
-               reports: str | Path = "reports") -> FastAPI:
+               reports: str | Path | None = None) -> FastAPI:
     """The page and JSON API over `predictor`; the evaluation it shows is read from the `reports` folder
-    (paths.reports: metrics.json beside the model, report.html at /report)."""
+    (paths.reports, by default the catalog's: metrics.json beside the model, report.html at /report)."""
+    reports = PathsParams().reports if reports is None else reports
     app = FastAPI(title="s2f", summary="Speech2Face on this machine: a face from a voice recording",
                   version="1", docs_url="/docs", redoc_url=None)
     report_html = Path(reports) / "report.html"
