@@ -104,9 +104,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _results(args: argparse.Namespace) -> int:
-    from s2f.evaluate.report import results_markdown, with_results
     from s2f.evaluate.results import EvaluationResults, RealVoices, SeedResults
     from s2f.evaluate.seeds import SEEDS
+    from s2f.readme import results_markdown, with_results
 
     args.metrics = args.metrics or str(Path(_catalog(args).reports) / "metrics.json")
     metrics = EvaluationResults.read(args.metrics)

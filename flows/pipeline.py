@@ -21,8 +21,8 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from s2f.config import load_params
-from s2f.evaluate.report import results_markdown
 from s2f.evaluate.results import EvaluationResults
+from s2f.readme import results_markdown
 
 LOCK = ".cache/pipeline.lock"
 

@@ -167,8 +167,8 @@ def test_the_published_evaluation_table_has_model_and_baselines_side_by_side(tmp
     """The results schema round-trips the file's flat layout, and the one markdown table (README block and the
     pipeline flow's artifact) puts the model beside its baselines."""
     from s2f.errors import InputError
-    from s2f.evaluate.report import results_markdown
     from s2f.evaluate.results import EvaluationResults
+    from s2f.readme import results_markdown
 
     scores = {"retrieval": {"cosine": {"R@1": 0.1, "R@2": 0.2, "R@5": 0.4, "R@10": 0.6}},
               "matching": {"1:2": 0.8, "1:2 same gender": 0.7}, "agreement": {"gender": 0.9},
@@ -238,8 +238,8 @@ def test_paired_bootstrap_claims_a_win_only_when_the_interval_excludes_zero():
 
 def test_the_readme_results_block_is_generated_from_the_metrics():
     """The README's results table and claims come from reports/metrics.json (`s2f results --write README.md`)."""
-    from s2f.evaluate.report import with_results
     from s2f.evaluate.results import EvaluationResults, RealVoices, SeedResults
+    from s2f.readme import with_results
     from tests.conftest import PROJECT
 
     readme = (PROJECT / "README.md").read_text()
@@ -338,7 +338,34 @@ def test_intervals_over_seeds_and_speakers_carry_the_seed_spread():
     tables[1] = tables[1][tables[1].clip_id != "c000"]
     with pytest.raises(ValueError, match="run 1 scored other test clips"):
         seed_results(tables, seeds[:2])
-    from s2f.evaluate.report import seeds_markdown
+    from s2f.readme import seeds_markdown
 
     text = seeds_markdown(steady)
     assert "Over 3 trainings" in text and "| 6s | s2f voice encoder | " in text
+
+
+def test_the_readme_says_whether_make_runs_models_land_inside_the_seed_intervals():
+    """`make run`'s models are one of the runs: the README checks each headline value of metrics.json against the
+    interval over seeds, and names the ones outside."""
+    from s2f.evaluate.results import EvaluationResults
+    from s2f.evaluate.seeds import seed_results
+    from s2f.readme import outside_intervals, seeds_markdown
+
+    rng = np.random.default_rng(1)
+    seeds = seed_results(_runs(rng, [0.4, 0.5, 0.6]), [{"face_model": k, "voice_model": k} for k in range(3)])
+    r1 = seeds.lengths["6s"]["voice"]["R@1"]
+
+    def one_run(voice_r1: float) -> EvaluationResults:
+        def scores(r: float) -> dict:
+            return {"retrieval": {"cosine": {"R@1": r, "R@10": 0.6}}, "matching": {}, "agreement": {}, "accuracy": {}}
+        return EvaluationResults.from_dict({
+            "test": {"clips": 80, "speakers": 40, "pool": 80}, "f2f": scores(0.9), "true_face_accuracy": {},
+            "chance_recall": {"R@1": 0.0125, "R@10": 0.125}, "comparisons": {},
+            "6s": {"voice": scores(voice_r1), "mean": scores(seeds.lengths["6s"]["mean"]["R@1"].mean)}})
+
+    assert outside_intervals(one_run(r1.mean), seeds) == (2, [])  # voice and mean R@1: the cells seeds.json has
+    checked, outside = outside_intervals(one_run(r1.hi + 0.05), seeds)
+    assert checked == 2 and outside == [f"6s s2f voice encoder R@1 {100 * (r1.hi + 0.05):.1f} "
+                                        f"[{100 * r1.lo:.1f}, {100 * r1.hi:.1f}]"]
+    assert "land inside the interval of all of them (2 method" in seeds_markdown(seeds, one_run(r1.mean))
+    assert "1 of them; outside: 6s s2f voice encoder R@1" in seeds_markdown(seeds, one_run(r1.hi + 0.05))
