@@ -95,12 +95,23 @@ def _parser() -> argparse.ArgumentParser:
     ref = sub.add_parser("params", help="docs/parameters.md (every parameter, default, meaning) from the schema")
     ref.add_argument("--write", metavar="FILE", help="write it there (default: print it)")
     ref.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from what the schema gives")
+    report = sub.add_parser("report", help="render report.html again from the files in paths.reports (with "
+                                           "seeds.json and real_voices.json where they exist)")
+    report.add_argument("--reports", help="(default: paths.reports)")
+    _params_options(report)
     results = sub.add_parser("results", help="the README's results block from reports/metrics.json")
     results.add_argument("--metrics", help="(default: metrics.json in paths.reports)")
     results.add_argument("--write", metavar="README", help="rewrite the block between the results markers in it")
     results.add_argument("--check", metavar="README", help="exit 1 if its block differs from the metrics")
     _params_options(results)
     return parser
+
+
+def _report(args: argparse.Namespace) -> int:
+    from s2f.evaluate.report import render_report
+
+    print(f"wrote {render_report(args.reports or _catalog(args).reports)}")
+    return 0
 
 
 def _results(args: argparse.Namespace) -> int:
@@ -380,7 +391,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": _run, "pipeline": _pipeline, "serve": _pipeline, "predict": _predict, "app": _app,
-            "contact-sheet": _contact_sheet, "face-grid": _face_grid, "plots": _plots, "results": _results,
+            "contact-sheet": _contact_sheet, "face-grid": _face_grid, "plots": _plots, "report": _report,
+            "results": _results,
             "params": _params_doc}
 
 

@@ -1,5 +1,6 @@
 """Stage `reproduce` (`make reproduce`): train both models again from other seeds, evaluate each run on the same
-test queries, and write the headline metrics over all runs with intervals over seeds and test speakers."""
+test queries, and write the headline metrics over all runs with intervals over seeds and test speakers (seeds.json
+and the report's section on them)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from flows import evaluate, train_face, train_voice
 from flows.common import with_runner
 from s2f.config import Params, check_paths, for_run
 from s2f.errors import InputError
+from s2f.evaluate.report import render_report
 from s2f.evaluate.seeds import PER_QUERY, SEEDS, seed_results
 
 
@@ -33,7 +35,8 @@ def reproduce_flow(params: Params) -> Path:
         tables.append(pd.read_csv(path, dtype={"length": str, "method": str, "clip_id": str, "speaker_id": str}))
     seeds = [{"face_model": p.face_model.seed, "voice_model": p.voice_model.seed} for p in runs]
     out = seed_results(tables, seeds, seed=params.evaluate.seed).write(Path(params.paths.reports) / SEEDS)
-    log.info("wrote %s: %d runs", out, len(runs))
+    log.info("wrote %s: %d runs; the report's seeds section in %s", out, len(runs),
+             render_report(params.paths.reports))
     return out
 
 

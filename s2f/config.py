@@ -345,7 +345,8 @@ class PathsParams(_Section):
     train_voice_reports: PathStr = "reports/train_voice"
     """The encoder's training curves and metrics.json (dvclive)."""
     reports: PathStr = "reports"
-    """evaluate's metrics.json, plots/, faces_grid.png and report.html (shown by `s2f app`)."""
+    """evaluate's metrics.json, plots/, faces_grid.png, report_data.json; seeds.json and real_voices.json; and
+    report.html rendered from them (shown by `s2f app`)."""
     checkpoints: PathStr = ".cache/checkpoints"
     """Per-epoch checkpoints of train_voice: a killed training resumes from the last one."""
     runs: PathStr = "runs"

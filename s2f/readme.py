@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from s2f.evaluate.report import METHOD_NAMES, comparison_table, verdict
-from s2f.evaluate.results import EvaluationResults, RealVoices, Scores, SeedResults
+from s2f.evaluate.report import METHOD_NAMES, comparison_table, real_voices_text, run_in_intervals, verdict
+from s2f.evaluate.results import EvaluationResults, RealVoices, SeedResults
 
 
 def results_markdown(results: EvaluationResults) -> str:
@@ -83,52 +83,13 @@ def seeds_markdown(seeds: SeedResults, results: EvaluationResults | None = None)
     return "\n".join(lines) + "\n"
 
 
-def headline(scores: Scores) -> dict[str, float]:
-    """One method's headline metrics in metrics.json, under the names seeds.json gives them."""
-    return {"R@1": scores.retrieval["cosine"]["R@1"], "R@10": scores.retrieval["cosine"]["R@10"],
-            **({"1:2": scores.matching["1:2"]} if "1:2" in scores.matching else {}),
-            **({"gender": scores.agreement["gender"]} if "gender" in scores.agreement else {})}
-
-
-def outside_intervals(results: EvaluationResults, seeds: SeedResults) -> tuple[int, list[str]]:
-    """How many of seeds.json's (length, method, metric) cells `results` (one run) has a value for, and those of
-    them whose value lies outside the cell's 95% interval, as "6s s2f voice encoder R@1 9.9 [10.2, 14.0]"."""
-    checked, outside = 0, []
-    for length, by_method in seeds.lengths.items():
-        for method, by_metric in by_method.items():
-            scores = results.lengths.get(length, {}).get(method)
-            values = headline(scores) if scores is not None else {}
-            for metric, e in by_metric.items():
-                if metric not in values:
-                    continue
-                checked += 1
-                if not e.lo - 1e-12 <= values[metric] <= e.hi + 1e-12:
-                    outside.append(f"{length} {METHOD_NAMES.get(method, method)} {metric} "
-                                   f"{100 * values[metric]:.1f} [{100 * e.lo:.1f}, {100 * e.hi:.1f}]")
-    return checked, outside
-
-
-def run_in_intervals(results: EvaluationResults, seeds: SeedResults) -> str:
-    """One sentence: does the table above (`make run`'s models, one draw) land inside the intervals over seeds?"""
-    checked, outside = outside_intervals(results, seeds)
-    where = ("all of them" if not outside else f"{checked - len(outside)} of them; outside: " + "; ".join(outside))
-    return (f"The models `make run` trains (the first of these runs; the table above) land inside the interval "
-            f"of {where} ({checked} method and metric cells checked).")
-
-
 RESULTS_BEGIN = "<!-- results: generated from reports/metrics.json by `s2f results --write README.md` -->"
 RESULTS_END = "<!-- /results -->"
 
 
 def real_voices_markdown(real: RealVoices) -> str:
     """What the model does on real voices (reports/real_voices.json), in one paragraph."""
-    lo, hi = real.interval or (float("nan"), float("nan"))
-    note = (" The model was trained on the synthetic corpus, so this says nothing reliable about a real voice."
-            if real.trained_on == "synth" else f" The model was trained on {real.trained_on} data.")
-    return (f"On real voices ({real.source}; {real.clips} with enough speech), the face the model draws "
-            f"from each voice has the annotated gender in {real.agree} of {real.clips} clips "
-            f"({100 * real.agreement:.0f}%, exact 95% interval {100 * lo:.0f}-{100 * hi:.0f}%; it drew a man's "
-            f"face for {real.predicted_m} clips; {real.truth_m} of the {real.clips} are of men).{note}\n")
+    return real_voices_text(real) + "\n"
 
 
 def with_results(text: str, results: EvaluationResults, real: RealVoices | None = None,

@@ -1,5 +1,6 @@
 """The default models on the real clips of ../shared/realdata: does the predicted face's gender match the
-annotated one? Writes reports/real_voices.json (the README's results block reads it).
+annotated one? Writes reports/real_voices.json (the README's results block reads it) and renders
+reports/report.html again with it.
 
     python scripts/real_voices.py [--models models] [--realdata ../shared/realdata]
 
@@ -27,6 +28,7 @@ def main() -> int:
     import pandas as pd
 
     from s2f.evaluate.real import real_voice_gender
+    from s2f.evaluate.report import REPORT_DATA, render_report
     from s2f.predict import Predictor
 
     manifest = Path(args.realdata) / "manifest.csv"
@@ -42,6 +44,9 @@ def main() -> int:
     result.write(args.out)
     print(f"{result.agree} of {result.clips} clips: predicted face's gender = annotated gender "
           f"({100 * result.agreement:.0f}%); wrote {args.out}")
+    reports = Path(args.out).parent
+    if (reports / REPORT_DATA).is_file():  # the evaluate stage has run there: its report gets the section
+        print(f"wrote {render_report(reports)}")
     return 0
 
 

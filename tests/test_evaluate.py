@@ -248,6 +248,47 @@ def test_the_readme_results_block_is_generated_from_the_metrics():
     assert with_results(readme, EvaluationResults.read(metrics), RealVoices.read_beside(metrics), seeds) == readme
 
 
+def test_the_report_is_rendered_from_reports_with_seeds_and_real_voices_where_they_exist(tmp_path: Path):
+    """report.html is rendered from the files in reports/ alone (`s2f report`): without seeds.json and
+    real_voices.json it says how to get them; with them, it shows the intervals over seeds, whether make run's
+    models land inside them, and the real voices. A missing input is one line naming it."""
+    import shutil
+
+    from flows.cli import main
+    from s2f.evaluate.report import REPORT_DATA, render_report
+    from s2f.evaluate.results import Estimate, RealVoices, ReportData, SeedResults
+    from s2f.images import png_bytes
+    from tests.conftest import PROJECT
+
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    shutil.copy(PROJECT / "reports/metrics.json", reports)  # the committed evaluation: every section has data
+    with pytest.raises(InputError, match="report_data.json: run `make run`"):
+        render_report(reports)
+    pool = json.loads((reports / "metrics.json").read_text())["test"]["pool"]
+    ReportData(context={"encoder": "the encoder", "decoder": "64 px", "data": "v1"},
+               curves={"voice @ 6s": list(np.linspace(0.1, 1, pool))},
+               confusions={"gender": {"classes": ["f", "m"], "counts": [[3, 1], [0, 4]]}}).write(reports / REPORT_DATA)
+    (reports / "faces_grid.png").write_bytes(png_bytes(np.zeros((8, 8, 3), np.uint8)))
+    html = render_report(reports).read_text()
+    assert "Not measured yet: the tables above are one training" in html
+    assert "python scripts/real_voices.py</code> runs" in html
+
+    e = Estimate(mean=0.5, lo=0.4, hi=0.6)
+    SeedResults(runs=3, seeds=[{"face_model": k, "voice_model": 3 * k} for k in range(3)], queries=160, speakers=80,
+                lengths={"6s": {"voice": {"R@1": e}, "resemblyzer": {"R@1": e}}},
+                comparisons={"6s": {"voice - resemblyzer": {"R@1": Estimate(mean=0.02, lo=-0.01, hi=0.05)}}}
+                ).write(reports / "seeds.json")
+    RealVoices(trained_on="synth", clips=33, agree=19, agreement=19 / 33, interval=[0.39, 0.75], predicted_m=27,
+               truth_m=21, rows=[], skipped=[], source="realdata/manifest.csv: 33 clips of 29 people"
+               ).write(reports / "real_voices.json")
+    assert main(["report", "--reports", str(reports)]) == 0
+    html = (reports / "report.html").read_text()
+    assert "3 trainings of both models (face/voice seeds 0/0, 1/3, 2/6)" in html and "50.0 [40.0, 60.0]" in html
+    assert "on par with it" in html and "land inside the interval of" in html and "Not measured yet" not in html
+    assert "the annotated gender in 19 of 33 clips" in html and "says nothing reliable about a real voice" in html
+
+
 def test_the_evaluation_runs_on_in_memory_tables_and_models(monkeypatch: pytest.MonkeyPatch):
     """`evaluate` takes loaded tables and models (the flow reads them with `load_inputs`): here they are made in
     memory, and every dataset reader is made to fail, so nothing can come from disk."""
@@ -347,9 +388,10 @@ def test_intervals_over_seeds_and_speakers_carry_the_seed_spread():
 def test_the_readme_says_whether_make_runs_models_land_inside_the_seed_intervals():
     """`make run`'s models are one of the runs: the README checks each headline value of metrics.json against the
     interval over seeds, and names the ones outside."""
+    from s2f.evaluate.report import outside_intervals
     from s2f.evaluate.results import EvaluationResults
     from s2f.evaluate.seeds import seed_results
-    from s2f.readme import outside_intervals, seeds_markdown
+    from s2f.readme import seeds_markdown
 
     rng = np.random.default_rng(1)
     seeds = seed_results(_runs(rng, [0.4, 0.5, 0.6]), [{"face_model": k, "voice_model": k} for k in range(3)])

@@ -128,6 +128,7 @@ def test_pipeline_flow_runs_what_changed_once_pushes_and_pulls(prefect_api, proj
     assert "resemblyzer + ridge" in html and html.count("data:image/png;base64,") >= 3 and "1:2 matching" in html
     assert html.count("<table") >= 4 and "&lt;table" not in html  # tables as HTML; text autoescaped around them
     assert "http://" not in html and "https://" not in html  # self-contained: nothing to fetch
+    assert "Not measured yet: the tables above are one training" in html  # no make reproduce yet
     assert (project / "reports/faces_grid.png").is_file() and (project / "models/attributes.json").is_file()
 
     # Nothing changed: the flow runs no stage.
@@ -173,6 +174,8 @@ def test_pipeline_flow_runs_what_changed_once_pushes_and_pulls(prefect_api, proj
         assert set(by_method) == {"voice", "chance", "mean", "resemblyzer"}
         assert all(e.lo <= e.mean <= e.hi for by_metric in by_method.values() for e in by_metric.values())
     assert set(seeds.comparisons["2s"]) == {"voice - chance", "voice - mean", "voice - resemblyzer"}
+    html = (project / "reports/report.html").read_text()  # rendered again with the seeds section
+    assert "2 trainings of both models" in html and "land inside the interval of" in html
     assert "changed" not in _dvc("status", cwd=project)
 
 

@@ -1,5 +1,7 @@
-"""Evaluation outputs: reports/metrics.json (DVC metrics), reports/plots/ (DVC plots data), the faces grid and
-one self-contained report.html (tables, plots and pictures inlined; it opens with no network)."""
+"""Evaluation outputs: reports/metrics.json (DVC metrics), reports/plots/ (DVC plots data), the faces grid, what
+else the report shows (report_data.json), and one self-contained report.html (tables, plots and pictures inlined;
+it opens with no network) rendered from those files alone, with the intervals over seeds (seeds.json, `make
+reproduce`) and the real voices (real_voices.json, scripts/real_voices.py) where they exist beside them."""
 
 from __future__ import annotations
 
@@ -20,10 +22,11 @@ import pandas as pd  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
 from s2f.atomic import atomic_write_bytes  # noqa: E402
+from s2f.errors import InputError  # noqa: E402
 from s2f.evaluate.craniofacial import MEASURES  # noqa: E402
 from s2f.evaluate.metrics import KS, METRICS  # noqa: E402
-from s2f.evaluate.results import EvaluationResults, Scores  # noqa: E402
-from s2f.evaluate.seeds import PER_QUERY  # noqa: E402
+from s2f.evaluate.results import EvaluationResults, RealVoices, ReportData, Scores, SeedResults  # noqa: E402
+from s2f.evaluate.seeds import PER_QUERY, SEEDS  # noqa: E402
 from s2f.images import png_bytes  # noqa: E402
 
 METHOD_NAMES = {"voice": "s2f voice encoder", "resemblyzer": "resemblyzer + ridge", "mean": "train-mean face",
@@ -93,6 +96,70 @@ def comparison_table(results: EvaluationResults, method: str = "voice") -> pd.Da
                              "95% interval": f"[{100 * d['lo']:+.1f}, {100 * d['hi']:+.1f}]",
                              f"{METHOD_NAMES.get(method, method)}": f"{verdict(d)} it"})
     return pd.DataFrame(rows)
+
+
+def seeds_table(seeds: SeedResults) -> pd.DataFrame:
+    """Every method's headline metrics over the runs: mean [95% interval over seeds and test speakers], in %."""
+    names = {"R@1": "R@1", "R@10": "R@10", "1:2": "1:2 matching", "gender": "gender agreement"}
+    return pd.DataFrame([{"audio": length, "method": METHOD_NAMES.get(method, method),
+                          **{names.get(k, k): f"{100 * e.mean:.1f} [{100 * e.lo:.1f}, {100 * e.hi:.1f}]"
+                             for k, e in by_metric.items()}}
+                         for length, by_method in seeds.lengths.items() for method, by_metric in by_method.items()]
+                        ).fillna("")
+
+
+def seeds_comparison_table(seeds: SeedResults, method: str = "voice") -> pd.DataFrame:
+    """`method` minus each baseline over the runs: difference in points, paired interval, the verdict it allows."""
+    return pd.DataFrame([{"audio": length, "against": METHOD_NAMES.get(pair.split(" - ", 1)[1], pair),
+                          "metric": k, "difference (points)": f"{100 * e.mean:+.1f}",
+                          "95% interval": f"[{100 * e.lo:+.1f}, {100 * e.hi:+.1f}]",
+                          METHOD_NAMES.get(method, method): f"{verdict(e.model_dump())} it"}
+                         for length, by_pair in seeds.comparisons.items() for pair, by_metric in by_pair.items()
+                         for k, e in by_metric.items()])
+
+
+def headline(scores: Scores) -> dict[str, float]:
+    """One method's headline metrics in metrics.json, under the names seeds.json gives them."""
+    return {"R@1": scores.retrieval["cosine"]["R@1"], "R@10": scores.retrieval["cosine"]["R@10"],
+            **({"1:2": scores.matching["1:2"]} if "1:2" in scores.matching else {}),
+            **({"gender": scores.agreement["gender"]} if "gender" in scores.agreement else {})}
+
+
+def outside_intervals(results: EvaluationResults, seeds: SeedResults) -> tuple[int, list[str]]:
+    """How many of seeds.json's (length, method, metric) cells `results` (one run) has a value for, and those of
+    them whose value lies outside the cell's 95% interval, as "6s s2f voice encoder R@1 9.9 [10.2, 14.0]"."""
+    checked, outside = 0, []
+    for length, by_method in seeds.lengths.items():
+        for method, by_metric in by_method.items():
+            scores = results.lengths.get(length, {}).get(method)
+            values = headline(scores) if scores is not None else {}
+            for metric, e in by_metric.items():
+                if metric not in values:
+                    continue
+                checked += 1
+                if not e.lo - 1e-12 <= values[metric] <= e.hi + 1e-12:
+                    outside.append(f"{length} {METHOD_NAMES.get(method, method)} {metric} "
+                                   f"{100 * values[metric]:.1f} [{100 * e.lo:.1f}, {100 * e.hi:.1f}]")
+    return checked, outside
+
+
+def run_in_intervals(results: EvaluationResults, seeds: SeedResults) -> str:
+    """One sentence: do `make run`'s models (one draw: metrics.json) land inside the intervals over seeds?"""
+    checked, outside = outside_intervals(results, seeds)
+    where = ("all of them" if not outside else f"{checked - len(outside)} of them; outside: " + "; ".join(outside))
+    return (f"The models `make run` trains (the first of these runs, scored in reports/metrics.json) land inside "
+            f"the interval of {where} ({checked} method and metric cells checked).")
+
+
+def real_voices_text(real: RealVoices) -> str:
+    """What the model does on real voices (reports/real_voices.json), in one paragraph of plain text."""
+    lo, hi = real.interval or (float("nan"), float("nan"))
+    note = (" The model was trained on the synthetic corpus, so this says nothing reliable about a real voice."
+            if real.trained_on == "synth" else f" The model was trained on {real.trained_on} data.")
+    return (f"On real voices ({real.source}; {real.clips} with enough speech), the face the model draws "
+            f"from each voice has the annotated gender in {real.agree} of {real.clips} clips "
+            f"({100 * real.agreement:.0f}%, exact 95% interval {100 * lo:.0f}-{100 * hi:.0f}%; it drew a man's "
+            f"face for {real.predicted_m} clips; {real.truth_m} of the {real.clips} are of men).{note}")
 
 
 def attribute_table(results: EvaluationResults) -> pd.DataFrame:
@@ -184,8 +251,8 @@ def plots_data(results: EvaluationResults, curves: dict[str, np.ndarray], confus
     atomic_write_bytes(out / "craniofacial.csv", cranio.to_csv(index=False).encode())
 
 
-def html_report(results: EvaluationResults, curves: dict[str, np.ndarray], confusions: dict[str, dict[str, Any]],
-                grid: np.ndarray, context: dict[str, Any]) -> str:
+def html_report(results: EvaluationResults, data: ReportData, grid_png: bytes, seeds: SeedResults | None = None,
+                real: RealVoices | None = None) -> str:
     env = jinja2.Environment(autoescape=True)  # labels and paths in the text are escaped
     template = env.from_string(resources.files("s2f.evaluate").joinpath("report.html.j2").read_text())
     longest = list(results.lengths)[-1]
@@ -193,8 +260,10 @@ def html_report(results: EvaluationResults, curves: dict[str, np.ndarray], confu
     def html(frame: pd.DataFrame, index: bool = False) -> Markup:  # pandas escapes the cells itself
         return Markup(frame.to_html(classes="table", border=0, index=index, escape=True))
 
+    curves = {name: np.asarray(c) for name, c in data.curves.items()}
+    confusions = {name: c.model_dump() for name, c in data.confusions.items()}
     return template.render(
-        results=results, context=context, longest=longest,
+        results=results, context=data.context, longest=longest,
         similarity=html(similarity_table(results)),
         retrieval={metric: html(retrieval_table(results, metric)) for metric in METRICS},
         attributes=html(attribute_table(results)),
@@ -203,15 +272,40 @@ def html_report(results: EvaluationResults, curves: dict[str, np.ndarray], confu
         craniofacial=html(craniofacial_table(results, longest), index=True),
         recall_png=recall_figure(curves), confusion_pngs=confusion_figures(confusions),
         craniofacial_png=craniofacial_figure(results, longest),
-        grid_png=base64.b64encode(png_bytes(grid)).decode())
+        grid_png=base64.b64encode(grid_png).decode(),
+        seeds=seeds, seeds_table=html(seeds_table(seeds)) if seeds else None,
+        seeds_comparisons=html(seeds_comparison_table(seeds)) if seeds else None,
+        seeds_run=run_in_intervals(results, seeds) if seeds else None,
+        real=real_voices_text(real) if real else None)
+
+
+REPORT_DATA = "report_data.json"  # in the reports folder, beside metrics.json
+
+
+def render_report(reports: str | Path) -> Path:
+    """reports/report.html from the files beside it: metrics.json, report_data.json and faces_grid.png (the
+    evaluate stage's), seeds.json and real_voices.json where they exist. Not a DVC output: every command that
+    writes one of those files renders it again (`s2f report` does it by hand)."""
+    reports = Path(reports)
+    results = EvaluationResults.read(reports / "metrics.json")
+    data = ReportData.read(reports / REPORT_DATA)
+    grid = reports / "faces_grid.png"
+    if not grid.is_file():
+        raise InputError(f"no {grid}: run `make run` (or `dvc repro evaluate`) first")
+    html = html_report(results, data, grid.read_bytes(), SeedResults.read(reports / SEEDS),
+                       RealVoices.read_beside(reports / "metrics.json"))
+    return atomic_write_bytes(reports / "report.html", html.encode())
 
 
 def write_outputs(results: EvaluationResults, curves: dict[str, np.ndarray], confusions: dict[str, dict[str, Any]],
                   grid: np.ndarray, context: dict[str, Any], out: str | Path,
                   per_query: pd.DataFrame | None = None) -> list[Path]:
+    """The evaluate stage's outputs, then report.html rendered from them."""
     out = Path(out)
     plots_data(results, curves, confusions, out / "plots")
     extra = [] if per_query is None else [atomic_write_bytes(out / PER_QUERY, per_query.to_csv(index=False).encode())]
-    return [*extra, results.write(out / "metrics.json"),
-            atomic_write_bytes(out / "faces_grid.png", png_bytes(grid)),
-            atomic_write_bytes(out / "report.html", html_report(results, curves, confusions, grid, context).encode())]
+    data = ReportData(context=context, curves={k: [float(x) for x in c] for k, c in curves.items()},
+                      confusions=confusions)
+    written = [*extra, results.write(out / "metrics.json"), atomic_write_bytes(out / "faces_grid.png", png_bytes(grid)),
+               data.write(out / REPORT_DATA)]
+    return [*written, render_report(out)]

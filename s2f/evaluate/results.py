@@ -102,6 +102,34 @@ class EvaluationResults(_Schema):
         return atomic_write_bytes(path, self.to_json().encode())
 
 
+class Confusion(_Schema):
+    classes: list[str]
+    counts: list[list[int]]  # rows: the class read off the true face; columns: off the S2F face
+
+
+class ReportData(_Schema):
+    """reports/report_data.json (evaluate): what report.html shows beyond metrics.json, so the report can be
+    rendered again from reports/ alone (`s2f report`; make reproduce and scripts/real_voices.py add their
+    sections that way)."""
+
+    context: dict[str, str]  # encoder, decoder, data: which models and datasets were scored
+    curves: dict[str, list[float]]  # "voice @ 6s" -> cosine R@K for K = 1..pool
+    confusions: dict[str, Confusion]  # attribute -> the voice encoder's confusions (longest audio)
+
+    def write(self, path: str | Path) -> Path:
+        return atomic_write_bytes(path, json.dumps(self.model_dump(), indent=2).encode())
+
+    @classmethod
+    def read(cls, path: str | Path) -> ReportData:
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"no {path}: run `make run` (or `dvc repro evaluate`) first")
+        try:
+            return cls.model_validate_json(path.read_bytes())
+        except (OSError, ValidationError):
+            raise InputError(f"{path}: damaged or from an older s2f; {REMAKE}") from None
+
+
 class RealVoices(BaseModel):
     """reports/real_voices.json: the trained models on real voices (s2f.evaluate.real; scripts/real_voices.py
     writes it after `make run`, the README block, `s2f results` and the app read it)."""
