@@ -154,7 +154,7 @@ def create_app(predictor: Predictor, predict: PredictParams, params: AppParams,
     @app.get("/report", include_in_schema=False)
     def report() -> FileResponse:
         if not report_html.is_file():
-            raise AppError(404, f"no {report_html}: run `make run` (or `dvc repro evaluate`) to make it")
+            raise AppError(404, f"no {report_html}: run `make run` (or `s2f report` after a `dvc pull`) to make it")
         return FileResponse(report_html, media_type="text/html")
 
     @app.post("/api/predict")
