@@ -45,7 +45,7 @@ def main() -> int:
     print(f"{result.agree} of {result.clips} clips: predicted face's gender = annotated gender "
           f"({100 * result.agreement:.0f}%); wrote {args.out}")
     reports = Path(args.out).parent
-    if (reports / REPORT_DATA).is_file():  # the evaluate stage has run there: its report gets the section
+    if Path(args.out).name == "real_voices.json" and (reports / REPORT_DATA).is_file():  # beside an evaluation
         print(f"wrote {render_report(reports)}")
     return 0
 
