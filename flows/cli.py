@@ -392,8 +392,7 @@ def _run(args: argparse.Namespace) -> int:
 
 COMMANDS = {"run": _run, "pipeline": _pipeline, "serve": _pipeline, "predict": _predict, "app": _app,
             "contact-sheet": _contact_sheet, "face-grid": _face_grid, "plots": _plots, "report": _report,
-            "results": _results,
-            "params": _params_doc}
+            "results": _results, "params": _params_doc}
 
 
 def main(argv: list[str] | None = None) -> int:
