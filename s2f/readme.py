@@ -6,9 +6,19 @@ Not part of any stage: rewording the README reruns nothing."""
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Iterable
 
-from s2f.evaluate.report import METHOD_NAMES, comparison_table, real_voices_text, run_in_intervals, verdict
+import numpy as np
+import pandas as pd
+
+from s2f.evaluate.report import (
+    METHOD_NAMES,
+    comparison_table,
+    real_voices_text,
+    run_in_intervals,
+    seeds_comparison_table,
+    seeds_table,
+)
 from s2f.evaluate.results import EvaluationResults, RealVoices, SeedResults
 
 
@@ -20,67 +30,64 @@ def results_markdown(results: EvaluationResults) -> str:
     intro = (f"Test split: {test.clips} clips of {test.speakers} speakers never seen in training; retrieval "
              f"pools of {test.pool} (chance R@1 {100 * chance['R@1']:.1f}%, R@10 {100 * chance['R@10']:.1f}%; "
              "1:2 chance 50%). All in %.")
-    lines = [intro, "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def pct(x: float | None) -> str:
         return "" if x is None or np.isnan(x) else f"{100 * x:.1f}"
 
+    rows = []
     for length, by_method in results.lengths.items():
         for method, r in by_method.items():
             match, cos = r.matching, r.retrieval["cosine"]
-            cells = [length, METHOD_NAMES.get(method, method), pct(cos["R@1"]), pct(cos["R@10"]),
-                     pct(match.get("1:2")), pct(match.get("1:2 same gender")), pct(r.agreement.get("gender")),
-                     pct((r.image_retrieval or {}).get("R@10"))]
-            lines.append("| " + " | ".join(cells) + " |")
+            rows.append([length, METHOD_NAMES.get(method, method), pct(cos["R@1"]), pct(cos["R@10"]),
+                         pct(match.get("1:2")), pct(match.get("1:2 same gender")), pct(r.agreement.get("gender")),
+                         pct((r.image_retrieval or {}).get("R@10"))])
     f2f = results.f2f
-    lines.append("| | F2F (decoded true face: the ceiling) | " + " | ".join(
+    lines = [intro, "", *_table(head, rows), "| | F2F (decoded true face: the ceiling) | " + " | ".join(
         [pct(f2f.retrieval["cosine"]["R@1"]), pct(f2f.retrieval["cosine"]["R@10"]),
          pct(f2f.matching.get("1:2")), pct(f2f.matching.get("1:2 same gender")),
-         pct(f2f.agreement.get("gender")), pct(f2f.retrieval["cosine"]["R@10"])]) + " |")
-    table = comparison_table(results)
-    if len(table):
+         pct(f2f.agreement.get("gender")), pct(f2f.retrieval["cosine"]["R@10"])]) + " |"]
+    against = _against_resemblyzer(comparison_table(results), results.lengths)
+    if against:
         lines += ["", ("The voice encoder against resemblyzer + ridge (difference in points, 95% interval from a "
-                       "paired bootstrap over test speakers, for this one trained model):"), ""]
-        for length in results.lengths:
-            rows = table[(table.audio == length) & (table.against == METHOD_NAMES["resemblyzer"])]
-            parts = [f"{r['metric']} {r['difference (points)']} {r['95% interval']}: "
-                     f"{r[METHOD_NAMES['voice']].removesuffix(' it').removesuffix(' with')}"
-                     for _, r in rows.iterrows()]
-            if parts:
-                lines.append(f"- {length}: " + "; ".join(parts) + ".")
+                       "paired bootstrap over test speakers, for this one trained model):"), "", *against]
     return "\n".join(lines) + "\n"
 
 
 def seeds_markdown(seeds: SeedResults, results: EvaluationResults | None = None) -> str:
     """The headline metrics over `make reproduce`'s trainings (reports/seeds.json), and the voice encoder against
-    resemblyzer + ridge, each with its 95% interval over seeds and test speakers; with `results` (the models of
-    `make run`, run 0) also where that one run falls in those intervals."""
-    def cell(e) -> str:
-        return f"{100 * e.mean:.1f} [{100 * e.lo:.1f}, {100 * e.hi:.1f}]"
-
-    metrics = {"R@1": "R@1", "R@10": "R@10", "1:2": "1:2 matching", "gender": "gender agreement"}
-    shown = [k for k in metrics if any(k in by for ms in seeds.lengths.values() for by in ms.values())]
+    resemblyzer + ridge, each with its 95% interval over seeds and test speakers (the report's two tables); with
+    `results` (the models of `make run`, run 0) also where that one run falls in those intervals."""
     seed_list = ", ".join(f"{s['face_model']}/{s['voice_model']}" for s in seeds.seeds)
+    table = seeds_table(seeds)
     lines = [f"Over {seeds.runs} trainings of both models (face/voice seeds {seed_list}), each scored on the same "
              f"{seeds.queries} test clips of {seeds.speakers} speakers: mean and 95% interval over seeds and test "
-             "speakers, in %.", "",
-             "| audio | method | " + " | ".join(metrics[k] for k in shown) + " |", "|" + "---|" * (len(shown) + 2)]
-    for length, by_method in seeds.lengths.items():
-        for method, by_metric in by_method.items():
-            lines.append(f"| {length} | {METHOD_NAMES.get(method, method)} | "
-                         + " | ".join(cell(by_metric[k]) if k in by_metric else "" for k in shown) + " |")
-    lines += ["", "The voice encoder against resemblyzer + ridge over seeds (difference in points, paired 95% "
-                  "interval over seeds and test speakers):", ""]
-    for length, by_pair in seeds.comparisons.items():
-        diff = by_pair.get("voice - resemblyzer")
-        if diff:
-            lines.append(f"- {length}: " + "; ".join(
-                f"{k} {100 * e.mean:+.1f} [{100 * e.lo:+.1f}, {100 * e.hi:+.1f}]: "
-                f"{verdict(e.model_dump()).removesuffix(' with')}" for k, e in diff.items()) + ".")
+             "speakers, in %.", "", *_table(list(table.columns), table.values.tolist()),
+             "", "The voice encoder against resemblyzer + ridge over seeds (difference in points, paired 95% "
+                 "interval over seeds and test speakers):", "",
+             *_against_resemblyzer(seeds_comparison_table(seeds), seeds.lengths)]
     if results is not None:
         lines += ["", run_in_intervals(results, seeds)]
     return "\n".join(lines) + "\n"
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    """A markdown table's lines."""
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def _against_resemblyzer(table: pd.DataFrame, lengths: Iterable[str]) -> list[str]:
+    """From a comparison table (the report's: one row per length, baseline and metric), one line per audio length:
+    the voice encoder minus resemblyzer + ridge on each metric, with the verdict its interval allows."""
+    if not len(table):
+        return []
+    lines = []
+    for length in lengths:
+        rows = table[(table.audio == length) & (table.against == METHOD_NAMES["resemblyzer"])]
+        parts = [f"{r['metric']} {r['difference (points)']} {r['95% interval']}: "
+                 f"{r[METHOD_NAMES['voice']].removesuffix(' it').removesuffix(' with')}" for _, r in rows.iterrows()]
+        if parts:
+            lines.append(f"- {length}: " + "; ".join(parts) + ".")
+    return lines
 
 
 RESULTS_BEGIN = "<!-- results: generated from reports/metrics.json by `s2f results --write README.md` -->"
