@@ -299,13 +299,32 @@ def test_a_checkpoint_from_other_model_code_is_not_resumed(tiny_processed: Path,
     p = _voice_params(epochs=2)
     die_after_first = DieAfterFirstEpoch()
     monkeypatch.setattr(train_voice, "code_version", lambda: "old code")
+    torch.manual_seed(0)  # the same decoder both times: only the code differs
     with pytest.raises(Killed):
         _train(tiny_processed, p, tmp_path / "ck", die_after_first)
     monkeypatch.setattr(train_voice, "code_version", lambda: "new code")
+    torch.manual_seed(0)
     with pytest.raises(Killed):
         _train(tiny_processed, p, tmp_path / "ck", die_after_first)
     assert die_after_first.seen == [0, 0]  # started over instead of resuming the old code's checkpoint
     assert len(list((tmp_path / "ck").glob("*.pt"))) == 2
+
+
+def test_a_checkpoint_trained_through_another_decoder_is_not_resumed(tiny_processed: Path, tmp_path: Path):
+    """A retrained face decoder (same params and data for the voice encoder) starts the encoder over; the same
+    decoder again resumes it."""
+    p = _voice_params(epochs=3)
+    die_after_first = DieAfterFirstEpoch()
+    torch.manual_seed(0)
+    with pytest.raises(Killed):
+        _train(tiny_processed, p, tmp_path / "ck", die_after_first)
+    torch.manual_seed(1)  # another decoder's first layer
+    with pytest.raises(Killed):
+        _train(tiny_processed, p, tmp_path / "ck", die_after_first)
+    assert die_after_first.seen == [0, 0] and len(list((tmp_path / "ck").glob("*.pt"))) == 2
+    torch.manual_seed(0)  # the first decoder again: its checkpoint is resumed at epoch 1
+    _train(tiny_processed, p, tmp_path / "ck", die_after_first)
+    assert die_after_first.seen == [0, 0, 1, 2]
 
 
 def test_one_train_clip_is_a_clear_error_not_a_silent_untrained_model(tiny_processed: Path, tmp_path: Path,

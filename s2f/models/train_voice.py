@@ -182,9 +182,17 @@ def code_version() -> str:
                           ).hexdigest()[:16]
 
 
-def run_key(p: VoiceModelParams, data_version: str) -> str:
-    """What a checkpoint must match to be resumed: every voice_model param, the data and the code version."""
-    blob = json.dumps({**p.model_dump(mode="json"), "data": data_version, "code": code_version()}, sort_keys=True)
+def decoder_version(fc: nn.Linear) -> str:
+    """Hash of the frozen decoder's first layer, the part of the decoder the voice loss sees."""
+    return hashlib.sha256(b"".join(t.detach().cpu().contiguous().numpy().tobytes() for t in (fc.weight, fc.bias))
+                          ).hexdigest()[:16]
+
+
+def run_key(p: VoiceModelParams, data_version: str, fc: nn.Linear) -> str:
+    """What a checkpoint must match to be resumed: every voice_model param, the data, the decoder it is trained
+    through (a retrained decoder with the same data must not resume the last encoder) and the code version."""
+    blob = json.dumps({**p.model_dump(mode="json"), "data": data_version, "decoder": decoder_version(fc),
+                       "code": code_version()}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -196,7 +204,7 @@ def train_voice_encoder(p: VoiceModelParams, fc: nn.Linear, data: VoiceData, dat
     faces' spread, and metrics: each member's (`member<i>_...`), their mean, and the ensemble's val loss
     (unwidened)."""
     trainer = VoiceTrainer(p, fc, data)
-    key = run_key(p, data_version)
+    key = run_key(p, data_version, fc)
     ckpt_path = Path(checkpoints) / f"voice_encoder-{key}.pt"
     members = [{"best_loss": float("inf"), "stale": 0, "first_val_loss": None, "epochs_run": 0}
                for _ in range(p.members)]
