@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.common import map_tasks, with_runner
+from flows.common import chunks, map_tasks, with_runner
 from s2f.atomic import atomic_dir
 from s2f.config import Params, SynthParams
 from s2f.synth.corpus import ClipJob, plan_corpus, render_clip, write_index
 
+# Clips per Prefect task: at most this many, and few enough that each worker gets about 4 tasks. One task per clip
+# cost more CPU in Prefect's task bookkeeping than the rendering itself (docs/benchmarks.md: "synth").
+MAX_CLIPS_PER_TASK = 16
 
-@task(retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE, task_run_name="render-{job.relpath}")
-def render(job: ClipJob, p: SynthParams, root: Path) -> dict:
-    return render_clip(job, p, root)
+
+@task(retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE, task_run_name="render-{jobs[0].relpath}")
+def render(jobs: list[ClipJob], p: SynthParams, root: Path) -> list[dict]:
+    return [render_clip(job, p, root) for job in jobs]
 
 
 @flow(name="synth", validate_parameters=False)
@@ -31,7 +36,9 @@ def synth_flow(params: Params) -> Path:
     start = time.perf_counter()
 
     def fill(staging: Path) -> None:
-        write_index(p, staging, map_tasks(render, jobs, p, staging, label="synth"))
+        size = max(1, min(MAX_CLIPS_PER_TASK, math.ceil(len(jobs) / (4 * params.runner.workers))))
+        rendered = map_tasks(render, chunks(jobs, size), p, staging, label="synth")
+        write_index(p, staging, [row for rows in rendered for row in rows])
 
     atomic_dir(out, fill)
     elapsed = time.perf_counter() - start

@@ -56,7 +56,8 @@ def encode_clip(frames: Iterable[np.ndarray], size: int, fps: int, audio: np.nda
                 audio_rate: int = 16000) -> Path:
     """Write an H.264 + AAC mp4 from RGB frames and float audio, atomically and bit-exactly.
 
-    Single-threaded x264 and +bitexact make the same inputs give the same bytes, so the corpus is reproducible.
+    Single-threaded x264 and +bitexact make the same inputs give the same bytes, and CPUFLAGS and X264_PARAMS the
+    same bytes on any x86-64 CPU, so the corpus is reproducible.
     """
     return atomic_write(out, lambda tmp: _encode(frames, size, fps, audio, rate, tmp, audio_rate))
 
@@ -72,8 +73,8 @@ def _encode(frames: Iterable[np.ndarray], size: int, fps: int, audio: np.ndarray
             ffmpeg.output(video_in, audio_in, str(out), vcodec="libx264", pix_fmt="yuv420p", preset="veryfast",
                           crf=20, threads=1, acodec="aac", audio_bitrate="64k", ar=audio_rate, ac=1,
                           movflags="+faststart", fflags="+bitexact", map_metadata=-1,
-                          **{"flags:v": "+bitexact", "flags:a": "+bitexact"})
-            .global_args("-hide_banner", "-loglevel", "error")
+                          **{"flags:v": "+bitexact", "flags:a": "+bitexact", "x264-params": X264_PARAMS})
+            .global_args("-hide_banner", "-loglevel", "error", *CPUFLAGS)
             .overwrite_output()
             .run_async(pipe_stdin=True, pipe_stderr=True)
         )
@@ -135,11 +136,15 @@ def decode_frames(path: str | Path, width: int, height: int, fps: float | None =
         proc.wait()
 
 
-# ffmpeg's float audio code (the AAC decoder, the resampler) has SSE, AVX and AVX2/FMA versions that round
-# differently, so the decoded samples would depend on the CPU. On x86-64 audio is decoded with the SIMD every
-# x86-64 CPU has (SSE2), which makes it the same on any machine with the same ffmpeg build. Video decoding and
-# scaling give the same bytes with or without the newer instructions, so they are left alone.
-AUDIO_CPUFLAGS = ("-cpuflags", "mmx+mmxext+sse+sse2") if platform.machine() in ("x86_64", "AMD64") else ()
+# ffmpeg's float audio code (the AAC decoder and encoder, the resampler) and its RGB -> YUV conversion have SSE,
+# AVX and AVX2/FMA versions that round differently, so decoded samples and encoded files would depend on the CPU.
+# On x86-64 audio is decoded, and clips are encoded, with the SIMD every x86-64 CPU has (SSE2), which makes them
+# the same on any machine with the same ffmpeg build. Video decoding and scaling give the same bytes with or
+# without the newer instructions, so they are left alone.
+CPUFLAGS = ("-cpuflags", "mmx+mmxext+sse+sse2") if platform.machine() in ("x86_64", "AMD64") else ()
+# x264's own assembly makes choices that depend on the CPU unless told not to (measured: the same clip came out
+# different with x264's assembly on and off); cpu-independent makes every CPU encode what the plain C code does.
+X264_PARAMS = "cpu-independent=1"
 
 
 def decode_audio(path: str | Path, rate: int = 16000, start: float | None = None,
@@ -147,6 +152,6 @@ def decode_audio(path: str | Path, rate: int = 16000, start: float | None = None
     """The soundtrack (or a cut of it) as float32 mono at `rate`; raises ffmpeg.Error if it cannot be decoded."""
     out, _ = (ffmpeg.input(media_arg(path), **_segment({}, start, duration))
               .output("pipe:", format="f32le", ac=1, ar=rate)
-              .global_args("-hide_banner", "-loglevel", "error", "-nostdin", *AUDIO_CPUFLAGS)
+              .global_args("-hide_banner", "-loglevel", "error", "-nostdin", *CPUFLAGS)
               .run(capture_stdout=True, capture_stderr=True))
     return np.frombuffer(out, "<f4")

@@ -143,7 +143,7 @@ def test_the_audio_stage_writes_the_same_bytes_under_every_cpu_kernel(tiny_proce
     import sys
 
     from s2f.hashing import sha256_file
-    from s2f.media import AUDIO_CPUFLAGS
+    from s2f.media import CPUFLAGS
 
     hashes, out = {}, tmp_path / "out"  # one output path: it is among the params recorded in the parts
     for capability in ("default", "avx2"):
@@ -152,13 +152,13 @@ def test_the_audio_stage_writes_the_same_bytes_under_every_cpu_kernel(tiny_proce
                        cwd=Path(__file__).parents[1], env={**os.environ, "ATEN_CPU_CAPABILITY": capability})
         hashes[capability] = {p.relative_to(out).as_posix(): sha256_file(p) for p in sorted(out.rglob("*.parquet"))}
     assert len(hashes["default"]) >= 4 and hashes["default"] == hashes["avx2"]
-    assert (platform.machine() != "x86_64") or AUDIO_CPUFLAGS == ("-cpuflags", "mmx+mmxext+sse+sse2")
+    assert (platform.machine() != "x86_64") or CPUFLAGS == ("-cpuflags", "mmx+mmxext+sse+sse2")
 
 
 def test_audio_is_decoded_with_the_pinned_cpu_flags(tiny_clips: list[Path]):
     """What the stage decodes is ffmpeg's output under the pinned flags, byte for byte."""
-    from s2f.media import AUDIO_CPUFLAGS, decode_audio
+    from s2f.media import CPUFLAGS, decode_audio
 
-    cli = subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", *AUDIO_CPUFLAGS, "-i", str(tiny_clips[0]),
+    cli = subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", *CPUFLAGS, "-i", str(tiny_clips[0]),
                           "-f", "f32le", "-ac", "1", "-ar", "16000", "pipe:"], check=True, capture_output=True).stdout
     assert decode_audio(tiny_clips[0]).tobytes() == cli

@@ -136,6 +136,23 @@ def test_same_seed_same_corpus_other_seed_other_corpus(tiny_corpus: Path, tmp_pa
                                                                       128, 128))))
 
 
+def test_clips_are_encoded_the_same_whatever_simd_the_cpu_has(tmp_path: Path, monkeypatch):
+    """x264 with its assembly off (the plain C code every CPU runs) writes the bytes it writes with it on, and
+    ffmpeg's own SIMD is pinned to SSE2 on x86-64: another machine of this kind renders the same corpus."""
+    import platform
+
+    import s2f.media as media
+
+    speaker = sample_speaker(0, 1)
+    frames = [FaceRenderer(speaker, 96).frame(level, eyes_open=True) for level in np.linspace(0, 1, 12)]
+    audio = np.sin(np.linspace(0, 400 * np.pi, 8000)).astype(np.float32) * 0.3
+    media.encode_clip(frames, 96, 25, audio, 16000, tmp_path / "asm.mp4")
+    monkeypatch.setattr(media, "X264_PARAMS", f"{media.X264_PARAMS}:asm=0")
+    media.encode_clip(frames, 96, 25, audio, 16000, tmp_path / "c.mp4")
+    assert sha256_file(tmp_path / "asm.mp4") == sha256_file(tmp_path / "c.mp4")
+    assert (platform.machine() != "x86_64") or media.CPUFLAGS == ("-cpuflags", "mmx+mmxext+sse+sse2")
+
+
 def test_mouth_opens_with_the_voice(tiny_corpus: Path):
     """The mouth region departs from its silent look as the soundtrack gets louder."""
     corr = []
