@@ -285,7 +285,7 @@ def test_the_report_is_rendered_from_reports_with_seeds_and_real_voices_where_th
     assert main(["report", "--reports", str(reports)]) == 0
     html = (reports / "report.html").read_text()
     assert "3 trainings of both models (face/voice seeds 0/0, 1/3, 2/6)" in html and "50.0 [40.0, 60.0]" in html
-    assert "on par with it" in html and "land inside the interval of" in html and "Not measured yet" not in html
+    assert "on par with it" in html and "land inside the interval in" in html and "Not measured yet" not in html
     assert "the annotated gender in 19 of 33 clips" in html and "says nothing reliable about a real voice" in html
 
 
@@ -409,5 +409,6 @@ def test_the_readme_says_whether_make_runs_models_land_inside_the_seed_intervals
     checked, outside = outside_intervals(one_run(r1.hi + 0.05), seeds)
     assert checked == 2 and outside == [f"6s s2f voice encoder R@1 {100 * (r1.hi + 0.05):.1f} "
                                         f"[{100 * r1.lo:.1f}, {100 * r1.hi:.1f}]"]
-    assert "land inside the interval of all of them (2 method" in seeds_markdown(seeds, one_run(r1.mean))
-    assert "1 of them; outside: 6s s2f voice encoder R@1" in seeds_markdown(seeds, one_run(r1.hi + 0.05))
+    assert "land inside the interval in all 2 method and metric cells." in seeds_markdown(seeds, one_run(r1.mean))
+    assert ("1 of the 2 method and metric cells; outside: 6s s2f voice encoder R@1"
+            in seeds_markdown(seeds, one_run(r1.hi + 0.05)))

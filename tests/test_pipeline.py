@@ -175,7 +175,7 @@ def test_pipeline_flow_runs_what_changed_once_pushes_and_pulls(prefect_api, proj
         assert all(e.lo <= e.mean <= e.hi for by_metric in by_method.values() for e in by_metric.values())
     assert set(seeds.comparisons["2s"]) == {"voice - chance", "voice - mean", "voice - resemblyzer"}
     html = (project / "reports/report.html").read_text()  # rendered again with the seeds section
-    assert "2 trainings of both models" in html and "land inside the interval of" in html
+    assert "2 trainings of both models" in html and "land inside the interval in" in html
     assert "changed" not in _dvc("status", cwd=project)
 
 

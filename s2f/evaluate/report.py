@@ -146,9 +146,11 @@ def outside_intervals(results: EvaluationResults, seeds: SeedResults) -> tuple[i
 def run_in_intervals(results: EvaluationResults, seeds: SeedResults) -> str:
     """One sentence: do `make run`'s models (one draw: metrics.json) land inside the intervals over seeds?"""
     checked, outside = outside_intervals(results, seeds)
-    where = ("all of them" if not outside else f"{checked - len(outside)} of them; outside: " + "; ".join(outside))
+    cells = f"{checked} method and metric cells"
+    where = (f"all {cells}." if not outside
+             else f"{checked - len(outside)} of the {cells}; outside: " + "; ".join(outside) + ".")
     return (f"The models `make run` trains (the first of these runs, scored in reports/metrics.json) land inside "
-            f"the interval of {where} ({checked} method and metric cells checked).")
+            f"the interval in {where}")
 
 
 def real_voices_text(real: RealVoices) -> str:
