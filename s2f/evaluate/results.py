@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -102,6 +102,17 @@ class EvaluationResults(_Schema):
         return atomic_write_bytes(path, self.to_json().encode())
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def _validated(cls: type[M], path: Path, remake: str) -> M:
+    """A results file read through its schema, or one InputError line naming it and `remake` (the fix)."""
+    try:
+        return cls.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError):
+        raise InputError(f"{path}: damaged or from an older s2f; {remake}") from None
+
+
 class Confusion(_Schema):
     classes: list[str]
     counts: list[list[int]]  # rows: the class read off the true face; columns: off the S2F face
@@ -124,10 +135,7 @@ class ReportData(_Schema):
         path = Path(path)
         if not path.is_file():
             raise InputError(f"no {path}: run `make run` (or `dvc repro evaluate`) first")
-        try:
-            return cls.model_validate_json(path.read_bytes())
-        except (OSError, ValidationError):
-            raise InputError(f"{path}: damaged or from an older s2f; {REMAKE}") from None
+        return _validated(cls, path, REMAKE)
 
 
 class RealVoices(BaseModel):
@@ -160,11 +168,7 @@ class RealVoices(BaseModel):
         path = Path(metrics).with_name("real_voices.json")
         if not path.is_file():
             return None
-        try:
-            return cls.model_validate_json(path.read_bytes())
-        except (OSError, ValidationError):
-            raise InputError(f"{path}: damaged or from an older s2f; remake it with "
-                             "`python scripts/real_voices.py`") from None
+        return _validated(cls, path, "remake it with `python scripts/real_voices.py`")
 
 
 class Estimate(_Schema):
@@ -197,7 +201,4 @@ class SeedResults(_Schema):
         path = Path(path)
         if not path.is_file():
             return None
-        try:
-            return cls.model_validate_json(path.read_bytes())
-        except (OSError, ValidationError):
-            raise InputError(f"{path}: damaged or from an older s2f; remake it with `make reproduce`") from None
+        return _validated(cls, path, "remake it with `make reproduce`")
