@@ -209,8 +209,11 @@ class VoiceModelParams(_Section):
     """Batch size, at least 2 (the encoder batch-normalises its FC layer over the batch)."""
     lr: float = Field(6e-4, gt=0.0)
     """Adam learning rate (beta1 0.5, eps 1e-4)."""
+    lr_schedule: Literal["exponential", "cosine"] = "exponential"
+    """`exponential`: the learning rate is multiplied by `lr_decay` each epoch; `cosine`: it is annealed from `lr`
+    to 0 over `epochs` (half a cosine, a step each epoch)."""
     lr_decay: float = Field(0.95, gt=0.0, le=1.0)
-    """The learning rate is multiplied by this each epoch."""
+    """The learning rate is multiplied by this each epoch (`lr_schedule: exponential`)."""
     weight_decay: float = Field(1e-3, ge=0.0)
     """Weight decay (regularisation for small training sets)."""
     dropout: float = Field(0.5, ge=0.0, lt=1.0)

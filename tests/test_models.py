@@ -294,6 +294,17 @@ def test_trained_ensemble_is_widened_to_the_train_faces_spread_on_val(tiny_proce
         np.linalg.norm(train_feats - mean, axis=1).mean(), rel=1e-3)
 
 
+def test_the_cosine_schedule_anneals_the_learning_rate_to_zero_over_the_epochs(tiny_processed: Path, tmp_path: Path):
+    lrs: list[float] = []
+    p = _voice_params(epochs=4, lr_schedule="cosine", lr=1e-3)
+    _train(tiny_processed, p, tmp_path / "ck", lambda epoch, m: lrs.append(m["lr"]))
+    assert lrs == pytest.approx([1e-3 * (1 + math.cos(math.pi * k / 4)) / 2 for k in (1, 2, 3, 4)], abs=1e-12)
+    exponential: list[float] = []
+    _train(tiny_processed, _voice_params(epochs=2, lr=1e-3, lr_decay=0.5), tmp_path / "ck2",
+           lambda epoch, m: exponential.append(m["lr"]))
+    assert exponential == pytest.approx([5e-4, 2.5e-4])
+
+
 def test_a_checkpoint_from_other_model_code_is_not_resumed(tiny_processed: Path, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch):
     p = _voice_params(epochs=2)

@@ -1,7 +1,8 @@
 """Train the voice encoder with the Speech2Face loss against each clip's face feature.
 
 The frozen decoder's first layer and a frozen identity classifier (fitted here on train-speaker face features)
-shape the loss. Adam (beta1 0.5, eps 1e-4), exponential lr decay per epoch, early stopping on val loss. After
+shape the loss. Adam (beta1 0.5, eps 1e-4), an exponential or cosine lr schedule stepped per epoch, early stopping
+on val loss. After
 every epoch a checkpoint is written; a rerun with the same params and data continues from it. `members`
 encoders are trained this way from consecutive seeds; their average then gets its spread factor from its val
 predictions (s2f/models/spread.py).
@@ -100,7 +101,8 @@ class VoiceTrainer:
                                          records=data.val_records)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=p.lr, betas=(0.5, 0.999), eps=1e-4,
                                     weight_decay=p.weight_decay)
-        self.sched = torch.optim.lr_scheduler.ExponentialLR(self.opt, gamma=p.lr_decay)
+        self.sched = (torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=p.epochs)
+                      if p.lr_schedule == "cosine" else torch.optim.lr_scheduler.ExponentialLR(self.opt, p.lr_decay))
 
     def loader(self, dataset: SpectrogramStream) -> DataLoader:
         return DataLoader(dataset, batch_size=self.p.batch_size, num_workers=self.p.workers)
