@@ -1,6 +1,6 @@
-"""Train one ensemble with the learning rate annealed to ~0 over N epochs (cosine, stepped per epoch, as the default
-exponential decay is) instead of decayed x0.95 an epoch with early stopping; each member keeps its best epoch on
-val loss, as in train_voice. Saves .cache/experiments/models/seed{S}_cos{N} for val_eval.py.
+"""Train one ensemble with `voice_model.lr_schedule: cosine` (the learning rate annealed to 0 over N epochs, a step
+each epoch) and no early stopping, the other params as in params.yaml; each member keeps its best epoch on val
+loss, as in train_voice. Saves .cache/experiments/models/seed{S}_cos{N} for val_eval.py.
 usage: cosine.py SEED N"""
 
 import json
@@ -8,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import torch
 import yaml
 
 import s2f.models.train_voice as tv
@@ -19,17 +18,8 @@ from s2f.models.zoo import load_decoder
 
 seed, epochs = int(sys.argv[1]), int(sys.argv[2])
 P = Params.model_validate(yaml.safe_load(open("params.yaml")))
-p = P.voice_model.model_copy(update={"seed": seed, "epochs": epochs, "patience": epochs + 1})
+p = P.voice_model.model_copy(update={"seed": seed, "epochs": epochs, "patience": epochs + 1, "lr_schedule": "cosine"})
 paths = P.paths
-init = tv.VoiceTrainer.__init__
-
-
-def cosine_init(self, *args, **kwargs):
-    init(self, *args, **kwargs)
-    self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=epochs)
-
-
-tv.VoiceTrainer.__init__ = cosine_init
 decoder, _ = load_decoder(paths.face_decoder)
 start = time.perf_counter()
 data = load_voice_data(paths.face_features, paths.spectrograms, p.memory_gb)
