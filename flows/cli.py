@@ -13,6 +13,7 @@ from typing import Any
 
 from flows.env import configure
 from flows.server import start_stage_server
+from s2f.atomic import discard_under_way
 from s2f.config import (
     Params,
     ParamsError,
@@ -341,10 +342,13 @@ def _interrupt(signum: int, frame: Any) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while unwinding changes nothing
     _SIGNAL[0] = signum
+    killed = []
     for proc in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.NoSuchProcess):  # multiprocessing's resource tracker cleans up after them
             if proc.pid not in _KEEP and "resource_tracker" not in " ".join(proc.cmdline()):
                 proc.kill()
+                killed.append(proc)
+    psutil.wait_procs(killed, timeout=2)  # gone before discard_under_way removes what they were writing
     raise KeyboardInterrupt
 
 
@@ -385,6 +389,7 @@ def _run(args: argparse.Namespace) -> int:
         stage = importlib.import_module(f"flows.{args.stage}")
         stage.run(params)
     except KeyboardInterrupt:
+        discard_under_way()  # what the stage was still writing, whether or not its own code could unwind
         print(f"s2f {args.stage}: interrupted; finished shards are kept, rerun to go on from them", file=sys.stderr)
         return 128 + _SIGNAL[0]
     return 0

@@ -11,6 +11,24 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+_UNDER_WAY: set[Path] = set()  # this process's temporary files and staging folders not yet renamed or removed
+
+
+def discard_under_way() -> int:
+    """Remove the temporary files and staging folders of this process's writes that ended in an exception, once
+    nothing writes there any more. An interrupted stage's `finally` removes them while its worker processes may
+    still be writing (on SIGTERM, Prefect unwinds the flow before the stage's handler stops the workers), so a
+    worker can recreate a folder after it; the stage calls this after stopping them. Returns how many it removed."""
+    removed = 0
+    for path in list(_UNDER_WAY):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed += not path.exists()
+        _UNDER_WAY.discard(path)
+    return removed
+
 
 def _beside(path: Path, tag: str) -> Path:
     """A unique hidden sibling of `path` that keeps its extension (cv2 and ffmpeg pick the format by it)."""
@@ -29,11 +47,13 @@ def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _beside(path, "tmp")
+    _UNDER_WAY.add(tmp)
     try:
         write(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    _UNDER_WAY.discard(tmp)  # kept on an exception, for discard_under_way
     return path
 
 
@@ -49,6 +69,7 @@ def atomic_dir(path: str | Path, fill: Callable[[Path], object]) -> Path:
         shutil.rmtree(stale, ignore_errors=True)
     staging = _beside(path, "staging")
     staging.mkdir()
+    _UNDER_WAY.add(staging)
     old = _beside(path, "old")
     try:
         fill(staging)
@@ -58,4 +79,5 @@ def atomic_dir(path: str | Path, fill: Callable[[Path], object]) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
+    _UNDER_WAY.discard(staging)  # kept on an exception, for discard_under_way
     return path

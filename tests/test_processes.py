@@ -101,6 +101,32 @@ def test_an_interrupt_stops_a_stage_in_seconds_with_one_line_and_keeps_finished_
             os.killpg(stage.pid, signal.SIGKILL)
 
 
+@pytest.mark.slow
+def test_a_killed_synth_leaves_no_half_written_corpus(tmp_path):
+    """SIGTERM while clips render: Prefect unwinds the flow (removing the staging folder) before the stage's handler
+    stops the workers, which went on writing clips into a folder of their own making; now nothing is left."""
+    out = tmp_path / "synth"
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
+    env.pop("PREFECT_API_URL", None)
+    stage = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "s2f"), "run", "synth", "--params",
+                              os.path.join(PROJECT, "params.yaml"), "--set", f"paths.synth={out}", "--set",
+                              "synth.speakers=24", "--set", "synth.seconds=2", "--set", "synth.size=128"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob(".synth.*.staging/mp4/*/*/*.mp4")) and time.monotonic() < deadline:
+            assert stage.poll() is None, stage.communicate()[1][-2000:]
+            time.sleep(0.2)
+        stage.send_signal(signal.SIGTERM)
+        _, err = stage.communicate(timeout=60)
+        assert stage.returncode == 143, err[-2000:]
+        time.sleep(1.5)  # a worker that outlived the stage would have written again by now
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["prefect"]  # no corpus, no staging folder
+    finally:
+        if stage.poll() is None:
+            stage.kill()
+
+
 def _start(source: str, tmp_path) -> tuple[subprocess.Popen, list]:
     """Run a Python script that prints the pids it wants watched; return it and those processes."""
     script = tmp_path / "script.py"
