@@ -15,7 +15,8 @@ from s2f.config import Params, SynthParams
 from s2f.synth.corpus import ClipJob, plan_corpus, render_clip, write_index
 
 # Clips per Prefect task: at most this many, and few enough that each worker gets about 4 tasks. One task per clip
-# cost more CPU in Prefect's task bookkeeping than the rendering itself (docs/benchmarks.md: "synth").
+# spent about 0.4 s of CPU a clip on Prefect's task bookkeeping, a third of what rendering it takes (docs/benchmarks.md,
+# "The synth stage").
 MAX_CLIPS_PER_TASK = 16
 
 
