@@ -136,11 +136,12 @@ def decode_frames(path: str | Path, width: int, height: int, fps: float | None =
         proc.wait()
 
 
-# ffmpeg's float audio code (the AAC decoder and encoder, the resampler) and its RGB -> YUV conversion have SSE,
-# AVX and AVX2/FMA versions that round differently, so decoded samples and encoded files would depend on the CPU.
-# On x86-64 audio is decoded, and clips are encoded, with the SIMD every x86-64 CPU has (SSE2), which makes them
-# the same on any machine with the same ffmpeg build. Video decoding and scaling give the same bytes with or
-# without the newer instructions, so they are left alone.
+# ffmpeg's float audio code (the AAC decoder, the resampler) has SSE, AVX and AVX2/FMA versions that round
+# differently, so decoded samples would depend on the CPU; so do encoded clips (measured: one clip encoded with
+# ffmpeg's SIMD left alone, pinned to SSE2, and up to AVX gave three files). On x86-64 audio is decoded, and clips
+# are encoded, with the SIMD every x86-64 CPU has (SSE2), which makes them the same on any machine with the same
+# ffmpeg build. Video decoding and scaling give the same bytes with or without the newer instructions, so they
+# are left alone.
 CPUFLAGS = ("-cpuflags", "mmx+mmxext+sse+sse2") if platform.machine() in ("x86_64", "AMD64") else ()
 # x264's own assembly makes choices that depend on the CPU unless told not to (measured: the same clip came out
 # different with x264's assembly on and off); cpu-independent makes every CPU encode what the plain C code does.

@@ -1,9 +1,9 @@
 """Train the voice encoder with the Speech2Face loss against each clip's face feature.
 
 The frozen decoder's first layer and a frozen identity classifier (fitted here on train-speaker face features)
-shape the loss. Adam (beta1 0.5, eps 1e-4), an exponential or cosine lr schedule stepped per epoch, early stopping
-on val loss. After
-every epoch a checkpoint is written; a rerun with the same params and data continues from it. `members`
+shape the loss. Adam (beta1 0.5, eps 1e-4), an exponential or cosine lr schedule stepped per epoch, early
+stopping on val loss. After every epoch a checkpoint is written; a rerun with the same params, data and decoder
+continues from it. `members`
 encoders are trained this way from consecutive seeds; their average then gets its spread factor from its val
 predictions (s2f/models/spread.py).
 """
