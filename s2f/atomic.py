@@ -14,20 +14,17 @@ from pathlib import Path
 _UNDER_WAY: set[Path] = set()  # this process's temporary files and staging folders not yet renamed or removed
 
 
-def discard_under_way() -> int:
+def discard_under_way() -> None:
     """Remove the temporary files and staging folders of this process's writes that ended in an exception, once
     nothing writes there any more. An interrupted stage's `finally` removes them while its worker processes may
     still be writing (on SIGTERM, Prefect unwinds the flow before the stage's handler stops the workers), so a
-    worker can recreate a folder after it; the stage calls this after stopping them. Returns how many it removed."""
-    removed = 0
+    worker can recreate a folder after it; the stage calls this after stopping them."""
     for path in list(_UNDER_WAY):
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
-        removed += not path.exists()
         _UNDER_WAY.discard(path)
-    return removed
 
 
 def _beside(path: Path, tag: str) -> Path:
