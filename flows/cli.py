@@ -24,7 +24,7 @@ from s2f.config import (
     model_inputs,
 )
 from s2f.errors import InputError
-from s2f.processes import reap_on_death
+from s2f.processes import kill_and_wait, reap_on_death
 
 STAGES = ("synth", "ingest", "faces", "audio", "train_face", "train_voice", "evaluate", "reproduce")
 
@@ -342,13 +342,12 @@ def _interrupt(signum: int, frame: Any) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while unwinding changes nothing
     _SIGNAL[0] = signum
-    killed = []
+    workers = []
     for proc in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.NoSuchProcess):  # multiprocessing's resource tracker cleans up after them
             if proc.pid not in _KEEP and "resource_tracker" not in " ".join(proc.cmdline()):
-                proc.kill()
-                killed.append(proc)
-    psutil.wait_procs(killed, timeout=2)  # gone before discard_under_way removes what they were writing
+                workers.append(proc)
+    kill_and_wait(workers)  # ended before discard_under_way removes what they were writing
     raise KeyboardInterrupt
 
 

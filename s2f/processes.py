@@ -28,6 +28,29 @@ def exit_with_parent() -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
+def kill_and_wait(procs: list, within_s: float = 2.0) -> None:
+    """SIGKILL `procs` (psutil processes) and wait up to `within_s` until each has ended, so that none writes
+    again. Ended means gone or a zombie: the zombie is left for its parent to reap, because a pool that finds
+    its worker reaped by someone else counts it alive forever (Python 3.11's ProcessPoolExecutor then hangs in
+    shutdown; psutil.wait_procs reaps)."""
+    import psutil
+
+    def ended(proc: psutil.Process) -> bool:
+        try:
+            return proc.status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    for proc in procs:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    deadline = time.monotonic() + within_s
+    while not all(map(ended, procs)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 REAP_TOKEN = "S2F_REAP_TOKEN"
 
 

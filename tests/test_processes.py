@@ -60,6 +60,27 @@ def test_a_killed_stage_leaves_no_process_behind(tmp_path):
     assert _gone(descendants, within_s=10)
 
 
+def test_killed_workers_are_left_for_their_pool_to_reap():
+    """The stage's interrupt handler kills its workers and waits until they have ended, without reaping them: a
+    pool whose worker was reaped by someone else counts it alive forever (ProcessPoolExecutor's shutdown then
+    hung, in CI, after one Ctrl-C in five under load)."""
+    import multiprocessing
+
+    from s2f.processes import kill_and_wait
+
+    child = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(60,))
+    child.start()
+    try:
+        start = time.monotonic()
+        kill_and_wait([psutil.Process(child.pid)], within_s=10)
+        assert time.monotonic() - start < 5
+        assert psutil.Process(child.pid).status() == psutil.STATUS_ZOMBIE  # ended, and left to its parent
+        child.join(timeout=5)
+        assert child.exitcode == -signal.SIGKILL and not child.is_alive()
+    finally:
+        child.kill()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("how", "code", "within_s"), [("ctrl-c", 130, 10), ("sigterm", 143, 30)])
 def test_an_interrupt_stops_a_stage_in_seconds_with_one_line_and_keeps_finished_shards(tiny_processed, tmp_path, how,
