@@ -122,8 +122,8 @@ def _results(args: argparse.Namespace) -> int:
 
     args.metrics = args.metrics or str(Path(_catalog(args).reports) / "metrics.json")
     metrics = EvaluationResults.read(args.metrics)
-    real = RealVoices.read_beside(args.metrics)
-    seeds = SeedResults.read(Path(args.metrics).with_name(SEEDS))
+    real = RealVoices.read_beside(args.metrics, metrics)
+    seeds = SeedResults.read(Path(args.metrics).with_name(SEEDS), metrics)
     if not (args.write or args.check):
         print(results_markdown(metrics), end="")
         return 0

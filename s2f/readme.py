@@ -94,6 +94,13 @@ RESULTS_BEGIN = "<!-- results: generated from reports/metrics.json by `s2f resul
 RESULTS_END = "<!-- /results -->"
 
 
+# where seeds.json or real_voices.json is absent or was made with an earlier make run's models
+NO_SEEDS = ("Intervals over seeds: not measured for these models yet (the table above is one training): "
+            "`make reproduce` trains both models from other seeds and adds them here.\n")
+NO_REAL_VOICES = ("Real voices: not measured for these models yet: `python scripts/real_voices.py` runs them on "
+                  "annotated real clips and adds what they do here.\n")
+
+
 def real_voices_markdown(real: RealVoices) -> str:
     """What the model does on real voices (reports/real_voices.json), in one paragraph."""
     return real_voices_text(real) + "\n"
@@ -102,10 +109,10 @@ def real_voices_markdown(real: RealVoices) -> str:
 def with_results(text: str, results: EvaluationResults, real: RealVoices | None = None,
                  seeds: SeedResults | None = None) -> str:
     """`text` (the README) with the block between the results markers regenerated (the intervals over seeds and
-    the real voices where `make reproduce` and scripts/real_voices.py have run)."""
+    the real voices where `make reproduce` and scripts/real_voices.py have run for these models, else how to)."""
     start, end = text.find(RESULTS_BEGIN), text.find(RESULTS_END)
     if start < 0 or end < start:
         raise ValueError(f"no results block: put {RESULTS_BEGIN} and {RESULTS_END} on lines of their own")
-    block = (results_markdown(results) + ("\n" + seeds_markdown(seeds, results) if seeds else "")
-             + ("\n" + real_voices_markdown(real) if real else ""))
+    block = (results_markdown(results) + "\n" + (seeds_markdown(seeds, results) if seeds else NO_SEEDS)
+             + "\n" + (real_voices_markdown(real) if real else NO_REAL_VOICES))
     return text[:start] + RESULTS_BEGIN + "\n" + block + text[end:]

@@ -29,6 +29,7 @@ def main() -> int:
 
     from s2f.evaluate.real import real_voice_gender
     from s2f.evaluate.report import REPORT_DATA, render_report
+    from s2f.evaluate.results import EvaluationResults
     from s2f.predict import Predictor
 
     manifest = Path(args.realdata) / "manifest.csv"
@@ -41,6 +42,9 @@ def main() -> int:
     clips = [(Path(args.realdata) / f, g) for f, g in zip(table.file, table.gender, strict=True)]
     result = real_voice_gender(predictor, clips)
     result.source = f"{manifest.parent.name}/manifest.csv: {len(table)} clips of {table.speaker_id.nunique()} people"
+    metrics = Path(args.out).with_name("metrics.json")  # the evaluation of these models, if it ran
+    if metrics.is_file():
+        result.evaluation = EvaluationResults.read(metrics).fingerprint()
     result.write(args.out)
     print(f"{result.agree} of {result.clips} clips: predicted face's gender = annotated gender "
           f"({100 * result.agreement:.0f}%); wrote {args.out}")

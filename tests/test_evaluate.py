@@ -244,8 +244,9 @@ def test_the_readme_results_block_is_generated_from_the_metrics():
 
     readme = (PROJECT / "README.md").read_text()
     metrics = PROJECT / "reports/metrics.json"
-    seeds = SeedResults.read(metrics.with_name("seeds.json"))  # None until `make reproduce` has run
-    assert with_results(readme, EvaluationResults.read(metrics), RealVoices.read_beside(metrics), seeds) == readme
+    results = EvaluationResults.read(metrics)
+    seeds = SeedResults.read(metrics.with_name("seeds.json"), results)  # None until `make reproduce` has run
+    assert with_results(readme, results, RealVoices.read_beside(metrics, results), seeds) == readme
 
 
 def test_the_report_is_rendered_from_reports_with_seeds_and_real_voices_where_they_exist(tmp_path: Path):
@@ -256,8 +257,9 @@ def test_the_report_is_rendered_from_reports_with_seeds_and_real_voices_where_th
 
     from flows.cli import main
     from s2f.evaluate.report import REPORT_DATA, render_report
-    from s2f.evaluate.results import Estimate, RealVoices, ReportData, SeedResults
+    from s2f.evaluate.results import Estimate, EvaluationResults, RealVoices, ReportData, SeedResults
     from s2f.images import png_bytes
+    from s2f.readme import RESULTS_BEGIN, RESULTS_END
     from tests.conftest import PROJECT
 
     reports = tmp_path / "reports"
@@ -271,22 +273,41 @@ def test_the_report_is_rendered_from_reports_with_seeds_and_real_voices_where_th
                confusions={"gender": {"classes": ["f", "m"], "counts": [[3, 1], [0, 4]]}}).write(reports / REPORT_DATA)
     (reports / "faces_grid.png").write_bytes(png_bytes(np.zeros((8, 8, 3), np.uint8)))
     html = render_report(reports).read_text()
-    assert "Not measured yet: the tables above are one training" in html
+    assert "Not measured for these models yet: the tables above are one training" in html
     assert "python scripts/real_voices.py</code> runs" in html
 
     e = Estimate(mean=0.5, lo=0.4, hi=0.6)
-    SeedResults(runs=3, seeds=[{"face_model": k, "voice_model": 3 * k} for k in range(3)], queries=160, speakers=80,
-                lengths={"6s": {"voice": {"R@1": e}, "resemblyzer": {"R@1": e}}},
-                comparisons={"6s": {"voice - resemblyzer": {"R@1": Estimate(mean=0.02, lo=-0.01, hi=0.05)}}}
-                ).write(reports / "seeds.json")
-    RealVoices(trained_on="synth", clips=33, agree=19, agreement=19 / 33, interval=[0.39, 0.75], predicted_m=27,
-               truth_m=21, rows=[], skipped=[], source="realdata/manifest.csv: 33 clips of 29 people"
-               ).write(reports / "real_voices.json")
+    made = EvaluationResults.read(reports / "metrics.json").fingerprint()
+    seeds = SeedResults(runs=3, seeds=[{"face_model": k, "voice_model": 3 * k} for k in range(3)], queries=160,
+                        speakers=80, lengths={"6s": {"voice": {"R@1": e}, "resemblyzer": {"R@1": e}}},
+                        comparisons={"6s": {"voice - resemblyzer": {"R@1": Estimate(mean=0.02, lo=-0.01, hi=0.05)}}},
+                        evaluation=made)
+    real = RealVoices(trained_on="synth", clips=33, agree=19, agreement=19 / 33, interval=[0.39, 0.75],
+                      predicted_m=27, truth_m=21, rows=[], skipped=[],
+                      source="realdata/manifest.csv: 33 clips of 29 people", evaluation=made)
+    seeds.write(reports / "seeds.json")
+    real.write(reports / "real_voices.json")
     assert main(["report", "--reports", str(reports)]) == 0
     html = (reports / "report.html").read_text()
     assert "3 trainings of both models (face/voice seeds 0/0, 1/3, 2/6)" in html and "50.0 [40.0, 60.0]" in html
-    assert "on par with it" in html and "land inside the interval in" in html and "Not measured yet" not in html
+    assert "on par with it" in html and "land inside the interval in" in html and "Not measured" not in html
     assert "the annotated gender in 19 of 33 clips" in html and "says nothing reliable about a real voice" in html
+
+    # Both made with an earlier make run's models (another evaluation, or none recorded): neither is shown beside
+    # this evaluation, in the report or the README, and each says how to measure these models.
+    for other in ("0" * 16, ""):
+        seeds.model_copy(update={"evaluation": other}).write(reports / "seeds.json")
+        real.model_copy(update={"evaluation": other}).write(reports / "real_voices.json")
+        assert main(["report", "--reports", str(reports)]) == 0
+        html = (reports / "report.html").read_text()
+        assert "Not measured for these models yet: the tables above" in html and "50.0 [40.0, 60.0]" not in html
+        assert "python scripts/real_voices.py</code> runs" in html and "19 of 33" not in html
+        readme = tmp_path / "README.md"
+        readme.write_text(f"# s2f\n{RESULTS_BEGIN}\n{RESULTS_END}\n")
+        assert main(["results", "--metrics", str(reports / "metrics.json"), "--write", str(readme)]) == 0
+        text = readme.read_text()
+        assert "Intervals over seeds: not measured for these models yet" in text and "Over 3 trainings" not in text
+        assert "Real voices: not measured for these models yet" in text and "19 of 33" not in text
 
 
 def test_the_evaluation_runs_on_in_memory_tables_and_models(monkeypatch: pytest.MonkeyPatch):

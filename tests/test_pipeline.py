@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from flows.env import configure
-from s2f.evaluate.results import SeedResults
+from s2f.evaluate.results import EvaluationResults, SeedResults
 from s2f.tables import read_dataset
 from tests.conftest import PROJECT
 
@@ -128,7 +128,7 @@ def test_pipeline_flow_runs_what_changed_once_pushes_and_pulls(prefect_api, proj
     assert "resemblyzer + ridge" in html and html.count("data:image/png;base64,") >= 3 and "1:2 matching" in html
     assert html.count("<table") >= 4 and "&lt;table" not in html  # tables as HTML; text autoescaped around them
     assert "http://" not in html and "https://" not in html  # self-contained: nothing to fetch
-    assert "Not measured yet: the tables above are one training" in html  # no make reproduce yet
+    assert "Not measured for these models yet: the tables above are one training" in html  # no make reproduce
     assert (project / "reports/faces_grid.png").is_file() and (project / "models/attributes.json").is_file()
 
     # Nothing changed: the flow runs no stage.
@@ -162,7 +162,7 @@ def test_pipeline_flow_runs_what_changed_once_pushes_and_pulls(prefect_api, proj
     # seeds.json gives each headline metric over both runs. `make run`'s models are run 0, not trained again.
     decoder = (project / "models/face_decoder/model.safetensors").read_bytes()
     _dvc("repro", "reproduce", cwd=project)
-    seeds = SeedResults.read(project / "reports/seeds.json")
+    seeds = SeedResults.read(project / "reports/seeds.json", EvaluationResults.read(project / "reports/metrics.json"))
     members = TINY["voice_model"]["members"]
     assert seeds.runs == 2 and seeds.seeds == [{"face_model": 0, "voice_model": 0},
                                                {"face_model": 1, "voice_model": members}]

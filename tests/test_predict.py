@@ -183,7 +183,12 @@ def test_real_voices_are_scored_against_the_annotated_gender(realdata: Path, tin
     result.source = "test"
     text = real_voices_markdown(result)
     assert f"in {result.agree} of 4 clips" in text and "trained on the synthetic corpus" in text
-    # written and read back through its schema, byte for byte
+    # written beside an evaluation and read back through its schema, byte for byte
+    from s2f.evaluate.results import EvaluationResults
+    from tests.conftest import PROJECT
+
+    evaluation = EvaluationResults.read(PROJECT / "reports/metrics.json")
+    result.evaluation = evaluation.fingerprint()
     written = result.write(tmp_path / "real_voices.json")
-    assert RealVoices.read_beside(tmp_path / "metrics.json") == result
+    assert RealVoices.read_beside(tmp_path / "metrics.json", evaluation) == result
     assert written.read_text() == result.to_json()

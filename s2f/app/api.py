@@ -60,15 +60,16 @@ class ModelSummary:
     @classmethod
     def read(cls, trained_on: str, metrics: Path) -> ModelSummary:
         try:
-            found = RealVoices.read_beside(metrics)
-        except InputError:  # a damaged file: the page leaves the real-voice line out
+            results, note = EvaluationResults.read(metrics), f"from {metrics}"
+        except InputError as err:  # the app still serves predictions; the page says why there are no scores
+            results, note = None, str(err)
+        try:  # left out where it is damaged or was made with other models than the evaluation's
+            found = RealVoices.read_beside(metrics, results)
+        except InputError:
             found = None
         real = found.model_dump(include={"source", "clips", "agree", "agreement", "interval", "trained_on"}) \
             if found else None
-        try:
-            return cls(trained_on, headline_scores(EvaluationResults.read(metrics)), f"from {metrics}", real)
-        except InputError as err:  # the app still serves predictions; the page says why there are no scores
-            return cls(trained_on, None, str(err), real)
+        return cls(trained_on, headline_scores(results) if results else None, note, real)
 
 
 def headline_scores(results: EvaluationResults) -> dict[str, Any]:

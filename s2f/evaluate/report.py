@@ -294,8 +294,8 @@ def render_report(reports: str | Path) -> Path:
     grid = reports / "faces_grid.png"
     if not grid.is_file():
         raise InputError(f"no {grid}: run `make run` (or `dvc repro evaluate`) first")
-    html = html_report(results, data, grid.read_bytes(), SeedResults.read(reports / SEEDS),
-                       RealVoices.read_beside(reports / "metrics.json"))
+    html = html_report(results, data, grid.read_bytes(), SeedResults.read(reports / SEEDS, results),
+                       RealVoices.read_beside(reports / "metrics.json", results))
     return atomic_write_bytes(reports / "report.html", html.encode())
 
 

@@ -7,6 +7,7 @@ comparisons. In memory the lengths are one mapping, so no reader has to recognis
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -101,6 +102,11 @@ class EvaluationResults(_Schema):
     def write(self, path: str | Path) -> Path:
         return atomic_write_bytes(path, self.to_json().encode())
 
+    def fingerprint(self) -> str:
+        """Which evaluation this is (a hash of its file's text): seeds.json and real_voices.json record the one
+        they were made with, so that no reader puts an earlier `make run`'s numbers beside this one's."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -154,6 +160,7 @@ class RealVoices(BaseModel):
     rows: list[dict[str, str]]  # clip, gender, predicted
     skipped: list[dict[str, str]]  # clip, reason
     source: str = ""  # which clips: "<folder>/manifest.csv: N clips of M people"
+    evaluation: str = ""  # fingerprint of the metrics.json beside it then (the same make run's models); "": none
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(), indent=2)
@@ -162,13 +169,15 @@ class RealVoices(BaseModel):
         return atomic_write_bytes(path, self.to_json().encode())
 
     @classmethod
-    def read_beside(cls, metrics: str | Path) -> RealVoices | None:
-        """real_voices.json beside the evaluation's `metrics`, or None where the script has not run. A damaged
-        or stale file is one InputError naming it and the fix."""
+    def read_beside(cls, metrics: str | Path, results: EvaluationResults | None) -> RealVoices | None:
+        """real_voices.json beside the evaluation's `metrics` where it was made with `results` (that file's
+        evaluation, read); None where the script has not run since (or `results` is None: nothing to tell
+        which models it scored). A damaged file is one InputError naming it and the fix."""
         path = Path(metrics).with_name("real_voices.json")
         if not path.is_file():
             return None
-        return _validated(cls, path, "remake it with `python scripts/real_voices.py`")
+        found = _validated(cls, path, "remake it with `python scripts/real_voices.py`")
+        return found if results is not None and found.evaluation == results.fingerprint() else None
 
 
 class Estimate(_Schema):
@@ -188,6 +197,7 @@ class SeedResults(_Schema):
     speakers: int
     lengths: dict[str, dict[str, dict[str, Estimate]]]  # "6s" -> method -> metric (R@1, R@10, 1:2, gender)
     comparisons: dict[str, dict[str, dict[str, Estimate]]]  # "6s" -> "voice - resemblyzer" -> metric
+    evaluation: str = ""  # fingerprint of make run's metrics.json, whose models are run 1; "": from before s2f kept it
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(), indent=2)
@@ -196,9 +206,11 @@ class SeedResults(_Schema):
         return atomic_write_bytes(path, self.to_json().encode())
 
     @classmethod
-    def read(cls, path: str | Path) -> SeedResults | None:
-        """The file, or None where `make reproduce` has not run; a damaged or stale one is one InputError."""
+    def read(cls, path: str | Path, results: EvaluationResults) -> SeedResults | None:
+        """The file where its runs include the models `results` evaluated (make run's); None where `make
+        reproduce` has not run since those were trained. A damaged file is one InputError."""
         path = Path(path)
         if not path.is_file():
             return None
-        return _validated(cls, path, "remake it with `make reproduce`")
+        found = _validated(cls, path, "remake it with `make reproduce`")
+        return found if found.evaluation == results.fingerprint() else None

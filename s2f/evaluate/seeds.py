@@ -32,10 +32,11 @@ def per_query_table(per_query: dict[str, dict[str, dict[str, object]]], clip_ids
 
 
 def seed_results(tables: list[pd.DataFrame], seeds: list[dict[str, int]], method: str = "voice",
-                 seed: int = 0) -> SeedResults:
+                 seed: int = 0, evaluation: str = "") -> SeedResults:
     """Mean and 95% interval over runs and test speakers of every method's headline metrics, and of `method`
     minus each other method (paired: the same draws of runs and speakers for both). Every table must score the
-    same test clips (the runs differ only in their training seeds)."""
+    same test clips (the runs differ only in their training seeds). `evaluation`: the fingerprint of run 1's
+    (make run's) evaluation, which the file records."""
     if len(tables) < 2:
         raise ValueError(f"need at least 2 runs to say anything about the seed-to-seed spread (got {len(tables)})")
     keys = ["length", "method", "clip_id"]
@@ -61,7 +62,7 @@ def seed_results(tables: list[pd.DataFrame], seeds: list[dict[str, int]], method
                                                            for k in metrics}
                                    for other in names if other != method}
     return SeedResults(runs=len(tables), seeds=seeds, queries=len(speakers), speakers=len(set(speakers)),
-                       lengths=lengths, comparisons=comparisons)
+                       lengths=lengths, comparisons=comparisons, evaluation=evaluation)
 
 
 def _estimate(scores: np.ndarray, speakers: list[str], seed: int) -> Estimate:
