@@ -366,6 +366,13 @@ def _check_models(params: Any, stage: str) -> None:
             check_model(folder, "voice_encoder" if key.endswith("encoder") else "face_decoder")
 
 
+# what an interrupted stage leaves for its rerun (s2f.atomic: never a half-written file)
+_AFTER_INTERRUPT = {"faces": "finished shards are kept, rerun to go on from them",
+                    "audio": "finished shards are kept, rerun to go on from them",
+                    "train_voice": "its last checkpoint is kept, rerun to resume from it"}
+_NOTHING_KEPT = "nothing half-written is left, rerun to start it again"
+
+
 def _run(args: argparse.Namespace) -> int:
     try:  # every parameter and path checked before Prefect or any work starts: exit 2, as for a bad parameter
         params = load_params(args.params, args.overrides)
@@ -389,7 +396,7 @@ def _run(args: argparse.Namespace) -> int:
         stage.run(params)
     except KeyboardInterrupt:
         discard_under_way()  # what the stage was still writing, whether or not its own code could unwind
-        print(f"s2f {args.stage}: interrupted; finished shards are kept, rerun to go on from them", file=sys.stderr)
+        print(f"s2f {args.stage}: interrupted; {_AFTER_INTERRUPT.get(args.stage, _NOTHING_KEPT)}", file=sys.stderr)
         return 128 + _SIGNAL[0]
     return 0
 

@@ -141,6 +141,8 @@ def test_a_killed_synth_leaves_no_half_written_corpus(tmp_path):
         stage.send_signal(signal.SIGTERM)
         _, err = stage.communicate(timeout=60)
         assert stage.returncode == 143, err[-2000:]
+        assert [x for x in err.splitlines() if x.startswith("s2f ")] == [
+            "s2f synth: interrupted; nothing half-written is left, rerun to start it again"]  # no shards to keep
         time.sleep(1.5)  # a worker that outlived the stage would have written again by now
         assert sorted(p.name for p in tmp_path.iterdir()) == ["prefect"]  # no corpus, no staging folder
     finally:
