@@ -367,8 +367,8 @@ def _check_models(params: Any, stage: str) -> None:
 
 
 # what an interrupted stage leaves for its rerun (s2f.atomic: never a half-written file)
-_AFTER_INTERRUPT = {"faces": "finished shards are kept, rerun to go on from them",
-                    "audio": "finished shards are kept, rerun to go on from them",
+_SHARDS_KEPT = "finished shards are kept, rerun to go on from them"
+_AFTER_INTERRUPT = {"faces": _SHARDS_KEPT, "audio": _SHARDS_KEPT,
                     "train_voice": "its last checkpoint is kept, rerun to resume from it"}
 _NOTHING_KEPT = "nothing half-written is left, rerun to start it again"
 

@@ -119,6 +119,14 @@ def _validated(cls: type[M], path: Path, remake: str) -> M:
         raise InputError(f"{path}: damaged or from an older s2f; {remake}") from None
 
 
+Made = TypeVar("Made", "SeedResults", "RealVoices")  # the files that record the evaluation they were made with
+
+
+def _made_with(found: Made, results: EvaluationResults | None) -> Made | None:
+    """`found` (seeds.json or real_voices.json, read) where it records `results`' fingerprint, else None."""
+    return found if results is not None and found.evaluation == results.fingerprint() else None
+
+
 class Confusion(_Schema):
     classes: list[str]
     counts: list[list[int]]  # rows: the class read off the true face; columns: off the S2F face
@@ -176,8 +184,7 @@ class RealVoices(BaseModel):
         path = Path(metrics).with_name("real_voices.json")
         if not path.is_file():
             return None
-        found = _validated(cls, path, "remake it with `python scripts/real_voices.py`")
-        return found if results is not None and found.evaluation == results.fingerprint() else None
+        return _made_with(_validated(cls, path, "remake it with `python scripts/real_voices.py`"), results)
 
 
 class Estimate(_Schema):
@@ -212,5 +219,4 @@ class SeedResults(_Schema):
         path = Path(path)
         if not path.is_file():
             return None
-        found = _validated(cls, path, "remake it with `make reproduce`")
-        return found if found.evaluation == results.fingerprint() else None
+        return _made_with(_validated(cls, path, "remake it with `make reproduce`"), results)
