@@ -46,19 +46,22 @@ def _run(kind: str, clips: Path, out: Path, address: str | None = None) -> dict[
     return tables
 
 
-def test_threads_and_a_dask_cluster_write_the_same_tables(tiny_processed: Path, tmp_path: Path):
-    """Both stages on one running Dask cluster (runner.address), its workers separate processes."""
+def test_threads_processes_and_a_dask_cluster_write_the_same_tables(tiny_processed: Path, tmp_path: Path):
+    """Both stages under threads, the default process pool, and on one running Dask cluster (runner.address),
+    its workers separate processes."""
     from distributed import LocalCluster
 
     clips = tiny_processed / "clips"
-    threads = _run("threads", clips, tmp_path / "threads")
+    runs = {kind: _run(kind, clips, tmp_path / kind) for kind in ("threads", "processes")}
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        dask = _run("dask", clips, tmp_path / "dask", address=cluster.scheduler_address)
+        runs["dask"] = _run("dask", clips, tmp_path / "dask", address=cluster.scheduler_address)
+    threads = runs["threads"]
     assert len(threads["faces"]) > 0 and len(threads["spectrograms"]) == len(read_dataset(clips))
-    for name, table in threads.items():
-        pd.testing.assert_frame_equal(table, dask[name], check_dtype=True, obj=name)
-    shards = [len(list((tmp_path / kind / "faces").glob("part-*.parquet"))) for kind in ("threads", "dask")]
-    assert shards[0] == shards[1] == -(-len(read_dataset(clips)) // 3)  # one part file per shard of 3 clips
+    for kind in ("processes", "dask"):
+        for name, table in threads.items():
+            pd.testing.assert_frame_equal(table, runs[kind][name], check_dtype=True, obj=f"{kind}: {name}")
+    shards = {len(list((tmp_path / kind / "faces").glob("part-*.parquet"))) for kind in runs}
+    assert shards == {-(-len(read_dataset(clips)) // 3)}  # one part file per shard of 3 clips
 
 
 def test_without_an_address_dask_starts_a_local_cluster_of_the_workers():
