@@ -21,7 +21,7 @@ from tests.conftest import PROJECT
 pytestmark = pytest.mark.slow
 
 # Threads, not the default process pool: on 2-3 tiny shards a stage's pool start-up (spawned workers importing
-# Prefect and torch) is pure overhead, paid 6 times here. The process pool's tables are checked against the
+# Prefect and torch) is pure overhead, paid 7 times here. The process pool's tables are checked against the
 # threads' in test_runners.py, and a real `s2f run` on it is interrupted in test_processes.py.
 TINY = {"runner": {"kind": "threads", "workers": 2},
         "synth": {"speakers": 5, "clips_per_speaker": 1, "seconds": 2.0, "size": 128},
