@@ -104,6 +104,10 @@ def _parser() -> argparse.ArgumentParser:
     results.add_argument("--metrics", help="(default: metrics.json in paths.reports)")
     results.add_argument("--write", metavar="README", help="rewrite the block between the results markers in it")
     results.add_argument("--check", metavar="README", help="exit 1 if its block differs from the metrics")
+    results.add_argument("--within", metavar="SEEDS", nargs="?", const="",
+                         help="say whether the metrics' models land inside the intervals over seeds in SEEDS "
+                              "(default: seeds.json beside the metrics), whichever models those were made with: "
+                              "after a `make run` on another machine, the committed ones")
     _params_options(results)
     return parser
 
@@ -118,12 +122,15 @@ def _report(args: argparse.Namespace) -> int:
 def _results(args: argparse.Namespace) -> int:
     from s2f.evaluate.results import EvaluationResults, RealVoices, SeedResults
     from s2f.evaluate.seeds import SEEDS
-    from s2f.readme import results_markdown, with_results
+    from s2f.readme import results_markdown, with_results, within_seeds
 
     args.metrics = args.metrics or str(Path(_catalog(args).reports) / "metrics.json")
     metrics = EvaluationResults.read(args.metrics)
     real = RealVoices.read_beside(args.metrics, metrics)
     seeds = SeedResults.read(Path(args.metrics).with_name(SEEDS), metrics)
+    if args.within is not None:
+        print(within_seeds(metrics, Path(args.metrics), Path(args.within or Path(args.metrics).with_name(SEEDS))))
+        return 0
     if not (args.write or args.check):
         print(results_markdown(metrics), end="")
         return 0

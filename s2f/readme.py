@@ -7,19 +7,22 @@ Not part of any stage: rewording the README reruns nothing."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from s2f.errors import InputError
 from s2f.evaluate.report import (
     METHOD_NAMES,
     comparison_table,
+    outside_intervals,
     real_voices_text,
     run_in_intervals,
     seeds_comparison_table,
     seeds_table,
 )
-from s2f.evaluate.results import EvaluationResults, RealVoices, SeedResults
+from s2f.evaluate.results import EvaluationResults, RealVoices, SeedResults, _validated
 
 
 def results_markdown(results: EvaluationResults) -> str:
@@ -68,6 +71,24 @@ def seeds_markdown(seeds: SeedResults, results: EvaluationResults | None = None)
     if results is not None:
         lines += ["", run_in_intervals(results, seeds)]
     return "\n".join(lines) + "\n"
+
+
+def within_seeds(results: EvaluationResults, metrics: Path, seeds_path: Path) -> str:
+    """Whether one run (metrics.json) lands inside the intervals over seeds in `seeds_path`, whichever models
+    those were made with (`s2f results --within`: after a `make run` on another machine, the committed ones)."""
+    if not seeds_path.is_file():
+        raise InputError(f"{seeds_path}: no such file; run `make reproduce`, or give --within the seeds.json to "
+                         "compare with")
+    seeds = _validated(SeedResults, seeds_path, "remake it with `make reproduce`")
+    if seeds.evaluation == results.fingerprint():  # make run's own models: the README's sentence
+        return run_in_intervals(results, seeds)
+    checked, outside = outside_intervals(results, seeds)
+    seeded = ", ".join(f"{s['face_model']}/{s['voice_model']}" for s in seeds.seeds)
+    return (f"The models scored in {metrics}, which are not the first of the {seeds.runs} runs of {seeds_path} "
+            f"(face/voice seeds {seeded}), land inside the interval in "
+            + (f"all {checked} method and metric cells." if not outside else
+               f"{checked - len(outside)} of the {checked} method and metric cells; outside: "
+               + "; ".join(outside) + "."))
 
 
 def _table(head: list[str], rows: list[list[str]]) -> list[str]:

@@ -20,6 +20,10 @@ from tests.conftest import PROJECT
     (["face-grid", "--decoder", "{tmp}/none"], "s2f face-grid: no trained face decoder at {tmp}/none"),
     (["results", "--metrics", "{tmp}/none.json"], "s2f results: no {tmp}/none.json: run `make run`"),
     (["results", "--metrics", "{tmp}/bad.json"], "s2f results: {tmp}/bad.json: not evaluation results"),
+    (["results", "--metrics", str(PROJECT / "reports/metrics.json"), "--within", "{tmp}/none.json"],
+     "s2f results: {tmp}/none.json: no such file; run `make reproduce`"),
+    (["results", "--metrics", str(PROJECT / "reports/metrics.json"), "--within", "{tmp}/bad.json"],
+     "s2f results: {tmp}/bad.json: damaged or from an older s2f; remake it with `make reproduce`"),
     (["params", "--check", "{tmp}/none.md"], "s2f params: {tmp}/none.md is not what s2f/config.py gives"),
     (["predict", "{tmp}/none.wav"], "s2f predict: {tmp}/none.wav: no such file"),
     (["app", "--models", "{tmp}/none", "--port", "1"], "s2f app: "),
@@ -44,6 +48,32 @@ def test_a_damaged_real_voices_file_beside_the_metrics_is_one_line(text: str, tm
     assert main(["results", "--metrics", str(tmp_path / "metrics.json"), "--check", str(PROJECT / "README.md")]) == 1
     assert capsys.readouterr().err == (f"s2f results: {tmp_path}/real_voices.json: damaged or from an older s2f; "
                                        "remake it with `python scripts/real_voices.py`\n")
+
+
+def test_results_within_places_one_run_against_intervals_made_with_other_models(tmp_path: Path,
+                                                                                capsys: pytest.CaptureFixture):
+    """After a `make run` on another machine (other models: CPU training is not bit-exact), `s2f results
+    --within` says whether its metrics land inside the committed intervals over seeds, naming any cell outside."""
+    from s2f.evaluate.report import outside_intervals
+    from s2f.evaluate.results import EvaluationResults, SeedResults
+
+    committed = PROJECT / "reports"
+    (tmp_path / "seeds.json").write_bytes((committed / "seeds.json").read_bytes())
+    metrics = json.loads((committed / "metrics.json").read_text())
+    within = ["--within", str(tmp_path / "seeds.json")]
+    assert main(["results", "--metrics", str(committed / "metrics.json"), *within]) == 0
+    assert capsys.readouterr().out.startswith("The models `make run` trains (the first of these runs")  # the same run
+
+    metrics["6s"]["voice"]["retrieval"]["cosine"]["R@1"] = 0.99  # another run, far above the interval
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    seeds = SeedResults.model_validate_json((tmp_path / "seeds.json").read_bytes())
+    checked, outside = outside_intervals(EvaluationResults.read(tmp_path / "metrics.json"), seeds)
+    assert main(["results", "--metrics", str(tmp_path / "metrics.json"), "--within"]) == 0  # seeds.json beside it
+    out = capsys.readouterr().out
+    assert out.startswith(f"The models scored in {tmp_path}/metrics.json, which are not the first of the 3 runs")
+    assert f"in {checked - len(outside)} of the {checked} method and metric cells; outside: " in out
+    r1 = seeds.lengths["6s"]["voice"]["R@1"]
+    assert f"6s s2f voice encoder R@1 99.0 [{100 * r1.lo:.1f}, {100 * r1.hi:.1f}]" in out
 
 
 def test_every_subcommand_is_dispatched():
