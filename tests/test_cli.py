@@ -57,16 +57,17 @@ def test_results_within_places_one_run_against_intervals_made_with_other_models(
     from s2f.evaluate.report import outside_intervals
     from s2f.evaluate.results import EvaluationResults, SeedResults
 
-    committed = PROJECT / "reports"
-    (tmp_path / "seeds.json").write_bytes((committed / "seeds.json").read_bytes())
-    metrics = json.loads((committed / "metrics.json").read_text())
+    reports = PROJECT / "reports"  # the committed intervals, or your own make run's metrics beside them
+    seeds = SeedResults.model_validate_json((reports / "seeds.json").read_bytes()).model_copy(
+        update={"evaluation": EvaluationResults.read(reports / "metrics.json").fingerprint()})  # made with these
+    seeds.write(tmp_path / "seeds.json")
     within = ["--within", str(tmp_path / "seeds.json")]
-    assert main(["results", "--metrics", str(committed / "metrics.json"), *within]) == 0
-    assert capsys.readouterr().out.startswith("The models `make run` trains (the first of these runs")  # the same run
+    assert main(["results", "--metrics", str(reports / "metrics.json"), *within]) == 0
+    assert capsys.readouterr().out.startswith("The models `make run` trains (the first of these runs")
 
+    metrics = json.loads((reports / "metrics.json").read_text())
     metrics["6s"]["voice"]["retrieval"]["cosine"]["R@1"] = 0.99  # another run, far above the interval
     (tmp_path / "metrics.json").write_text(json.dumps(metrics))
-    seeds = SeedResults.model_validate_json((tmp_path / "seeds.json").read_bytes())
     checked, outside = outside_intervals(EvaluationResults.read(tmp_path / "metrics.json"), seeds)
     assert main(["results", "--metrics", str(tmp_path / "metrics.json"), "--within"]) == 0  # seeds.json beside it
     out = capsys.readouterr().out
