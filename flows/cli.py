@@ -126,11 +126,11 @@ def _results(args: argparse.Namespace) -> int:
 
     args.metrics = args.metrics or str(Path(_catalog(args).reports) / "metrics.json")
     metrics = EvaluationResults.read(args.metrics)
-    real = RealVoices.read_beside(args.metrics, metrics)
-    seeds = SeedResults.read(Path(args.metrics).with_name(SEEDS), metrics)
-    if args.within is not None:
+    if args.within is not None:  # reads only the SEEDS file it names
         print(within_seeds(metrics, Path(args.metrics), Path(args.within or Path(args.metrics).with_name(SEEDS))))
         return 0
+    real = RealVoices.read_beside(args.metrics, metrics)
+    seeds = SeedResults.read(Path(args.metrics).with_name(SEEDS), metrics)
     if not (args.write or args.check):
         print(results_markdown(metrics), end="")
         return 0

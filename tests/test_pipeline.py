@@ -144,9 +144,9 @@ def test_pipeline_flow_runs_what_changed_once_pushes_and_pulls(prefect_api, proj
     assert {**_hashes(project / "data"), **_hashes(project / "models")} == before
 
     # Two runs at once after a change: one runs the stages, the other waits for it and finds nothing to do (so
-    # unchanged inputs rerun nothing). The
-    # change is to evaluate and to an ingest param that leaves the clips as they were: ingest reruns, faces and
-    # audio rerun but find every shard done (their parts untouched), training is not repeated.
+    # unchanged inputs rerun nothing). The change is to evaluate and to an ingest param that leaves the clips as
+    # they were: ingest reruns, faces and audio rerun but find every shard done (their parts untouched), training
+    # is not repeated.
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["evaluate"]["grid_speakers"] = 1
     params["ingest"]["min_seconds"] = 1.0
