@@ -161,8 +161,14 @@ def _start(source: str, tmp_path) -> tuple[subprocess.Popen, list]:
 
 def _gone(procs: list, within_s: float) -> bool:
     """Whether every process has ended (a zombie has ended) within `within_s` seconds."""
+    def alive(p) -> bool:
+        try:
+            return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:  # ended between the two questions
+            return False
+
     def running() -> list:
-        return [p for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        return [p for p in procs if alive(p)]
 
     deadline = time.monotonic() + within_s
     while running() and time.monotonic() < deadline:
