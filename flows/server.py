@@ -36,25 +36,36 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+def serve(env: dict[str, str] | None = None, timeout_s: float = 120.0) -> tuple[subprocess.Popen, str]:
+    """Start Prefect's API server (no UI) on a free local port, in a session of its own, with `env` added to
+    this process's environment; return it and its API URL once it answers."""
+    port = free_port()
+    env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1",
+           **(env or {})}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "error", "--lifespan", "on"], env=env, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    return proc, url
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Prefect's API server did not start (exit code {proc.poll()})")
+            time.sleep(0.1)
+    except BaseException:  # Ctrl-C while waiting included: a server in its own session would outlive us
+        _stop(proc)
+        raise
+
+
 def start_stage_server(timeout_s: float = 120.0) -> subprocess.Popen | None:
     """Serve Prefect's API on a free local port and point PREFECT_API_URL at it; call before importing Prefect
     (its exit handlers, registered later, then run before this server stops). Nothing when a server is set."""
     if os.environ.get("PREFECT_API_URL"):
         return None
-    port = free_port()
-    env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "error", "--lifespan", "on"], env=env, start_new_session=True)
+    proc, url = serve(timeout_s=timeout_s)
     atexit.register(_stop, proc)
-    url = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + timeout_s
-    while True:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                break
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"Prefect's API server for this stage did not start (exit code {proc.poll()})")
-        time.sleep(0.1)
     os.environ["PREFECT_API_URL"] = url
     return proc

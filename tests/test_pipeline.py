@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flows.env import configure
 from s2f.evaluate.results import EvaluationResults, SeedResults
 from s2f.tables import read_dataset
 from tests.conftest import PROJECT
@@ -42,19 +41,14 @@ def tiny_params() -> dict:
 
 
 @pytest.fixture(scope="module")
-def prefect_api():
-    """One Prefect server for every stage process the tests start (PREFECT_API_URL), as `make server` gives a
-    user: without it each `s2f run STAGE` starts a temporary server of its own (~7 s a process)."""
-    configure()
-    from prefect.settings import PREFECT_API_URL
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):  # a loaded 2-core machine can take over 30 s
-        os.environ["PREFECT_API_URL"] = PREFECT_API_URL.value()
-        try:
-            yield
-        finally:
-            del os.environ["PREFECT_API_URL"]
+def prefect_api(prefect_api_url: str):
+    """The run's Prefect server for every stage process the tests start (PREFECT_API_URL), as `make server` gives
+    a user: without it each `s2f run STAGE` starts a temporary server of its own (~7 s a process)."""
+    os.environ["PREFECT_API_URL"] = prefect_api_url
+    try:
+        yield
+    finally:
+        del os.environ["PREFECT_API_URL"]
 
 
 def _env() -> dict[str, str]:

@@ -84,13 +84,14 @@ def test_killed_workers_are_left_for_their_pool_to_reap():
 @pytest.mark.slow
 @pytest.mark.parametrize(("how", "code", "within_s"), [("ctrl-c", 130, 10), ("sigterm", 143, 30)])
 def test_an_interrupt_stops_a_stage_in_seconds_with_one_line_and_keeps_finished_shards(tiny_processed, tmp_path, how,
-                                                                                       code, within_s):
+                                                                                       code, within_s, request):
     """The terminal's Ctrl-C (SIGINT to the stage's process group) or a SIGTERM to the stage process: exit
     128 + signal within seconds, one line, no traceback, the shards already written kept for the rerun, no
-    process of the stage left."""
+    process of the stage left. Ctrl-C is the user's `make run`: the stage starts its own Prefect server, which
+    must outlive the interrupt's report and then end with the stage. The SIGTERM is sent to a stage reporting
+    to the run's server (as under `make server`), which spares this test a server start."""
     out = tmp_path / "out"
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
-    env.pop("PREFECT_API_URL", None)
+    env = _stage_env(tmp_path, None if how == "ctrl-c" else request.getfixturevalue("prefect_api_url"))
     stage = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "s2f"), "run", "faces", "--params",
                               os.path.join(PROJECT, "params.yaml"), "--set", f"paths.clips={tiny_processed / 'clips'}",
                               *outputs_under("faces", out), "--set", "faces.shard_size=1", "--set", "faces.fps=25"],
@@ -124,12 +125,11 @@ def test_an_interrupt_stops_a_stage_in_seconds_with_one_line_and_keeps_finished_
 
 
 @pytest.mark.slow
-def test_a_killed_synth_leaves_no_half_written_corpus(tmp_path):
+def test_a_killed_synth_leaves_no_half_written_corpus(tmp_path, prefect_api_url):
     """SIGTERM while clips render: Prefect unwinds the flow (removing the staging folder) before the stage's handler
     stops the workers, which went on writing clips into a folder of their own making; now nothing is left."""
     out = tmp_path / "synth"
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
-    env.pop("PREFECT_API_URL", None)
+    env = _stage_env(tmp_path, prefect_api_url)
     stage = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "s2f"), "run", "synth", "--params",
                               os.path.join(PROJECT, "params.yaml"), "--set", f"paths.synth={out}", "--set",
                               "synth.speakers=24", "--set", "synth.seconds=2", "--set", "synth.size=128"],
@@ -149,6 +149,14 @@ def test_a_killed_synth_leaves_no_half_written_corpus(tmp_path):
     finally:
         if stage.poll() is None:
             stage.kill()
+
+
+def _stage_env(tmp_path, api_url: str | None) -> dict[str, str]:
+    """A stage process's environment: Prefect's state under `tmp_path`, reporting to `api_url` (None: to a server
+    the stage starts itself, as `make run` does)."""
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
+    env.pop("PREFECT_API_URL", None)
+    return env if api_url is None else {**env, "PREFECT_API_URL": api_url}
 
 
 def _start(source: str, tmp_path) -> tuple[subprocess.Popen, list]:

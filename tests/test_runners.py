@@ -1,7 +1,9 @@
-"""The sharded stages give the same tables under every task runner (tasks get paths and params, not data)."""
+"""The sharded stages give the same tables under every task runner as without one (tasks get paths and params,
+not data)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -15,14 +17,19 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module", autouse=True)
-def prefect_server():
-    """The flows run in this process: a test server stopped here, not at interpreter exit, where its last log
-    line would be written to the already closed captured output."""
+def prefect_server(prefect_api_url: str):
+    """The run's Prefect server for the flows this process runs and for the processes they start (pool and Dask
+    workers), which would otherwise each start a temporary server of their own."""
     configure()
-    from prefect.testing.utilities import prefect_test_harness
+    from prefect.context import refresh_global_settings_context
 
-    with prefect_test_harness(server_startup_timeout=120):  # a loaded 2-core machine can take over 30 s
+    os.environ["PREFECT_API_URL"] = prefect_api_url
+    refresh_global_settings_context()
+    try:
         yield
+    finally:
+        del os.environ["PREFECT_API_URL"]
+        refresh_global_settings_context()
 
 
 def _run(kind: str, clips: Path, out: Path, address: str | None = None) -> dict[str, pd.DataFrame]:
@@ -37,6 +44,10 @@ def _run(kind: str, clips: Path, out: Path, address: str | None = None) -> dict[
         "evaluate": {"seconds": [2.0]}})
     faces.run(params)
     audio.run(params)
+    return _tables(out)
+
+
+def _tables(out: Path) -> dict[str, pd.DataFrame]:
     tables = {}
     for name, keys in (("faces", ["clip_id", "time"]), ("face_features", ["clip_id"]),
                        ("spectrograms", ["clip_id", "segment"]), ("faces_rejects", ["clip_id"]),
@@ -46,19 +57,21 @@ def _run(kind: str, clips: Path, out: Path, address: str | None = None) -> dict[
     return tables
 
 
-def test_threads_processes_and_a_dask_cluster_write_the_same_tables(tiny_processed: Path, tmp_path: Path):
-    """Both stages under threads, the default process pool, and on one running Dask cluster (runner.address),
-    its workers separate processes."""
+def test_processes_and_a_dask_cluster_write_the_tables_of_the_library_alone(tiny_processed: Path, tmp_path: Path):
+    """Both stages under the default process pool and on one running Dask cluster (runner.address), its workers
+    separate processes, give the tables that the library's shard function, called one shard after another in
+    this process, wrote for `tiny_processed` with the same params. (The threads runner runs every stage of
+    test_pipeline.py.)"""
     from distributed import LocalCluster
 
     clips = tiny_processed / "clips"
-    runs = {kind: _run(kind, clips, tmp_path / kind) for kind in ("threads", "processes")}
+    runs = {"processes": _run("processes", clips, tmp_path / "processes")}
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         runs["dask"] = _run("dask", clips, tmp_path / "dask", address=cluster.scheduler_address)
-    threads = runs["threads"]
-    assert len(threads["faces"]) > 0 and len(threads["spectrograms"]) == len(read_dataset(clips))
-    for kind in ("processes", "dask"):
-        for name, table in threads.items():
+    alone = _tables(tiny_processed)
+    assert len(alone["faces"]) > 0 and len(alone["spectrograms"]) == len(read_dataset(clips))
+    for kind in runs:
+        for name, table in alone.items():
             pd.testing.assert_frame_equal(table, runs[kind][name], check_dtype=True, obj=f"{kind}: {name}")
     shards = {len(list((tmp_path / kind / "faces").glob("part-*.parquet"))) for kind in runs}
     assert shards == {-(-len(read_dataset(clips)) // 3)}  # one part file per shard of 3 clips
