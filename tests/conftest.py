@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -30,44 +29,31 @@ from s2f.tables import read_dataset, write_dataset
 PROJECT = Path(__file__).resolve().parents[1]
 REALDATA = PROJECT.parent / "shared" / "realdata"
 
+
 def pytest_configure(config: pytest.Config) -> None:
-    """In the run's first process (pytest-xdist's controller, or the only one): a folder for the run's one Prefect
-    API server (`prefect_api_url`), and this process's pid, which the workers inherit in their environment."""
+    """In the run's first process (pytest-xdist's controller, or the only one): its pid, which the workers inherit
+    in their environment (the run's Prefect server ends when this process has ended)."""
     if not hasattr(config, "workerinput"):
-        os.environ[_SERVER_DIR] = tempfile.mkdtemp(prefix="s2f-test-prefect-")
         os.environ[_RUN_PID] = str(os.getpid())
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
-    if not hasattr(config, "workerinput"):  # the server itself is stopped by its watchdog once this process ends
-        shutil.rmtree(os.environ.pop(_SERVER_DIR, ""), ignore_errors=True)
+_RUN_PID = "S2F_TEST_RUN_PID"
 
 
-_SERVER_DIR, _RUN_PID = "S2F_TEST_PREFECT_DIR", "S2F_TEST_RUN_PID"
-
-
-@pytest.fixture(scope="session")
-def prefect_api_url() -> str:
-    """One Prefect API server for the whole test run, every pytest-xdist worker included: the first test to ask
-    starts it (under a file lock) and the others reuse it; each Prefect test harness cost a server start
-    (13-27 s) per module. Its watchdog (s2f.processes) stops it once the run's first process has ended,
-    SIGKILLed or not, after the workers' Prefect clients have sent their last logs."""
+def _start_prefect_server(folder: Path) -> None:
+    """Prefect's API server with its state (database) in `folder`, its URL in folder/url, and a watchdog
+    (s2f.processes) that stops it once the run's first process has ended, SIGKILLed or not: after pytest-xdist's
+    workers have ended and their Prefect clients, like the only process's, have sent their last logs."""
     from flows.env import configure
     from flows.server import serve
     from s2f.processes import REAP_TOKEN
 
     configure()  # telemetry off
-    folder = Path(os.environ[_SERVER_DIR])
-    url_file = folder / "url"
-    with FileLock(folder / "lock"):
-        if not url_file.is_file():
-            token = f"test-prefect-{os.getpid()}"
-            _, url = serve({"PREFECT_HOME": str(folder / "home"), REAP_TOKEN: token})
-            subprocess.Popen([sys.executable, "-m", "s2f.processes", os.environ[_RUN_PID], token],
-                             start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-            url_file.write_text(url)
-    return url_file.read_text()
+    token = f"s2f-tests-prefect-{os.environ[_RUN_PID]}"
+    _, url = serve({"PREFECT_HOME": str(folder / "home"), REAP_TOKEN: token})
+    subprocess.Popen([sys.executable, "-m", "s2f.processes", os.environ[_RUN_PID], token], start_new_session=True,
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    (folder / "url").write_text(url)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -90,6 +76,13 @@ def shared(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[
             build(path)
             built.touch()
     return path
+
+
+@pytest.fixture(scope="session")
+def prefect_api_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One Prefect API server for the whole test run, pytest-xdist's workers included: the first test to ask
+    starts it and the others reuse it (a Prefect test harness per module cost a server start, 13-27 s, each)."""
+    return (shared(tmp_path_factory, "prefect", _start_prefect_server) / "url").read_text()
 
 
 TINY = SynthParams(speakers=4, clips_per_speaker=2, seconds=2.0, size=128, seed=7)
