@@ -22,8 +22,9 @@ run: setup
 reproduce: run
 	dvc repro reproduce
 
-# Tests run on every core (pytest-xdist), slow ones first; PYTEST_ARGS="-n 0" runs them in one process.
-PYTEST_ARGS ?= -n auto
+# Tests run on every core (pytest-xdist), slow ones first; a worker that runs out of tests takes queued ones from
+# another (worksteal). PYTEST_ARGS="-n 0" runs them in one process.
+PYTEST_ARGS ?= -n auto --dist worksteal
 
 test: setup
 	python -m pytest $(PYTEST_ARGS)

@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,9 +21,9 @@ from s2f.models.data import load_features, load_voice_data
 from s2f.models.store import ModelCard, save_model
 from s2f.models.train_face import load_face_data, train_face_decoder
 from s2f.models.train_voice import train_voice_encoder
-from s2f.shards import plan_shards, prune
 from s2f.synth.corpus import plan_corpus, render_clip, write_index
 from s2f.tables import read_dataset, write_dataset
+from tests.stages import run_stage
 
 PROJECT = Path(__file__).resolve().parents[1]
 REALDATA = PROJECT.parent / "shared" / "realdata"
@@ -149,18 +148,6 @@ def ingest_to(source: str, root: Path, csv: Path | None, out: Path) -> Path:
     clips, rej = build_tables(source, rows, rejects + more, SplitParams(), seed=0)
     write_dataset([rej], out / "clips_rejects", dataset="clips_rejects", schema_version=1, params={})
     return write_dataset([clips], out / "clips", dataset="clips", schema_version=1, params={})
-
-
-def run_stage(run_shard, section, clips: Path, out) -> Counter:
-    """A sharded stage without Prefect: what flows/sharded.py does, one shard after another (`out`: the stage's
-    FacesOutputs or AudioOutputs)."""
-    settings = section.model_dump(mode="json")
-    shards = plan_shards(read_dataset(clips), section.shard_size, settings)
-    totals: Counter = Counter()
-    for shard in shards:
-        totals.update(run_shard(shard, section, out, {"test": settings}))
-    prune(out.dirs, [s.key for s in shards])
-    return totals
 
 
 @pytest.fixture(scope="session")

@@ -129,7 +129,7 @@ def test_real_clips_get_spectrograms(realdata: Path, real_clips: Path):
 _STAGE = """import sys
 from s2f.audio import stage
 from s2f.config import AudioParams
-from tests.conftest import run_stage
+from tests.stages import run_stage
 run_stage(stage.run_shard, AudioParams(shard_size=3, seconds=2.0), sys.argv[1], stage.AudioOutputs.under(sys.argv[2]))
 """
 
