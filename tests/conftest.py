@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def _start_prefect_server(folder: Path) -> None:
     from s2f.processes import REAP_TOKEN
 
     configure()  # telemetry off
-    token = f"s2f-tests-prefect-{os.environ[_RUN_PID]}"
+    token = f"s2f-tests-prefect-{os.environ[_RUN_PID]}-{uuid.uuid4().hex}"
     _, url = serve({"PREFECT_HOME": str(folder / "home"), REAP_TOKEN: token})
     subprocess.Popen([sys.executable, "-m", "s2f.processes", os.environ[_RUN_PID], token], start_new_session=True,
                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -56,9 +57,10 @@ def _start_prefect_server(folder: Path) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow tests first: under `make test` (pytest -n auto) the end-to-end pipeline test then runs beside the
-    rest of the suite instead of starting last."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """Slow tests first, the end-to-end pipeline test (the longest, a third of the suite) before them: under `make
+    test` (pytest-xdist's worksteal, which hands the first worker the first half of the list) it then starts at
+    once and runs beside the rest of the suite instead of after other slow tests."""
+    items.sort(key=lambda item: (item.get_closest_marker("slow") is None, item.path.name != "test_pipeline.py"))
 
 
 def shared(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]) -> Path:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from flows.env import configure
 from s2f.evaluate.results import EvaluationResults, SeedResults
 from s2f.tables import read_dataset
 from tests.conftest import PROJECT
@@ -20,8 +21,8 @@ from tests.conftest import PROJECT
 pytestmark = pytest.mark.slow
 
 # Threads, not the default process pool: on 2-3 tiny shards a stage's pool start-up (spawned workers importing
-# Prefect and torch) is pure overhead, paid 7 times here. The process pool's tables are checked against the
-# threads' in test_runners.py, and a real `s2f run` on it is interrupted in test_processes.py.
+# Prefect and torch) is pure overhead, paid 7 times here. Each runner's tables are checked against the library's
+# in test_runners.py, and a real `s2f run` on the process pool is interrupted in test_processes.py.
 TINY = {"runner": {"kind": "threads", "workers": 2},
         "synth": {"speakers": 5, "clips_per_speaker": 1, "seconds": 2.0, "size": 128},
         "ingest": {"shard_size": 2, "split": {"train": 0.4, "val": 0.2, "test": 0.4}},
@@ -44,11 +45,10 @@ def tiny_params() -> dict:
 def prefect_api(prefect_api_url: str):
     """The run's Prefect server for every stage process the tests start (PREFECT_API_URL), as `make server` gives
     a user: without it each `s2f run STAGE` starts a temporary server of its own (~7 s a process)."""
-    os.environ["PREFECT_API_URL"] = prefect_api_url
-    try:
+    configure()  # DVC's and Prefect's telemetry off for the dvc and s2f processes, as under `make`
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PREFECT_API_URL", prefect_api_url)
         yield
-    finally:
-        del os.environ["PREFECT_API_URL"]
 
 
 def _env() -> dict[str, str]:

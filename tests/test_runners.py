@@ -3,7 +3,6 @@ not data)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -23,13 +22,11 @@ def prefect_server(prefect_api_url: str):
     configure()
     from prefect.context import refresh_global_settings_context
 
-    os.environ["PREFECT_API_URL"] = prefect_api_url
-    refresh_global_settings_context()
-    try:
-        yield
-    finally:
-        del os.environ["PREFECT_API_URL"]
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PREFECT_API_URL", prefect_api_url)
         refresh_global_settings_context()
+        yield
+    refresh_global_settings_context()
 
 
 def _run(kind: str, clips: Path, out: Path, address: str | None = None) -> dict[str, pd.DataFrame]:
@@ -57,15 +54,14 @@ def _tables(out: Path) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def test_processes_and_a_dask_cluster_write_the_tables_of_the_library_alone(tiny_processed: Path, tmp_path: Path):
-    """Both stages under the default process pool and on one running Dask cluster (runner.address), its workers
-    separate processes, give the tables that the library's shard function, called one shard after another in
-    this process, wrote for `tiny_processed` with the same params. (The threads runner runs every stage of
-    test_pipeline.py.)"""
+def test_every_runner_writes_the_tables_of_the_library_alone(tiny_processed: Path, tmp_path: Path):
+    """Both stages under threads (one dlib aligner per thread), the default process pool, and on one running Dask
+    cluster (runner.address), its workers separate processes, give the tables that the library's shard function,
+    called one shard after another without Prefect, wrote for `tiny_processed` with the same params."""
     from distributed import LocalCluster
 
     clips = tiny_processed / "clips"
-    runs = {"processes": _run("processes", clips, tmp_path / "processes")}
+    runs = {kind: _run(kind, clips, tmp_path / kind) for kind in ("threads", "processes")}
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         runs["dask"] = _run("dask", clips, tmp_path / "dask", address=cluster.scheduler_address)
     alone = _tables(tiny_processed)
