@@ -61,6 +61,12 @@ def reap_on_death(pid: int) -> subprocess.Popen:
     would otherwise keep running. Call it before starting any other process."""
     token = f"{pid}-{uuid.uuid4().hex}"
     os.environ[REAP_TOKEN] = token
+    return watchdog(pid, token)
+
+
+def watchdog(pid: int, token: str) -> subprocess.Popen:
+    """The watchdog alone: once process `pid` has ended, it stops every process whose environment carries
+    REAP_TOKEN=`token` (for a process started with that mark while this one's own environment stays unmarked)."""
     return subprocess.Popen([sys.executable, "-m", "s2f.processes", str(pid), token], start_new_session=True,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -46,13 +45,12 @@ def _start_prefect_server(folder: Path) -> None:
     workers have ended and their Prefect clients, like the only process's, have sent their last logs."""
     from flows.env import configure
     from flows.server import serve
-    from s2f.processes import REAP_TOKEN
+    from s2f.processes import REAP_TOKEN, watchdog
 
     configure()  # telemetry off
     token = f"s2f-tests-prefect-{os.environ[_RUN_PID]}-{uuid.uuid4().hex}"
     _, url = serve({"PREFECT_HOME": str(folder / "home"), REAP_TOKEN: token})
-    subprocess.Popen([sys.executable, "-m", "s2f.processes", os.environ[_RUN_PID], token], start_new_session=True,
-                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    watchdog(int(os.environ[_RUN_PID]), token)
     (folder / "url").write_text(url)
 
 

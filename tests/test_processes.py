@@ -155,8 +155,11 @@ def _stage_env(tmp_path, api_url: str | None) -> dict[str, str]:
     """A stage process's environment: Prefect's state under `tmp_path`, reporting to `api_url` (None: to a server
     the stage starts itself, as `make run` does)."""
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
-    env.pop("PREFECT_API_URL", None)
-    return env if api_url is None else {**env, "PREFECT_API_URL": api_url}
+    if api_url is None:
+        env.pop("PREFECT_API_URL", None)
+    else:
+        env["PREFECT_API_URL"] = api_url
+    return env
 
 
 def _start(source: str, tmp_path) -> tuple[subprocess.Popen, list]:
