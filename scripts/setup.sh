@@ -39,35 +39,54 @@ if ! "$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null; 
   "$PYTHON" -m venv "$VENV"
 fi
 
-# 3. torch 2.13.0 first and alone: the CPU build. Any other torch request pulls CUDA packages.
-if ! "$PY" -c 'import torch, sys; sys.exit(not torch.__version__.startswith("2.13.0"))' 2>/dev/null; then
-  step "installing torch==2.13.0 (CPU build)"
-  "$PY" -m pip install -q torch==2.13.0
+# 3. uv (pinned, in the venv) installs the packages: in parallel, compiling bytecode as pip does (a first Prefect
+#    server start would otherwise compile its imports and can outlast its 30 s start-up limit), and without
+#    resolving (the lock names every package: --no-deps); several times faster than pip here (docs/benchmarks.md).
+UV_VERSION=0.13.9
+UV="$VENV/bin/uv"
+"$UV" --version 2>/dev/null | grep -q " $UV_VERSION" || "$PY" -m pip install -q "uv==$UV_VERSION"
+# uv reads neither pip.conf nor PIP_CERT: hand it the same certificate bundle pip is told to use, if any.
+if [ -n "${PIP_CERT:-}" ] && [ -z "${SSL_CERT_FILE:-}" ]; then export SSL_CERT_FILE="$PIP_CERT"; fi
+
+# 4. torch 2.13.0 first and alone: the CPU build. Any other torch request pulls CUDA packages. pip finds the wheel,
+#    as its configuration says (a find-links folder, an index), and keeps it in .cache/wheels; uv installs a CPU
+#    build without its dependencies (requirements.lock pins them) in seconds where pip took about 40 s. A wheel
+#    that is not a CPU build (a CUDA one, for a GPU machine) is installed by pip as before, with its CUDA packages.
+TORCH=2.13.0
+torch_installed() {
+  "$PY" -c "from importlib.metadata import version; import sys; sys.exit(not version('torch').startswith('$TORCH'))" \
+    2>/dev/null
+}
+if ! torch_installed; then
+  step "installing torch==$TORCH (CPU build)"
+  WHEELS=.cache/wheels
+  wheel=$(ls "$WHEELS"/torch-"$TORCH"[-+]*.whl 2>/dev/null | head -n 1 || true)
+  if [ -z "$wheel" ]; then
+    "$PY" -m pip download -q --no-deps -d "$WHEELS" "torch==$TORCH"
+    wheel=$(ls "$WHEELS"/torch-"$TORCH"[-+]*.whl | head -n 1)
+  fi
+  case "$wheel" in
+    *+cpu-*) "$UV" pip install -q --python "$PY" --no-deps --compile-bytecode "$wheel" ;;
+    *) "$PY" -m pip install -q "torch==$TORCH" ;;
+  esac
 fi
 
-# 4. Pinned packages and the project itself, redone only when the lock or pyproject changes. uv (pinned, in the
-#    venv) installs them: in parallel, compiling bytecode as pip does (a first Prefect server start would otherwise
-#    compile its imports and can outlast its 30 s start-up limit), and without resolving (the lock names
-#    every package: --no-deps); about twice as fast as pip here (docs/benchmarks.md). pip check then verifies
-#    that the installed set is consistent.
-UV_VERSION=0.13.9
+# 5. Pinned packages and the project itself, redone only when the lock or pyproject changes; then uv checks that
+#    the installed set is consistent (torch's own dependencies included).
 want=$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
 stamp="$VENV/.s2f-installed"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   step "installing pinned packages (requirements.lock, with uv $UV_VERSION)"
-  "$VENV/bin/uv" --version 2>/dev/null | grep -q " $UV_VERSION" || "$PY" -m pip install -q "uv==$UV_VERSION"
-  # uv reads neither pip.conf nor PIP_CERT: hand it the same certificate bundle pip is told to use, if any.
-  if [ -n "${PIP_CERT:-}" ] && [ -z "${SSL_CERT_FILE:-}" ]; then export SSL_CERT_FILE="$PIP_CERT"; fi
-  "$VENV/bin/uv" pip install -q --python "$PY" --no-deps --compile-bytecode -r requirements.lock
-  "$VENV/bin/uv" pip install -q --python "$PY" --no-deps --no-build-isolation -e .
-  "$PY" -m pip check
+  "$UV" pip install -q --python "$PY" --no-deps --compile-bytecode -r requirements.lock
+  "$UV" pip install -q --python "$PY" --no-deps --no-build-isolation -e .
+  "$UV" pip check -q --python "$PY"
   echo "$want" > "$stamp"
 fi
 
-# 5. Model files, verified by hash (downloaded only when missing or wrong).
+# 6. Model files, verified by hash (downloaded only when missing or wrong).
 "$PY" -m s2f.blazeface
 
-# 6. Vega, Vega-Lite and Vega-Embed builds, so `s2f plots` writes HTML that renders offline (no CDN).
+# 7. Vega, Vega-Lite and Vega-Embed builds, so `s2f plots` writes HTML that renders offline (no CDN).
 #    Optional: without npm (or its registry) set-up goes on and `s2f plots` falls back to DVC's CDN page.
 VEGA=.cache/vega
 VEGA_PACKAGES=(vega@5.30.0 vega-lite@5.21.0 vega-embed@6.26.0)
