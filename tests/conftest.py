@@ -13,17 +13,10 @@ import pytest
 from filelock import FileLock
 
 from s2f.config import AudioParams, FaceModelParams, FacesParams, SplitParams, SynthParams, VoiceModelParams
-from s2f.evaluate.attributes import fit_classifiers, save_classifiers, speaker_labels
-from s2f.ingest.probe import inspect_shard
-from s2f.ingest.sources import list_source
-from s2f.ingest.table import build_tables
-from s2f.models.data import load_features, load_voice_data
-from s2f.models.store import ModelCard, save_model
-from s2f.models.train_face import load_face_data, train_face_decoder
-from s2f.models.train_voice import train_voice_encoder
-from s2f.synth.corpus import plan_corpus, render_clip, write_index
-from s2f.tables import read_dataset, write_dataset
 from tests.stages import run_stage
+
+# The library's heavier modules (torch, sklearn, mediapipe: about 10 s of imports here) are imported inside the
+# fixtures and helpers that use them: pytest-xdist's controller loads this file too, and runs no test.
 
 PROJECT = Path(__file__).resolve().parents[1]
 REALDATA = PROJECT.parent / "shared" / "realdata"
@@ -89,6 +82,8 @@ TINY = SynthParams(speakers=4, clips_per_speaker=2, seconds=2.0, size=128, seed=
 
 def render_corpus(p: SynthParams, root: Path) -> Path:
     """Render a corpus with the library functions (no Prefect), as the synth flow does."""
+    from s2f.synth.corpus import plan_corpus, render_clip, write_index
+
     rendered = [render_clip(job, p, root) for job in plan_corpus(p)]
     write_index(p, root, rendered)
     return root
@@ -143,6 +138,11 @@ def outputs_under(stage: str, folder: Path) -> list[str]:
 
 def ingest_to(source: str, root: Path, csv: Path | None, out: Path) -> Path:
     """Ingest without Prefect (list, probe, assemble, write clips and clips_rejects); returns the clips path."""
+    from s2f.ingest.probe import inspect_shard
+    from s2f.ingest.sources import list_source
+    from s2f.ingest.table import build_tables
+    from s2f.tables import write_dataset
+
     cands, rejects = list_source(source, root, csv)
     rows, more = inspect_shard(cands, 1.5)
     clips, rej = build_tables(source, rows, rejects + more, SplitParams(), seed=0)
@@ -187,6 +187,13 @@ def real_stage(name: str, out: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_models(tiny_processed: Path, tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A models folder as `make run` leaves it (voice_encoder/, face_decoder/, attributes.json), trained tiny."""
+    from s2f.evaluate.attributes import fit_classifiers, save_classifiers, speaker_labels
+    from s2f.models.data import load_features, load_voice_data
+    from s2f.models.store import ModelCard, save_model
+    from s2f.models.train_face import load_face_data, train_face_decoder
+    from s2f.models.train_voice import train_voice_encoder
+    from s2f.tables import read_dataset
+
     def build(out: Path) -> None:
         fp = FaceModelParams(epochs=1, batch_size=8)
         decoder, _ = train_face_decoder(fp, load_face_data(tiny_processed / "faces", fp.size))
