@@ -49,26 +49,22 @@ UV="$VENV/bin/uv"
 if [ -n "${PIP_CERT:-}" ] && [ -z "${SSL_CERT_FILE:-}" ]; then export SSL_CERT_FILE="$PIP_CERT"; fi
 
 # 4. torch 2.13.0 first and alone: the CPU build. Any other torch request pulls CUDA packages. pip finds the wheel,
-#    as its configuration says (a find-links folder, an index), and keeps it in .cache/wheels; uv installs a CPU
-#    build without its dependencies (requirements.lock pins them) in seconds where pip took about 40 s. A wheel
-#    that is not a CPU build (a CUDA one, for a GPU machine) is installed by pip as before, with its CUDA packages.
+#    as its configuration says (a find-links folder, an index); uv installs a CPU build without its dependencies
+#    (requirements.lock pins them) in seconds where pip took about 40 s. A wheel that is not a CPU build (a CUDA
+#    one, for a GPU machine) is installed by pip as before, with its CUDA packages.
 TORCH=2.13.0
-torch_installed() {
-  "$PY" -c "from importlib.metadata import version; import sys; sys.exit(not version('torch').startswith('$TORCH'))" \
-    2>/dev/null
-}
-if ! torch_installed; then
+if ! "$PY" -c "from importlib.metadata import version; import sys; sys.exit(not version('torch').startswith('$TORCH'))" \
+    2>/dev/null; then
   step "installing torch==$TORCH (CPU build)"
-  WHEELS=.cache/wheels
-  wheel=$(ls "$WHEELS"/torch-"$TORCH"[-+]*.whl 2>/dev/null | head -n 1 || true)
-  if [ -z "$wheel" ]; then
-    "$PY" -m pip download -q --no-deps -d "$WHEELS" "torch==$TORCH"
-    wheel=$(ls "$WHEELS"/torch-"$TORCH"[-+]*.whl | head -n 1)
-  fi
+  wheels=$(mktemp -d)
+  trap 'rm -rf "$wheels"' EXIT
+  "$PY" -m pip download -q --no-deps -d "$wheels" "torch==$TORCH"
+  wheel=$(ls "$wheels"/torch-*.whl)
   case "$wheel" in
     *+cpu-*) "$UV" pip install -q --python "$PY" --no-deps --compile-bytecode "$wheel" ;;
     *) "$PY" -m pip install -q "torch==$TORCH" ;;
   esac
+  rm -rf "$wheels"
 fi
 
 # 5. Pinned packages and the project itself, redone only when the lock or pyproject changes; then uv checks that

@@ -15,8 +15,8 @@ from filelock import FileLock
 from s2f.config import AudioParams, FaceModelParams, FacesParams, SplitParams, SynthParams, VoiceModelParams
 from tests.stages import run_stage
 
-# The library's heavier modules (torch, sklearn, mediapipe: about 10 s of imports here) are imported inside the
-# fixtures and helpers that use them: pytest-xdist's controller loads this file too, and runs no test.
+# The library's heavier modules (torch, sklearn, mediapipe) are imported inside the fixtures and helpers that use
+# them: pytest-xdist's controller loads this file too, and runs no test.
 
 PROJECT = Path(__file__).resolve().parents[1]
 REALDATA = PROJECT.parent / "shared" / "realdata"
