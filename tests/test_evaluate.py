@@ -62,6 +62,25 @@ def test_pooled_recall_of_perfect_opposite_and_random_predictions(metric: str):
         assert chance[k] == pytest.approx(expected, abs=0.03)
 
 
+def test_pooled_hits_are_the_pools_drawn_query_by_query_with_ties_counting_against():
+    """The vectorised scoring over pools drawn once gives, bit for bit, what drawing each query's pool in turn from
+    the seed and counting every other face at least as close gives (the definition), for every metric."""
+    faces, speakers = _faces(40)
+    faces[20:] = faces[:20]  # every face has a twin: a pool holding the true face's twin ties
+    pred, _ = _faces(40, seed=2)
+    queries = speakers[5:25] + speakers[:20]
+    for metric in m.METRICS:
+        hits = m.query_hits(pred, queries, faces, speakers, 15, metric, 7, 3)
+        dist, truth = m.distances(pred, faces, metric), [speakers.index(s) for s in queries]
+        rng, want = np.random.default_rng(3), np.zeros((len(queries), len(m.KS)))
+        for _ in range(7):
+            for q, t in enumerate(truth):
+                others = rng.choice(np.delete(np.arange(40), t), 14, replace=False)
+                want[q] += [(dist[q, others] <= dist[q, t]).sum() < k for k in m.KS]
+        assert np.array_equal(hits, want / 7) and 0 < hits.mean() < 1
+        assert np.array_equal(m.query_hits(pred, queries, faces, speakers, 15, metric, 7, 3), hits)  # drawn once
+
+
 def test_confusion_agreement_and_correlations():
     true = ["m", "m", "f", "f", "f"]
     pred = ["m", "f", "f", "f", "m"]
@@ -325,6 +344,35 @@ def test_the_report_is_rendered_from_reports_with_seeds_and_real_voices_where_th
         text = readme.read_text()
         assert "Intervals over seeds: not measured for these models yet" in text and "Over 3 trainings" not in text
         assert "Real voices: not measured for these models yet" in text and "19 of 33" not in text
+
+
+def test_a_face_reader_reads_each_distinct_decoded_face_once_with_the_numbers_of_a_fresh_read():
+    import torch
+
+    from s2f.evaluate.evaluation import FaceReader, reconstruct
+    from s2f.faces.align import Aligner
+    from s2f.models.networks import DecoderConfig, FaceDecoder
+
+    class Counting(Aligner):
+        chips = 0
+
+        def descriptors(self, chips: list[np.ndarray]) -> np.ndarray:
+            Counting.chips += len(chips)
+            return super().descriptors(chips)
+
+    torch.manual_seed(0)
+    decoder = FaceDecoder(DecoderConfig()).eval()
+    feats = m.normalize(np.random.default_rng(0).normal(size=(3, 128))).astype(np.float32)
+    read = FaceReader(decoder, Counting(), 128)
+    first = read(feats[[0, 1, 0]], landmarks=False)
+    second = read(feats[[2, 1]])
+    assert Counting.chips == 3  # faces 0 and 1, then only 2
+    fresh = reconstruct(decoder, feats[[2, 1]], Aligner(), 128)
+    for name in ("images", "descriptors", "landmarks"):
+        assert np.array_equal(getattr(second, name), getattr(fresh, name)), name
+    assert np.array_equal(first.descriptors[[1]], fresh.descriptors[[1]])
+    assert np.array_equal(first.descriptors[0], first.descriptors[2]) and not (first.landmarks.any())
+    assert not np.array_equal(fresh.descriptors[0], fresh.descriptors[1])
 
 
 def test_the_evaluation_runs_on_in_memory_tables_and_models(monkeypatch: pytest.MonkeyPatch):

@@ -67,15 +67,48 @@ class Reconstructions:
     landmarks: np.ndarray  # (n, 68, 2) in crop pixels
 
 
+class FaceReader:
+    """Decodes features through the frozen decoder and reads dlib's descriptor and 68 landmarks off the faces.
+
+    Each distinct decoded face is read once per reader: the train-mean baseline repeats one feature for every clip,
+    and the chance baseline's faces are train faces the attribute classifiers' fit has read already. Reading is
+    deterministic, so a face read before gives the same numbers as reading it again.
+    """
+
+    def __init__(self, decoder: FaceDecoder, aligner: Aligner, crop_size: int):
+        self.decoder, self.aligner, self.crop_size = decoder, aligner, crop_size
+        self._descriptors: dict[bytes, np.ndarray] = {}
+        self._landmarks: dict[bytes, np.ndarray] = {}
+
+    @property
+    def faces_read(self) -> int:
+        """Distinct decoded faces whose descriptor dlib has computed so far."""
+        return len(self._descriptors)
+
+    def __call__(self, features: np.ndarray, landmarks: bool = True) -> Reconstructions:
+        """Decode each feature (a repeated feature once) and read its face; `landmarks=False` skips them (zeros)."""
+        unique, inverse = np.unique(features.astype(np.float32), axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        images = to_uint8(decode(self.decoder, torch.from_numpy(unique)))
+        keys = [im.tobytes() for im in images]
+        new = {k: im for k, im in zip(keys, images, strict=True) if k not in self._descriptors}
+        if new:
+            self._descriptors.update(zip(new, descriptors_of(np.stack(list(new.values())), self.aligner), strict=True))
+        if landmarks:
+            for k, im in zip(keys, images, strict=True):
+                if k not in self._landmarks:
+                    crop = cv2.resize(im, (self.crop_size, self.crop_size), interpolation=cv2.INTER_CUBIC)
+                    self._landmarks[k] = self.aligner.landmarks68(crop)
+            marks = np.stack([self._landmarks[k] for k in keys])
+        else:
+            marks = np.zeros((len(keys), 68, 2), np.float32)
+        descriptors = np.stack([self._descriptors[k] for k in keys])
+        return Reconstructions(images[inverse], descriptors[inverse], marks[inverse])
+
+
 def reconstruct(decoder: FaceDecoder, features: np.ndarray, aligner: Aligner, crop_size: int) -> Reconstructions:
-    """Decode each feature and read dlib's descriptor and landmarks off the face; a feature repeated in
-    `features` (the train-mean baseline repeats one for every clip) is decoded and read once."""
-    unique, inverse = np.unique(features.astype(np.float32), axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    images = to_uint8(decode(decoder, torch.from_numpy(unique)))
-    crops = [cv2.resize(im, (crop_size, crop_size), interpolation=cv2.INTER_CUBIC) for im in images]
-    marks = np.stack([aligner.landmarks68(c) for c in crops])
-    return Reconstructions(images[inverse], descriptors_of(images, aligner)[inverse], marks[inverse])
+    """Decode each feature and read dlib's descriptor and landmarks off the face (FaceReader, used once)."""
+    return FaceReader(decoder, aligner, crop_size)(features)
 
 
 def speaker_faces(features: np.ndarray, speakers: Sequence[str]) -> tuple[np.ndarray, list[str]]:

@@ -7,6 +7,7 @@ among a pool of speakers' faces; a rank counts every other face at least as clos
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -76,14 +77,23 @@ def query_hits(pred: np.ndarray, query_speakers: Sequence[str], faces: np.ndarra
     if n <= pool:
         rank = ranks(dist, truth)
         return np.stack([rank < k for k in ks], 1).astype(float)
+    others = _random_pools(seed, n, pool, rounds, tuple(truth.tolist()))  # (rounds, queries, pool - 1)
+    queries = np.arange(len(truth))
+    rank = (dist[queries[:, None], others] <= dist[queries, truth][:, None]).sum(-1)  # (rounds, queries)
+    return np.stack([(rank < k).sum(0) for k in ks], 1) / rounds
+
+
+@lru_cache(maxsize=8)
+def _random_pools(seed: int, n: int, pool: int, rounds: int, truth: tuple[int, ...]) -> np.ndarray:
+    """The `pool - 1` other speakers of each query's pool in each round: the same draws for every method, metric and
+    length scored with these queries and seed, so they are drawn once (read-only)."""
     rng = np.random.default_rng(seed)
-    hits = np.zeros((len(truth), len(ks)))
-    for _ in range(rounds):
+    out = np.empty((rounds, len(truth), pool - 1), np.int64)
+    for r in range(rounds):
         for q, t in enumerate(truth):
-            others = rng.choice(np.delete(np.arange(n), t), pool - 1, replace=False)
-            rank = int((dist[q, others] <= dist[q, t]).sum())
-            hits[q] += [rank < k for k in ks]
-    return hits / rounds
+            out[r, q] = rng.choice(np.delete(np.arange(n), t), pool - 1, replace=False)
+    out.flags.writeable = False
+    return out
 
 
 def pooled_recall(pred: np.ndarray, query_speakers: Sequence[str], faces: np.ndarray, face_speakers: Sequence[str],

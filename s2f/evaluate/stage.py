@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -20,7 +21,7 @@ from s2f.config import AudioParams, EvaluateParams, PathsParams
 from s2f.evaluate import baselines as base
 from s2f.evaluate import metrics as m
 from s2f.evaluate.attributes import fit_classifiers, speaker_labels
-from s2f.evaluate.evaluation import Reconstructions, Scorer, TestClips, predict_voice, read_spectrograms, reconstruct
+from s2f.evaluate.evaluation import FaceReader, Reconstructions, Scorer, TestClips, predict_voice, read_spectrograms
 from s2f.evaluate.results import EvaluationResults
 from s2f.evaluate.seeds import per_query_table
 from s2f.faces.align import Aligner
@@ -83,20 +84,23 @@ def load_inputs(paths: PathsParams, p: EvaluateParams) -> EvaluationInputs:
                             encoder_card=encoder_card, decoder_card=decoder_card)
 
 
-def first_waves(clips: pd.DataFrame, ids: list[str], audio: AudioParams) -> list[np.ndarray]:
-    """Each clip's first speech segment as samples: the audio its spectrogram was made from.
+def first_waves(clips: pd.DataFrame, ids: list[str], audio: AudioParams, workers: int = 1) -> list[np.ndarray]:
+    """Each clip's first speech segment as samples: the audio its spectrogram was made from, decoded by `workers`
+    ffmpeg processes at a time (in the order of `ids`).
 
     Only clips the audio stage accepted (they have a spectrogram) are asked for, so each has a segment.
     """
     rows = clips.set_index("clip_id").loc[ids].reset_index().to_dict("records")
-    out = []
-    for row in rows:
+
+    def first(row: dict[str, Any]) -> np.ndarray:
         pieces, problem = segments(clip_audio(row, audio), audio)
         if not pieces:
             raise ValueError(f"clip {row['clip_id']} has a spectrogram but no speech segment now: {problem}; "
                              "rerun the audio stage")
-        out.append(pieces[0].samples)
-    return out
+        return pieces[0].samples
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:  # ffmpeg runs outside the GIL
+        return list(pool.map(first, rows))
 
 
 def spectrogram_ids(path: str, split: str) -> set[str]:
@@ -132,10 +136,11 @@ def method_features(p: EvaluateParams, audio: AudioParams, inputs: EvaluationInp
         usable = inputs.train_with_speech  # an audio reject has no speech to embed
         keep = [i for i, c in enumerate(train_ids) if c in usable]
         log(f"resemblyzer: embedding {len(keep)} train and {n} test clips")
-        train_emb = base.speaker_embeddings(first_waves(clips, [train_ids[i] for i in keep], audio))
+        workers = len(os.sched_getaffinity(0))
+        train_emb = base.speaker_embeddings(first_waves(clips, [train_ids[i] for i in keep], audio, workers))
         ridge = base.fit_ridge(train_emb, train_feats[keep], [train_speakers[i] for i in keep], p.ridge_alphas)
         log(f"resemblyzer: ridge alpha {ridge.ridge.alpha_:g}, predictions widened x{ridge.spread:.2f}")
-        waves = first_waves(clips, test.clip_ids, audio)
+        waves = first_waves(clips, test.clip_ids, audio, workers)
         out["resemblyzer"] = {
             s: ridge.predict(base.speaker_embeddings([w[:int(s * SAMPLE_RATE)] for w in waves]))
             for s in p.seconds}
@@ -161,8 +166,7 @@ def faces_grid(p: EvaluateParams, test: TestClips, faces: pd.DataFrame, f2f: Rec
     return tile(rows, 4)
 
 
-def fit_attribute_classifiers(train: TrainFaces, labels: pd.DataFrame, decoder: FaceDecoder, aligner: Aligner,
-                              crop_size: int) -> dict:
+def fit_attribute_classifiers(train: TrainFaces, labels: pd.DataFrame, read: FaceReader) -> dict:
     """Classifiers fitted on train speakers' real face features and on the descriptors of their F2F faces.
 
     A classifier of real descriptors alone misreads decoded faces (they are smoother, and dlib's network sees
@@ -170,7 +174,7 @@ def fit_attribute_classifiers(train: TrainFaces, labels: pd.DataFrame, decoder: 
     classifier reads the true face and a reconstruction alike.
     """
     _, speakers, feats = train
-    decoded = reconstruct(decoder, feats, aligner, crop_size).descriptors
+    decoded = read(feats, landmarks=False).descriptors
     return fit_classifiers(np.concatenate([feats, decoded]), speakers + speakers, labels)
 
 
@@ -179,11 +183,12 @@ def evaluate(inputs: EvaluationInputs, p: EvaluateParams, audio: AudioParams, cr
     """Scores of the voice encoder and the baselines on the test clips, and the pictures, from loaded inputs."""
     test, labels, decoder = inputs.test, inputs.labels, inputs.decoder
     aligner = Aligner(workers=len(os.sched_getaffinity(0)))  # dlib's descriptors in processes
-    classifiers = fit_attribute_classifiers(inputs.train, labels, decoder, aligner, crop_size)
+    read = FaceReader(decoder, aligner, crop_size)  # each distinct decoded face read once
+    classifiers = fit_attribute_classifiers(inputs.train, labels, read)
     log(f"test: {len(test.clip_ids)} clips of {len(set(test.speakers))} speakers; attribute classifiers: "
         f"{', '.join(classifiers) or 'none (no label with 2 classes of 2 train speakers each)'}")
     predicted = method_features(p, audio, inputs, log)
-    f2f = reconstruct(decoder, test.features, aligner, crop_size)
+    f2f = read(test.features)
     scorer = Scorer(test, f2f, classifiers, labels, p.pool, p.rounds, p.seed)
     results: dict[str, Any] = {"test": {"clips": len(test.clip_ids), "speakers": len(set(test.speakers)),
                                         "pool": scorer.pool_size}, **scorer.reference()}
@@ -199,7 +204,7 @@ def evaluate(inputs: EvaluationInputs, p: EvaluateParams, audio: AudioParams, cr
             log(f"scoring {method} at {key}")
             feats = by_length[seconds]
             if feats.tobytes() not in done:
-                done[feats.tobytes()] = reconstruct(decoder, feats, aligner, crop_size)
+                done[feats.tobytes()] = read(feats)
             recon = done[feats.tobytes()]
             results[key][method], conf = scorer.score(by_length[seconds], recon)
             per_query.setdefault(key, {})[method] = scorer.per_query(by_length[seconds], recon)
@@ -210,6 +215,7 @@ def evaluate(inputs: EvaluationInputs, p: EvaluateParams, audio: AudioParams, cr
                               for a, c in conf.items()}
     results["comparisons"] = {key: scorer.compare(by_method) for key, by_method in per_query.items()}
     aligner.close()
+    log(f"dlib read {read.faces_read} distinct decoded faces")
     grid = faces_grid(p, test, inputs.faces, f2f, s2f_voice)
     table = per_query_table(per_query, test.clip_ids, test.speakers)
     return Evaluation(EvaluationResults.from_dict(results), curves, confusions, grid, classifiers, table)
