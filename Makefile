@@ -14,13 +14,15 @@ PREFECT_PORT ?= 4200
 setup:
 	@bash scripts/setup.sh
 
+# `s2f repro` is `dvc repro` with one Prefect server for all the stages instead of one per stage (each `s2f run`
+# would start its own: docs/benchmarks.md, "Prefect's cost per stage").
 run: setup
-	dvc repro evaluate
+	s2f repro evaluate
 
 # Both models trained again from reproduce.runs - 1 other seeds and evaluated: reports/seeds.json holds the
 # headline metrics with intervals over seeds and test speakers (after `make run`; its training time x runs - 1).
 reproduce: run
-	dvc repro reproduce
+	s2f repro reproduce
 
 # Tests run on every core (pytest-xdist), slow ones first; a worker that runs out of tests takes queued ones from
 # another (worksteal). PYTEST_ARGS="-n 0" runs them in one process.

@@ -24,7 +24,7 @@ from s2f.config import (
     model_inputs,
 )
 from s2f.errors import InputError
-from s2f.processes import kill_and_wait, reap_on_death
+from s2f.processes import REAP_TOKEN, kill_and_wait, reap_on_death
 
 STAGES = ("synth", "ingest", "faces", "audio", "train_face", "train_voice", "evaluate", "reproduce")
 
@@ -75,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     grid.add_argument("--split", default="val", choices=("train", "val", "test"))
     grid.add_argument("-o", "--out", help="PNG (default: face_grid_<split>.png in paths.reports)")
     _params_options(grid)
+    repro = sub.add_parser("repro", help="`dvc repro` with one Prefect server for all its stages (what `make run` "
+                                         "runs); any dvc repro option passes through")
+    repro.add_argument("targets", nargs="*", metavar="TARGET", help="stages (default: every one); dvc repro's own "
+                                                                    "options (-f, --dry, ...) pass through too")
     pipe = sub.add_parser("pipeline", help="one run of the pipeline flow: dvc repro if anything changed, push, publish")
     pipe.add_argument("--root", default=".", help="project folder holding dvc.yaml (default: the current one)")
     serve = sub.add_parser("serve", help="serve the pipeline flow as a scheduled Prefect deployment")
@@ -318,13 +322,58 @@ def _predict(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _pipeline(args: argparse.Namespace) -> int:
-    from flows.pipeline import pipeline_flow
+def _shared_server() -> None:
+    """One Prefect API server for this command and every stage it starts, unless PREFECT_API_URL names one: each
+    `s2f run` would otherwise start its own (seconds a stage: docs/benchmarks.md). The server runs in a session of
+    its own (Ctrl-C reaches the stages, which report their interruption to it), stops when this command exits, and
+    the watchdog stops it and anything else this command started if it is killed."""
+    reap_on_death(os.getpid())
+    start_stage_server()
 
+
+def _stages_to_run(dvc: str, targets: list[str], env: dict[str, str]) -> bool:
+    """Whether `dvc repro TARGETS` would run a stage (dvc status of them and what they depend on); true when options
+    are passed through or dvc status fails (dvc repro then says why)."""
+    import json
+    import subprocess
+
+    if any(t.startswith("-") for t in targets):
+        return True
+    done = subprocess.run([dvc, "status", "--json", *(["--with-deps", *targets] if targets else [])], env=env,
+                          capture_output=True, text=True)
+    try:
+        return done.returncode != 0 or bool(json.loads(done.stdout or "{}"))
+    except ValueError:
+        return True
+
+
+def _repro(args: argparse.Namespace) -> int:
+    import subprocess
+
+    if not Path("dvc.yaml").is_file():
+        print(f"s2f repro: no dvc.yaml in {Path.cwd()}; run it in the project folder", file=sys.stderr)
+        return 1
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    dvc = str(bin_dir / "dvc")
+    if _stages_to_run(dvc, args.targets, env):  # a run with nothing to do starts no server
+        _shared_server()
+        env = {**env, **{k: os.environ[k] for k in ("PREFECT_API_URL", REAP_TOKEN) if k in os.environ}}
+    dvc = subprocess.Popen([dvc, "repro", *args.targets], env=env)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is dvc's and its stage's to handle: wait for them
+    code = dvc.wait()
+    return 128 - code if code < 0 else code  # a signal's death as a shell reports it
+
+
+def _pipeline(args: argparse.Namespace) -> int:
     root = str(Path(args.root).resolve())
     if not (Path(root) / "dvc.yaml").is_file():
         print(f"s2f {args.command}: no dvc.yaml in {root}", file=sys.stderr)
         return 1
+    if args.command == "pipeline":
+        _shared_server()  # before Prefect is imported: its exit handlers then run before the server stops
+    from flows.pipeline import pipeline_flow
+
     if args.command == "serve":
         if not os.environ.get("PREFECT_API_URL"):
             print("s2f serve: schedules need a running Prefect server; start one with `make server`, then\n"
@@ -408,7 +457,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "pipeline": _pipeline, "serve": _pipeline, "predict": _predict, "app": _app,
+COMMANDS = {"run": _run, "repro": _repro, "pipeline": _pipeline, "serve": _pipeline, "predict": _predict, "app": _app,
             "contact-sheet": _contact_sheet, "face-grid": _face_grid, "plots": _plots, "report": _report,
             "results": _results, "params": _params_doc}
 
@@ -416,7 +465,12 @@ COMMANDS = {"run": _run, "pipeline": _pipeline, "serve": _pipeline, "predict": _
 def main(argv: list[str] | None = None) -> int:
     """Parse, dispatch, and turn every error a user can fix into one line: a bad parameter exits 2, a missing or
     unusable input 1, Ctrl-C 130 (a stage reports its own interruption); nothing prints a traceback."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "repro":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "repro":
+        args.targets = [*args.targets, *extra]
     configure()  # before numpy loads: OpenBLAS reads its kernel choice then
     name = f"s2f {args.stage}" if args.command == "run" else f"s2f {args.command}"
     try:

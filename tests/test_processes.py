@@ -87,9 +87,9 @@ def test_an_interrupt_stops_a_stage_in_seconds_with_one_line_and_keeps_finished_
                                                                                        code, within_s, request):
     """The terminal's Ctrl-C (SIGINT to the stage's process group) or a SIGTERM to the stage process: exit
     128 + signal within seconds, one line, no traceback, the shards already written kept for the rerun, no
-    process of the stage left. Ctrl-C is the user's `make run`: the stage starts its own Prefect server, which
-    must outlive the interrupt's report and then end with the stage. The SIGTERM is sent to a stage reporting
-    to the run's server (as under `make server`), which spares this test a server start."""
+    process of the stage left. Ctrl-C is a user's `s2f run` by hand: the stage starts its own Prefect server,
+    which must outlive the interrupt's report and then end with the stage. The SIGTERM is sent to a stage reporting
+    to the run's server (as under `s2f repro` or `make server`), which spares this test a server start."""
     out = tmp_path / "out"
     env = _stage_env(tmp_path, None if how == "ctrl-c" else request.getfixturevalue("prefect_api_url"))
     stage = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "s2f"), "run", "faces", "--params",
@@ -199,3 +199,49 @@ def _cmdline(proc) -> list[str]:
         return proc.cmdline()
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return []
+
+
+_REPRO = """stages:
+  one:
+    cmd: python one.py
+    outs: [one.txt]
+  two:
+    cmd: echo -n $PREFECT_API_URL > two.started && sleep 600
+    deps: [one.txt]
+    outs: [two.txt]
+"""
+
+
+@pytest.mark.slow
+def test_repro_gives_every_stage_one_server_and_ctrl_c_leaves_nothing_running(tmp_path):
+    """`s2f repro` (make run): every stage reports to the one Prefect server it started; the terminal's Ctrl-C in a
+    stage stops dvc, the stage and that server; a second run with nothing to do starts none and says so."""
+    (tmp_path / "dvc.yaml").write_text(_REPRO)
+    (tmp_path / "one.py").write_text("import os, httpx\nurl = os.environ['PREFECT_API_URL']\n"
+                                     "httpx.get(url + '/health').raise_for_status()\nopen('one.txt', 'w').write(url)\n")
+    bin_dir = os.path.dirname(sys.executable)
+    env = {**_stage_env(tmp_path, None), "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+           "DVC_NO_ANALYTICS": "1"}
+    subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=tmp_path, env=env, check=True)
+    repro = subprocess.Popen([os.path.join(bin_dir, "s2f"), "repro", "two"], cwd=tmp_path, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "two.started").is_file() or not (tmp_path / "two.started").read_text():
+            assert time.monotonic() < deadline, "stage two did not start within 120 s"
+            assert repro.poll() is None, repro.communicate()[0][-2000:]
+            time.sleep(0.2)
+        url = (tmp_path / "one.txt").read_text()
+        assert (tmp_path / "two.started").read_text() == url  # both stages, one server
+        started = psutil.Process(repro.pid).children(recursive=True)
+        assert any("uvicorn" in _cmdline(p) for p in started)
+        os.killpg(repro.pid, signal.SIGINT)
+        out, _ = repro.communicate(timeout=60)
+        assert repro.returncode != 0 and "Traceback" not in out, out[-2000:]
+        assert _gone(started, within_s=15), [_cmdline(p) for p in started]
+    finally:
+        if repro.poll() is None:
+            os.killpg(repro.pid, signal.SIGKILL)
+    again = subprocess.run([os.path.join(bin_dir, "s2f"), "repro", "one"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "Stage 'one' didn't change" in again.stdout, again.stdout + again.stderr
