@@ -359,9 +359,9 @@ def _repro(args: argparse.Namespace) -> int:
     if _stages_to_run(dvc, args.targets, env):  # a run with nothing to do starts no server
         _shared_server()
         env = {**env, **{k: os.environ[k] for k in ("PREFECT_API_URL", REAP_TOKEN) if k in os.environ}}
-    dvc = subprocess.Popen([dvc, "repro", *args.targets], env=env)
+    repro = subprocess.Popen([dvc, "repro", *args.targets], env=env)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is dvc's and its stage's to handle: wait for them
-    code = dvc.wait()
+    code = repro.wait()
     return 128 - code if code < 0 else code  # a signal's death as a shell reports it
 
 
