@@ -24,7 +24,7 @@ from s2f.config import (
     model_inputs,
 )
 from s2f.errors import InputError
-from s2f.processes import REAP_TOKEN, kill_and_wait, reap_on_death
+from s2f.processes import kill_and_wait, reap_on_death
 
 STAGES = ("synth", "ingest", "faces", "audio", "train_face", "train_voice", "evaluate", "reproduce")
 
@@ -331,35 +331,21 @@ def _shared_server() -> None:
     start_stage_server()
 
 
-def _stages_to_run(dvc: str, targets: list[str], env: dict[str, str]) -> bool:
-    """Whether `dvc repro TARGETS` would run a stage (dvc status of them and what they depend on); true when options
-    are passed through or dvc status fails (dvc repro then says why)."""
-    import json
-    import subprocess
-
-    if any(t.startswith("-") for t in targets):
-        return True
-    done = subprocess.run([dvc, "status", "--json", *(["--with-deps", *targets] if targets else [])], env=env,
-                          capture_output=True, text=True)
-    try:
-        return done.returncode != 0 or bool(json.loads(done.stdout or "{}"))
-    except ValueError:
-        return True
-
-
 def _repro(args: argparse.Namespace) -> int:
     import subprocess
+
+    from flows import dvc_command
 
     if not Path("dvc.yaml").is_file():
         print(f"s2f repro: no dvc.yaml in {Path.cwd()}; run it in the project folder", file=sys.stderr)
         return 1
-    bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    dvc = str(bin_dir / "dvc")
-    if _stages_to_run(dvc, args.targets, env):  # a run with nothing to do starts no server
+    try:  # dvc's own options pass through: then, or when dvc status fails (dvc repro says why), assume work to do
+        to_run = any(t.startswith("-") for t in args.targets) or dvc_command.changed(args.targets, Path.cwd())
+    except (RuntimeError, ValueError):
+        to_run = True
+    if to_run:  # a run with nothing to do starts no server
         _shared_server()
-        env = {**env, **{k: os.environ[k] for k in ("PREFECT_API_URL", REAP_TOKEN) if k in os.environ}}
-    repro = subprocess.Popen([dvc, "repro", *args.targets], env=env)
+    repro = subprocess.Popen(dvc_command.command(["repro", *args.targets]), env=dvc_command.env())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is dvc's and its stage's to handle: wait for them
     code = repro.wait()
     return 128 - code if code < 0 else code  # a signal's death as a shell reports it

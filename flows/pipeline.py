@@ -7,11 +7,7 @@ nothing left to do) instead of interleaving with it. A failed stage fails the fl
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +16,12 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows import dvc_command
 from s2f.config import load_params
 from s2f.evaluate.results import EvaluationResults
 from s2f.readme import results_markdown
 
 LOCK = ".cache/pipeline.lock"
-
-
-def dvc(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    """Run dvc with this environment's scripts (`s2f`, `dvc`) first on PATH."""
-    bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    return subprocess.run([f"{bin_dir}/dvc", *args], cwd=cwd, env=env, capture_output=True, text=True)
 
 
 TARGET = "evaluate"  # the last stage of `make run`: `dvc repro evaluate` runs it and everything upstream
@@ -41,18 +31,14 @@ TARGET = "evaluate"  # the last stage of `make run`: `dvc repro evaluate` runs i
 def changed_stages(root: Path) -> list[str]:
     """Stages of `make run` (evaluate and all it depends on) that `dvc status` reports as changed (code, params,
     inputs or missing outputs); `make reproduce`'s stage is not part of the schedule."""
-    done = dvc(["status", TARGET, "--with-deps", "--json"], root)
-    if done.returncode != 0:
-        raise RuntimeError(f"dvc status failed:\n{done.stderr or done.stdout}")
-    status = json.loads(done.stdout or "{}")
-    return sorted(name.split(":")[-1] for name in status)
+    return dvc_command.changed([TARGET], root)
 
 
 @task(cache_policy=NO_CACHE)
 def repro(root: Path) -> list[str]:
     """`dvc repro evaluate`; returns the stages it ran. A failing stage raises with the end of its output."""
     log = get_run_logger()
-    done = dvc(["repro", TARGET], root)
+    done = dvc_command.run(["repro", TARGET], root)
     ran = re.findall(r"^Running stage '([^']+)'", done.stdout, flags=re.M)
     for stage in ran:
         log.info("ran stage %s", stage)
@@ -65,11 +51,11 @@ def repro(root: Path) -> list[str]:
 @task(cache_policy=NO_CACHE)
 def push(root: Path) -> bool:
     """Push outputs to the default DVC remote, when one is configured."""
-    remotes = dvc(["remote", "list"], root).stdout.strip()
+    remotes = dvc_command.run(["remote", "list"], root).stdout.strip()
     if not remotes:
         get_run_logger().info("no DVC remote configured: nothing pushed")
         return False
-    done = dvc(["push"], root)
+    done = dvc_command.run(["push"], root)
     if done.returncode != 0:
         raise RuntimeError(f"dvc push failed:\n{done.stderr or done.stdout}")
     return True
