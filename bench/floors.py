@@ -81,7 +81,7 @@ def matmul_gflops(runs: int) -> float:
 def prefect_startup(runs: int) -> tuple[float, float]:
     """Wall seconds of (a new process that imports the flows and runs an empty flow against a running Prefect
     server, as each stage of `s2f repro` does; starting that server, which `s2f repro` does once)."""
-    from flows.server import _stop, serve
+    from flows.server import serve, stop
 
     code = ("from flows.env import configure; configure()\n"
             "from prefect import flow\n@flow\ndef empty():\n    return 1\nempty()")
@@ -89,7 +89,7 @@ def prefect_startup(runs: int) -> tuple[float, float]:
     proc, url = None, ""
     for _ in range(runs):
         if proc is not None:
-            _stop(proc)
+            stop(proc)
         start = time.perf_counter()
         proc, url = serve()
         starts.append(time.perf_counter() - start)
@@ -102,7 +102,7 @@ def prefect_startup(runs: int) -> tuple[float, float]:
     try:
         return median_of(runs, once), statistics.median(starts)
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 def per_clip_work(params, clips: int, runs: int) -> dict[str, float]:

@@ -27,7 +27,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def stop(proc: subprocess.Popen) -> None:
+    """End a server that `serve` started: SIGTERM, then SIGKILL after 10 s."""
     proc.terminate()
     try:
         proc.wait(timeout=10)
@@ -56,7 +57,7 @@ def serve(env: dict[str, str] | None = None, timeout_s: float = 120.0) -> tuple[
                 raise RuntimeError(f"Prefect's API server did not start (exit code {proc.poll()})")
             time.sleep(0.1)
     except BaseException:  # Ctrl-C while waiting included: a server in its own session would outlive us
-        _stop(proc)
+        stop(proc)
         raise
 
 
@@ -66,6 +67,6 @@ def start_stage_server(timeout_s: float = 120.0) -> subprocess.Popen | None:
     if os.environ.get("PREFECT_API_URL"):
         return None
     proc, url = serve(timeout_s=timeout_s)
-    atexit.register(_stop, proc)
+    atexit.register(stop, proc)
     os.environ["PREFECT_API_URL"] = url
     return proc
