@@ -9,7 +9,7 @@ from pathlib import Path
 from s2f.config import Params
 from s2f.evaluate import metrics as m
 from s2f.evaluate.attributes import speaker_labels
-from s2f.evaluate.evaluation import Scorer, TestClips, predict_voice, read_spectrograms, reconstruct
+from s2f.evaluate.evaluation import FaceReader, Scorer, TestClips, predict_voice, read_spectrograms
 from s2f.evaluate.stage import TrainFaces, fit_attribute_classifiers
 from s2f.faces.align import Aligner
 from s2f.models.data import load_features
@@ -21,7 +21,7 @@ p, paths = P.evaluate, P.paths
 clips = read_dataset(paths.clips)
 labels = speaker_labels(clips, paths.attributes, p.labels)
 decoder, _ = load_decoder(paths.face_decoder)
-aligner = Aligner()
+read = FaceReader(decoder, Aligner(), P.faces.crop_size)
 cache = Path(".cache/experiments/val_cache.pkl")
 ids, speakers, feats = load_features(paths.face_features, "val")
 specs = read_spectrograms(paths.spectrograms, "val")
@@ -33,10 +33,8 @@ if cache.exists():
     classifiers, f2f = pickle.load(open(cache, "rb"))
 else:
     tid, tspk, tf = load_features(paths.face_features, "train")
-    classifiers = fit_attribute_classifiers(
-        TrainFaces(tid, tspk, m.normalize(tf)), labels, decoder, aligner, P.faces.crop_size
-    )
-    f2f = reconstruct(decoder, val.features, aligner, P.faces.crop_size)
+    classifiers = fit_attribute_classifiers(TrainFaces(tid, tspk, m.normalize(tf)), labels, read)
+    f2f = read(val.features)
     pickle.dump((classifiers, f2f), open(cache, "wb"))
 scorer = Scorer(val, f2f, {"gender": classifiers["gender"]}, labels, p.pool, p.rounds, p.seed)
 for d in sys.argv[1:]:
@@ -45,7 +43,7 @@ for d in sys.argv[1:]:
     for s in (3.0, 6.0):
         pred = predict_voice(enc, val.specs, s)
         r = scorer.retrieval(pred)["cosine"]
-        recon = reconstruct(decoder, pred, aligner, P.faces.crop_size)
+        recon = read(pred)
         att, _ = scorer.attributes(recon)
         row[f"{s:g}s"] = {
             "R@1": round(100 * r["R@1"], 1),
