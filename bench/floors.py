@@ -140,20 +140,14 @@ def per_clip_work(params, clips: int, runs: int) -> dict[str, float]:
     return out
 
 
-def step_gflop(kind: str, params) -> float:
-    """FLOPs (G) of one training step, forward and backward, at the stage's batch size."""
+def step_gflop(kind: str, params, train_speakers: int = 1) -> float:
+    """FLOPs (G) of one training step, forward and backward, at the stage's batch size (the voice loss compares
+    each prediction with every train speaker's face)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from s2f.models.losses import VoiceLossWeights, adversarial, voice_loss
-    from s2f.models.networks import (
-        DecoderConfig,
-        EncoderConfig,
-        FaceDecoder,
-        PatchDiscriminator,
-        VoiceEncoder,
-        VoiceEncoderStack,
-    )
+    from s2f.models.losses import VoiceLossWeights, VoiceTargets, adversarial, voice_loss
+    from s2f.models.networks import DecoderConfig, EncoderConfig, FaceDecoder, PatchDiscriminator, VoiceEncoder
 
     with FlopCounterMode(display=False) as counter:
         if kind == "train_face":
@@ -164,13 +158,13 @@ def step_gflop(kind: str, params) -> float:
             ((fake - real).abs().mean() + adversarial(critic(fake), True)).backward()
         else:
             p = params.voice_model
-            width, frames = p.architecture()
-            stack = VoiceEncoderStack([VoiceEncoder(EncoderConfig(width=width, frames=frames))
-                                       for _ in range(p.members)])
-            pred = stack(torch.randn(p.batch_size, 2 * p.members, frames, 257))
-            fc, clf = torch.nn.Linear(128, 2048), torch.nn.Linear(128, 560)
-            true = torch.randn(p.batch_size, 128)
-            sum(voice_loss(pred[:, m], true, fc, clf, VoiceLossWeights())["loss"] for m in range(p.members)).backward()
+            cfg = EncoderConfig(**p.architecture(), dropout=p.dropout)
+            pred = VoiceEncoder(cfg)(torch.randn(p.batch_size, 2, cfg.frames, 257))
+            faces = torch.nn.functional.normalize(torch.randn(train_speakers, 128), dim=1)
+            targets = VoiceTargets(faces, torch.ones(128), torch.nn.Linear(128, 2048), torch.nn.Linear(128, 560))
+            speaker = torch.randint(0, train_speakers, (p.batch_size,))
+            weights = VoiceLossWeights(**p.loss.model_dump())
+            voice_loss(pred, faces[speaker], speaker, targets, weights)["loss"].backward()
     return counter.get_total_flops() / 1e9
 
 
@@ -225,9 +219,11 @@ def main() -> None:
     face_steps = params.face_model.epochs * math.ceil(face_train / params.face_model.batch_size)
     floors["train_face"] = startup + step_gflop("train_face", params) * face_steps / gflops
     voice = json.loads((ROOT / params.paths.train_voice_reports / "metrics.json").read_text())
-    epochs = voice.get("epochs_trained", voice.get("epochs_run", params.voice_model.epochs))
+    epochs = voice.get("epochs_run", params.voice_model.epochs)
     voice_steps = epochs * math.ceil(n_train / params.voice_model.batch_size)
-    floors["train_voice"] = startup + step_gflop("train_voice", params) * voice_steps / gflops
+    speakers = clips[clips.split == "train"].speaker_id.nunique()
+    voice_gflop = step_gflop("train_voice", params, speakers)
+    floors["train_voice"] = startup + voice_gflop * voice_steps / gflops
 
     work = evaluate_work(params, args.runs)
     n_test = int((clips.split == "test").sum())
@@ -247,7 +243,7 @@ def main() -> None:
             "faces": f"{per_clip['faces']:.3f} s a clip (decode, BlazeFace, dlib)",
             "audio": f"{per_clip['audio']:.3f} s a clip (decode, STFT)",
             "train_face": f"{face_steps} steps at {step_gflop('train_face', params):.1f} GFLOP",
-            "train_voice": f"{voice_steps} steps ({epochs} epochs) at {step_gflop('train_voice', params):.1f} GFLOP",
+            "train_voice": f"{voice_steps} steps ({epochs} epochs) at {voice_gflop:.2f} GFLOP",
             "evaluate": f"{descriptors} descriptors x {work['descriptor']:.3f} s, {embeddings} embeddings x "
                         f"{work['embedding']:.3f} s"}
     for stage in STAGES:

@@ -23,8 +23,8 @@ def reproduce_flow(params: Params) -> Path:
     log = get_run_logger()
     runs = [for_run(params, k) for k in range(params.reproduce.runs)]
     for k, p in enumerate(runs[1:], 1):
-        log.info("run %d of %d: face seed %d, voice seeds %d-%d, into %s", k + 1, len(runs), p.face_model.seed,
-                 p.voice_model.seed, p.voice_model.seed + p.voice_model.members - 1, Path(p.paths.reports).parent)
+        log.info("run %d of %d: face seed %d, voice seed %d, into %s", k + 1, len(runs), p.face_model.seed,
+                 p.voice_model.seed, Path(p.paths.reports).parent)
         for stage in (train_face.train_face_flow, train_voice.train_voice_flow, evaluate.evaluate_flow):
             check_paths(p, stage.name)
             stage(p)

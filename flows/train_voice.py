@@ -24,23 +24,25 @@ def train_voice_flow(params: Params) -> Path:
     decoder, decoder_card = load_decoder(paths.face_decoder)
     data_version = f"{dataset_version(paths.spectrograms)}-{dataset_version(paths.face_features)}"
     data = load_voice_data(paths.face_features, paths.spectrograms, p.memory_gb)
-    width, frames = p.architecture()
-    log.info("training the %s voice encoder (width %g, %d input frames) on %s against %s (%s in memory)",
-             p.preset, width, frames, paths.spectrograms, paths.face_features,
+    arch = p.architecture()
+    log.info("training the %s voice encoder (%s, %d-frame crops) on %s against %s (%s in memory)", p.preset,
+             arch["arch"], arch["frames"], paths.spectrograms, paths.face_features,
              "train and val" if data.train_records and data.val_records else "not all")
     with Live(dir=paths.train_voice_reports, dvcyaml=None, save_dvc_exp=False, monitor_system=False) as live:
         encoder, metrics = train_voice_encoder(p, decoder.fc, data, data_version, paths.checkpoints,
                                                live_logger(live))
         live.summary.update(metrics)
-    card = ModelCard(model="voice_encoder", arch=encoder.cfg.to_json(), members=len(encoder.members),
-                     preset=p.preset, trained_on=trained_on(paths.spectrograms), params=p.model_dump(mode="json"),
+    card = ModelCard(model="voice_encoder", arch=encoder.cfg.to_json(), preset=p.preset,
+                     trained_on=trained_on(paths.spectrograms), params=p.model_dump(mode="json"),
                      params_hash=params.section_hash("voice_model"), data_version=data_version,
                      decoder=decoder_card.params_hash, metrics=metrics)
     out = save_model(encoder, card, paths.voice_encoder)
-    log.info("wrote %s: %d encoders, best val loss %.3f on average (first epoch %.3f, train-mean baseline %.3f), "
-             "their average %.3f; predictions widened x%.2f to the train faces' spread", out, p.members,
-             metrics["best_val_loss"], metrics["first_epoch_val_loss"], metrics["val_loss_mean_baseline"],
-             metrics["ensemble_val_loss"], metrics["spread"])
+    scores = ", ".join(f"{k.removeprefix('val_')} {v:.1f}" for k, v in metrics.items() if k.startswith("val_R@")
+                       or k.startswith("val_1:2"))
+    log.info("wrote %s: val loss %.3f at epoch %d of %d (first epoch %.3f, train-mean baseline %.3f); val %s; drawn "
+             "faces widened x%.2f to the train faces' spread", out, metrics["best_val_loss"], metrics["best_epoch"],
+             metrics["epochs_run"], metrics["first_epoch_val_loss"], metrics["val_loss_mean_baseline"], scores,
+             metrics["spread"])
     return out
 
 

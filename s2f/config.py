@@ -50,8 +50,9 @@ class RunnerParams(_Section):
 class SynthParams(_Section):
     """The synthetic talking-face corpus (the embedded default dataset)."""
 
-    speakers: int = Field(800, ge=2, le=1_000_000)
-    """Synthetic speakers (400 left the voice encoder behind resemblyzer + ridge; see docs/evaluation.md)."""
+    speakers: int = Field(1500, ge=2, le=1_000_000)
+    """Synthetic speakers (with the default split, 750 test speakers: enough for a paired 95% interval of about
+    +-2.5 points on an R@1 difference; docs/evaluation.md)."""
     clips_per_speaker: int = Field(1, ge=1, le=1000)
     """Clips per speaker (more speakers teach the voice-face mapping more than more clips of the same ones)."""
     seconds: float = Field(6.0, ge=1.0, le=60.0)
@@ -74,13 +75,13 @@ class SynthParams(_Section):
 class SplitParams(_Section):
     """Speaker-disjoint split ratios."""
 
-    train: float = Field(0.7, ge=0.0, le=1.0)
+    train: float = Field(0.4, ge=0.0, le=1.0)
     """Share of speakers in the train split."""
     val: float = Field(0.1, ge=0.0, le=1.0)
     """Share of speakers in the val split (defaults are chosen on it)."""
-    test: float = Field(0.2, ge=0.0, le=1.0)
-    """Share of speakers in the test split (the default gives 160 test speakers: retrieval needs a pool well
-    above 10)."""
+    test: float = Field(0.5, ge=0.0, le=1.0)
+    """Share of speakers in the test split (the default gives 750 test speakers: R@1 differences between methods
+    need that many to be told apart; docs/evaluation.md)."""
 
     @model_validator(mode="after")
     def _sum_to_one(self) -> SplitParams:
@@ -179,47 +180,68 @@ class FaceModelParams(_Section):
 
 
 class VoiceLossParams(_Section):
-    fc_l1: float = Field(1.0, ge=0.0)
-    """Weight of the L1 loss on the decoder's first layer output (the paper's)."""
-    feature_l2: float = Field(0.025, ge=0.0)
-    """Weight of the L2 loss on the normalised face feature."""
-    distill: float = Field(200.0, ge=0.0)
-    """Weight of the identity-classifier distillation loss."""
-    temperature: float = Field(2.0, gt=0.0)
-    """Distillation temperature."""
+    """The voice encoder's loss: a weighted sum, each weight 0 or more (a zero weight skips its term); at least one
+    weight must be above 0. Speech2Face's own loss is `contrastive: 0, standardized_l2: 0, fc_l1: 1, feature_l2:
+    0.025, distill: 200` (docs/evaluation.md, "What each loss term contributes")."""
+
+    contrastive: float = Field(1.0, ge=0.0)
+    """Weight of InfoNCE against the train faces: the prediction's cosine to every train speaker's face over
+    `temperature`, cross-entropy with its own (the objective aligned with retrieval)."""
+    temperature: float = Field(0.01, gt=0.0, le=10.0)
+    """InfoNCE temperature (face features of different people have cosines of about 0.8-0.95)."""
+    standardized_l2: float = Field(0.1, ge=0.0)
+    """Weight of the squared error in units of each dimension's spread over train faces."""
+    fc_l1: float = Field(0.0, ge=0.0)
+    """Weight of the L1 loss on the decoder's first layer output (the paper's: 1)."""
+    feature_l2: float = Field(0.0, ge=0.0)
+    """Weight of the L2 loss on the normalised face feature (the paper's: 0.025)."""
+    distill: float = Field(0.0, ge=0.0)
+    """Weight of the distillation from a face classifier of train speakers (the paper's: 200)."""
+    distill_temperature: float = Field(2.0, gt=0.0)
+    """Distillation temperature (the paper's: 2)."""
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> VoiceLossParams:
+        if not any((self.contrastive, self.standardized_l2, self.fc_l1, self.feature_l2, self.distill)):
+            raise ValueError("every loss weight is 0: give at least one term a weight above 0")
+        return self
 
 
-# Voice encoder presets: width multiplier and input STFT frames (598 = the paper's 6 s).
-VOICE_PRESETS = {"paper": (1.0, 598), "cpu": (0.0625, 298)}
+# Voice encoder presets: the EncoderConfig fields each one sets (s2f/models/networks.py).
+VOICE_PRESETS: dict[str, dict[str, Any]] = {
+    "cpu": {"arch": "conv1d", "frames": 298, "channels": 128, "layers": 4, "kernel": 3, "hidden": 256},
+    "paper": {"arch": "paper", "frames": 598, "width": 1.0},
+}
 
 
 class VoiceModelParams(_Section):
     """The voice encoder (spectrogram -> face feature) and its training."""
 
     preset: Literal["cpu", "paper"] = "cpu"
-    """`cpu`: width x0.0625, 3 s (298-frame) random crops, trains here; `paper`: full width, 6 s (598 frames), for a
+    """`cpu`: 1-D convolutions over the log power of 3 s (298-frame) crops, 128 channels, trains in minutes here;
+    `paper`: Speech2Face's network (2-D convolutions over the complex spectrogram, 6 s, 146 M parameters), for a
     GPU."""
     width: float | None = Field(None, gt=0.0, le=4.0)
-    """Overrides the preset's width multiplier."""
+    """Multiplies the preset's channels and hidden units."""
     frames: int | None = Field(None, ge=40, le=6000)
-    """Overrides the preset's input frames."""
-    epochs: int = Field(25, ge=1)
+    """Overrides the preset's training crop, in STFT frames (100 a second)."""
+    epochs: int = Field(50, ge=1)
     """Most training epochs (early stopping may end sooner)."""
-    batch_size: int = Field(8, ge=2)
-    """Batch size, at least 2 (the encoder batch-normalises its FC layer over the batch)."""
-    lr: float = Field(6e-4, gt=0.0)
-    """Adam learning rate (beta1 0.5, eps 1e-4)."""
-    lr_schedule: Literal["exponential", "cosine"] = "exponential"
-    """`exponential`: the learning rate is multiplied by `lr_decay` each epoch; `cosine`: it is annealed from `lr`
-    to 0 over `epochs` (half a cosine, a step each epoch)."""
+    batch_size: int = Field(32, ge=2)
+    """Batch size, at least 2 (the encoder batch-normalises over the batch)."""
+    lr: float = Field(3e-3, gt=0.0)
+    """Adam learning rate."""
+    lr_schedule: Literal["exponential", "cosine"] = "cosine"
+    """`cosine`: the learning rate is annealed from `lr` to 0 over `epochs` (half a cosine, a step each epoch);
+    `exponential`: it is multiplied by `lr_decay` each epoch."""
     lr_decay: float = Field(0.95, gt=0.0, le=1.0)
     """The learning rate is multiplied by this each epoch (`lr_schedule: exponential`)."""
-    weight_decay: float = Field(1e-3, ge=0.0)
-    """Weight decay (regularisation for small training sets)."""
+    weight_decay: float = Field(1e-4, ge=0.0)
+    """Adam's L2 penalty (regularisation for small training sets)."""
     dropout: float = Field(0.5, ge=0.0, lt=1.0)
-    """Dropout (regularisation for small training sets)."""
-    patience: int = Field(6, ge=1)
-    """Early stopping: epochs without a better val loss."""
+    """Dropout before the last layer (regularisation for small training sets)."""
+    patience: int = Field(50, ge=1)
+    """Early stopping: epochs without a better val loss (the best epoch is kept either way)."""
     workers: int = Field(0, ge=0, le=64)
     """DataLoader workers."""
     shuffle_buffer: int = Field(64, ge=1)
@@ -229,19 +251,23 @@ class VoiceModelParams(_Section):
     Parquet every epoch (same batches either way)."""
     loss: VoiceLossParams = VoiceLossParams()
     identity_steps: int = Field(300, ge=1)
-    """Steps fitting the frozen identity classifier (the distillation teacher)."""
+    """`loss.distill` only: steps fitting the frozen face classifier of train speakers (the distillation teacher)."""
     identity_weight_decay: float = Field(1e-2, ge=0.0)
-    """Weight decay of the identity classifier."""
+    """`loss.distill` only: weight decay of that classifier."""
     seed: int = Field(0, ge=0)
-    """Seed of the first ensemble member."""
-    members: int = Field(3, ge=1, le=32)
-    """Encoders trained from seeds `seed`, `seed + 1`, ...; their predictions are averaged (train_voice time x
-    members)."""
+    """Training seed (weights, order and crops of the clips)."""
 
-    def architecture(self) -> tuple[float, int]:
-        """(width, frames): the preset's, unless set explicitly."""
-        width, frames = VOICE_PRESETS[self.preset]
-        return self.width or width, self.frames or frames
+    def architecture(self) -> dict[str, Any]:
+        """The encoder's config fields: the preset's, with `width` and `frames` where set."""
+        arch = dict(VOICE_PRESETS[self.preset])
+        if self.frames:
+            arch["frames"] = self.frames
+        if self.width and arch["arch"] == "paper":
+            arch["width"] = self.width
+        elif self.width:
+            arch["channels"] = max(4, round(arch["channels"] * self.width))
+            arch["hidden"] = max(4, round(arch["hidden"] * self.width))
+        return arch
 
 
 class EvaluateParams(_Section):
@@ -277,8 +303,8 @@ class ReproduceParams(_Section):
 
     runs: int = Field(3, ge=2, le=100)
     """Trainings in all, `make run`'s own included: run k trains the decoder from `face_model.seed + k` and the
-    encoders from `voice_model.seed + k x members` onwards (no member seed is shared between runs); evaluate's
-    pools stay the same, so every run is scored on the same queries."""
+    encoder from `voice_model.seed + k`; evaluate's pools stay the same, so every run is scored on the same
+    queries."""
 
 
 class PredictParams(_Section):
@@ -500,7 +526,7 @@ def for_run(params: Params, k: int) -> Params:
         return params
     paths = relocate(params.paths, ("train_face", "train_voice", "evaluate"), Path(params.paths.runs) / f"run{k}")
     face = params.face_model.model_copy(update={"seed": params.face_model.seed + k})
-    voice = params.voice_model.model_copy(update={"seed": params.voice_model.seed + k * params.voice_model.members})
+    voice = params.voice_model.model_copy(update={"seed": params.voice_model.seed + k})
     return params.model_copy(update={"paths": paths, "face_model": face, "voice_model": voice})
 
 

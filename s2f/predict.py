@@ -90,7 +90,8 @@ class Predictor:
 
     @torch.no_grad()
     def feature(self, samples: np.ndarray) -> np.ndarray:
-        feat = self.encoder(torch.from_numpy(spectrogram(samples))[None])[0]
+        """The face feature to draw for a recording: the encoder's prediction, widened by its spread."""
+        feat = self.encoder.for_decoder(self.encoder(torch.from_numpy(spectrogram(samples))[None]))[0]
         return (feat / feat.norm()).numpy()
 
     def draw(self, feature: np.ndarray) -> np.ndarray:

@@ -200,12 +200,12 @@ def tiny_models(tiny_processed: Path, tiny_corpus: Path, tmp_path_factory: pytes
         save_model(decoder, ModelCard(model="face_decoder", arch=decoder.cfg.to_json(),
                                       params=fp.model_dump(mode="json"), params_hash="tiny", data_version="tiny",
                                       metrics={}), out / "face_decoder")
-        vp = VoiceModelParams(epochs=1, frames=100, batch_size=4, identity_steps=20, members=2)
+        vp = VoiceModelParams(epochs=1, frames=100, batch_size=4)
         data = load_voice_data(tiny_processed / "face_features", tiny_processed / "spectrograms", vp.memory_gb)
         encoder, _ = train_voice_encoder(vp, decoder.fc, data, "tiny", out / "ck")
-        save_model(encoder, ModelCard(model="voice_encoder", arch=encoder.cfg.to_json(), members=len(encoder.members),
-                                      trained_on="synth", params=vp.model_dump(mode="json"), params_hash="tiny",
-                                      data_version="tiny", metrics={}),
+        save_model(encoder, ModelCard(model="voice_encoder", arch=encoder.cfg.to_json(), trained_on="synth",
+                                      params=vp.model_dump(mode="json"), params_hash="tiny", data_version="tiny",
+                                      metrics={}),
                    out / "voice_encoder")
         labels = speaker_labels(read_dataset(tiny_processed / "clips"), tiny_corpus / "attributes.parquet", ["gender"])
         _, speakers, feats = load_features(tiny_processed / "face_features")

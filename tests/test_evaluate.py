@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from s2f import metrics as m
 from s2f.errors import InputError
 from s2f.evaluate import baselines as base
-from s2f.evaluate import metrics as m
 from s2f.evaluate.attributes import fit_classifiers, from_json, probabilities, speaker_labels, to_json
 from s2f.evaluate.baselines import fit_ridge
 from s2f.evaluate.craniofacial import MEASURES, measures
@@ -318,8 +318,10 @@ def test_the_report_is_rendered_from_reports_with_seeds_and_real_voices_where_th
                         speakers=80, lengths={"6s": {"voice": {"R@1": e}, "resemblyzer": {"R@1": e}}},
                         comparisons={"6s": {"voice - resemblyzer": {"R@1": Estimate(mean=0.02, lo=-0.01, hi=0.05)}}},
                         evaluation=made)
+    rows = ([{"clip": f"f{i}", "gender": "f", "predicted": "f" if i < 4 else "m"} for i in range(12)]
+            + [{"clip": f"m{i}", "gender": "m", "predicted": "m" if i < 15 else "f"} for i in range(21)])
     real = RealVoices(trained_on="synth", clips=33, agree=19, agreement=19 / 33, interval=[0.39, 0.75],
-                      predicted_m=27, truth_m=21, rows=[], skipped=[],
+                      predicted_m=23, truth_m=21, rows=rows, skipped=[],
                       source="realdata/manifest.csv: 33 clips of 29 people", evaluation=made)
     seeds.write(reports / "seeds.json")
     real.write(reports / "real_voices.json")
@@ -327,7 +329,8 @@ def test_the_report_is_rendered_from_reports_with_seeds_and_real_voices_where_th
     html = (reports / "report.html").read_text()
     assert "3 trainings of both models (face/voice seeds 0/0, 1/3, 2/6)" in html and "50.0 [40.0, 60.0]" in html
     assert "on par with it" in html and "land inside the interval in" in html and "Not measured" not in html
-    assert "the annotated gender in 19 of 33 clips" in html and "says nothing reliable about a real voice" in html
+    assert "the annotated gender in 4 of 12 clips of women (33%) and 15 of 21 clips of men (71%); 19 of 33" in html
+    assert "says nothing reliable about a real voice" in html  # women and men apart: a total can hide either
 
     # Both made with an earlier make run's models (another evaluation, or none recorded): neither is shown beside
     # this evaluation, in the report or the README, and each says how to measure these models.
@@ -385,7 +388,7 @@ def test_the_evaluation_runs_on_in_memory_tables_and_models(monkeypatch: pytest.
     from s2f.evaluate.evaluation import TestClips
     from s2f.evaluate.results import EvaluationResults
     from s2f.images import png_bytes
-    from s2f.models.networks import DecoderConfig, EncoderConfig, FaceDecoder, VoiceEncoder, VoiceEnsemble
+    from s2f.models.networks import DecoderConfig, EncoderConfig, FaceDecoder, VoiceEncoder
 
     def no_disk(*args, **kwargs):
         raise AssertionError("evaluate read from disk")
@@ -408,10 +411,13 @@ def test_the_evaluation_runs_on_in_memory_tables_and_models(monkeypatch: pytest.
     labels = pd.DataFrame({"gender": ["m" if int(s[2:]) % 2 else "f" for s in speakers]}, index=speakers)
     faces = pd.DataFrame({"clip_id": test_ids, "frontality": 0.9,
                           "crop": [png_bytes(rng.integers(0, 255, (128, 128, 3), dtype=np.uint8)) for _ in test_ids]})
+    train_faces = unit(24)
+    encoder = VoiceEncoder(EncoderConfig(frames=100)).eval()
+    encoder.start_at(torch.from_numpy(train_faces.mean(0)), torch.full((128,), 0.02))
     inputs = stage.EvaluationInputs(
         clips=pd.DataFrame(), labels=labels, test=TestClips(test_ids, test_speakers, unit(6), specs),
-        train=stage.TrainFaces([f"c{i}" for i in range(24)], train_speakers, unit(24)), train_with_speech=set(),
-        encoder=VoiceEnsemble([VoiceEncoder(EncoderConfig(width=0.0625, frames=100))]).eval(),
+        train=stage.TrainFaces([f"c{i}" for i in range(24)], train_speakers, train_faces), train_with_speech=set(),
+        encoder=encoder,
         decoder=FaceDecoder(DecoderConfig()).eval(), faces=faces)
     p = EvaluateParams(seconds=[1.0, 2.0], pool=6, baselines=["chance", "mean"], labels=["gender"], grid_speakers=4)
     result = stage.evaluate(inputs, p, AudioParams(seconds=2.0), crop_size=128, log=lambda _: None)
@@ -426,6 +432,14 @@ def test_the_evaluation_runs_on_in_memory_tables_and_models(monkeypatch: pytest.
     assert len(table) == 2 * 3 * 6 and set(table.columns) == {"length", "method", "clip_id", "speaker_id", "R@1",
                                                                "R@10", "1:2", "gender"}
     assert EvaluationResults.from_dict(json.loads(results.to_json())) == results  # the file's layout round-trips
+
+    # the encoder's spread widens the faces it draws, not the features retrieval ranks
+    inputs.encoder.spread.fill_(50.0)
+    wide = stage.evaluate(inputs, p, AudioParams(seconds=2.0), crop_size=128, log=lambda _: None)
+    for length in ("1s", "2s"):
+        before, after = results.lengths[length]["voice"], wide.results.lengths[length]["voice"]
+        assert after.retrieval == before.retrieval and after.matching == before.matching
+    assert not np.array_equal(wide.grid, result.grid)  # the S2F column is drawn from the widened features
 
 
 def _runs(rng: np.random.Generator, voice_hits: list[float], speakers: int = 40) -> list[pd.DataFrame]:

@@ -11,21 +11,32 @@ import pytest
 import torch
 from torch import nn
 
-from s2f.config import VOICE_PRESETS, FaceModelParams, VoiceModelParams
+from s2f import metrics as m
+from s2f.audio.spectrogram import spectrogram
+from s2f.config import VOICE_PRESETS, FaceModelParams, VoiceLossParams, VoiceModelParams
 from s2f.errors import InputError
 from s2f.models import data as model_data
 from s2f.models import train_voice
 from s2f.models.data import SpectrogramStream, SplitRecords, load_features, load_voice_data
-from s2f.models.losses import VoiceLossWeights, adversarial, distillation, fc_l1, feature_l2, voice_loss
+from s2f.models.losses import (
+    VoiceLossWeights,
+    VoiceTargets,
+    adversarial,
+    distillation,
+    fc_l1,
+    feature_l2,
+    info_nce,
+    standardized_l2,
+    voice_loss,
+)
 from s2f.models.networks import (
     DecoderConfig,
     EncoderConfig,
     FaceDecoder,
     PatchDiscriminator,
     VoiceEncoder,
-    VoiceEncoderStack,
-    VoiceEnsemble,
     forward_gflops,
+    log_power,
 )
 from s2f.models.store import ModelCard, load_checkpoint, save_model
 from s2f.models.train_face import load_face_data, train_face_decoder
@@ -33,46 +44,63 @@ from s2f.models.train_voice import train_voice_encoder
 from s2f.models.zoo import load_decoder, load_encoder
 
 
+def _encoder(preset: str = "cpu", **kw) -> VoiceEncoder:
+    return VoiceEncoder(EncoderConfig(**{**VOICE_PRESETS[preset], **kw}))
+
+
 @pytest.mark.parametrize("preset", sorted(VOICE_PRESETS))
 def test_voice_encoder_shapes_at_both_presets(preset: str):
-    width, frames = VOICE_PRESETS[preset]
+    frames = VOICE_PRESETS[preset]["frames"]
     with torch.device("meta"):  # shapes only: the paper preset is ~200 GFLOP a clip
-        model = VoiceEncoder(EncoderConfig(width=width, frames=frames))
+        model = _encoder(preset)
         x = torch.empty(3, 2, frames, 257)
-        convs = model.convs(x)
+        pooled = model.trunk(x)
         out = model(x)
     assert out.shape == (3, 128)
     if preset == "paper":
         assert frames == 598  # the paper's 6 s input, 2 x 598 x 257
-        assert convs.shape == (3, 512, 9, 64)  # time 598 -> 37 by 4 max-pools -> 9; freq 257 -> 64 by 2 strides
-        assert model.head[1].out_features == 4096
+        assert model.trunk.convs(x).shape == (3, 512, 9, 64)  # time 598 -> 37 by 4 max-pools -> 9; freq 257 -> 64
+        assert model.head[0].out_features == 4096
+    else:
+        assert frames == 298 and pooled.shape == (3, 2 * 128)  # 3 s crops; mean and std of 128 channels
 
 
-def test_cpu_preset_runs_for_real_and_paper_preset_costs_about_100_gmac():
-    width, frames = VOICE_PRESETS["cpu"]
-    model = VoiceEncoder(EncoderConfig(width=width, frames=frames))
-    assert model(torch.randn(2, 2, frames, 257)).shape == (2, 128)
+def test_cpu_preset_is_cheap_and_paper_preset_costs_about_100_gmac():
+    cpu = _encoder("cpu")
+    assert cpu(torch.randn(2, 2, 298, 257)).shape == (2, 128)
+    assert cpu(torch.randn(2, 2, 598, 257)).shape == (2, 128)  # it pools over time: any length runs
+    assert forward_gflops(cpu, torch.randn(1, 2, 298, 257)) < 0.5
     with torch.device("meta"):
-        paper = VoiceEncoder(EncoderConfig(width=1.0, frames=598))
+        paper = _encoder("paper")
         gflops = forward_gflops(paper, torch.empty(1, 2, 598, 257))
     assert 150 < gflops < 250  # multiply-adds count 2: ~100 GMAC, as the paper's network
 
 
-def test_voice_encoder_hidden_units_cannot_all_go_silent():
+def test_log_power_undoes_the_audio_stages_compression():
+    """The cpu preset's input: each bin's power re^2 + im^2 of the STFT the audio stage compressed."""
+    samples = np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32)
+    compressed = torch.from_numpy(spectrogram(samples))[None]
+    x = torch.from_numpy(samples.astype(np.float64)).unfold(0, 400, 160) * torch.hann_window(400, dtype=torch.float64)
+    power = torch.fft.rfft(x, n=512).abs().pow(2)  # (frames, 257)
+    assert torch.allclose(log_power(compressed)[0], torch.log(power + 1e-5).T.float(), atol=1e-4)
+
+
+@pytest.mark.parametrize("preset", sorted(VOICE_PRESETS))
+def test_voice_encoder_hidden_units_cannot_all_go_silent(preset: str):
     """Batch norm before the FC ReLU re-centres each unit over the batch: even with biases that would silence
     every unit of a plain ReLU layer, about half the clips still activate each unit."""
     torch.manual_seed(0)
-    model = VoiceEncoder(EncoderConfig(width=0.0625, frames=100)).train()
+    model = _encoder(preset, frames=100, width=0.0625).train()
     with torch.no_grad():
-        model.head[1].bias.fill_(-100.0)
-        hidden = model.head[:4](model.convs(torch.randn(8, 2, 100, 257)).mean(dim=2))
+        model.head[0].bias.fill_(-100.0)
+        hidden = model.head[:3](model.trunk(torch.randn(8, 2, 100, 257)))
     active = (hidden > 0).float().mean(0)
     assert active.min() > 0 and 0.3 < active.mean() < 0.7
 
 
 def test_voice_encoder_predicts_in_units_of_the_target_spread():
     torch.manual_seed(0)
-    model = VoiceEncoder(EncoderConfig(width=0.0625, frames=100)).eval()
+    model = _encoder(frames=100).eval()
     mean, spread = torch.linspace(-0.1, 0.1, 128), torch.full((128,), 0.02)
     model.start_at(mean, spread)
     spec = torch.randn(4, 2, 100, 257)
@@ -82,55 +110,30 @@ def test_voice_encoder_predicts_in_units_of_the_target_spread():
     assert torch.allclose((model(spec) - mean) / spread, 2 * z, atol=1e-4)
 
 
-def test_ensemble_averages_its_members_then_widens_around_the_train_mean():
+def test_the_drawn_feature_is_widened_around_the_train_mean_and_the_ranked_one_is_not():
     torch.manual_seed(0)
-    members = [VoiceEncoder(EncoderConfig(width=0.0625, frames=100)) for _ in range(3)]
+    model = _encoder(frames=100).eval()
     mean = torch.linspace(-0.1, 0.1, 128)
-    for m in members:
-        m.start_at(mean, torch.full((128,), 0.02))
-    ensemble = VoiceEnsemble(members).eval()
+    model.start_at(mean, torch.full((128,), 0.02))
     spec = torch.randn(4, 2, 100, 257)
-    average = torch.stack([m(spec) for m in members]).mean(0)
-    assert torch.allclose(ensemble(spec), average)
-    ensemble.spread.fill_(3.0)
-    assert torch.allclose(ensemble(spec) - mean, 3 * (average - mean), atol=1e-6)
-
-
-def test_stacked_members_compute_and_learn_what_each_encoder_would_alone():
-    cfg = EncoderConfig(width=0.0625, frames=100)
-    members = []
-    for seed in range(3):
-        torch.manual_seed(seed)
-        members.append(VoiceEncoder(cfg).double())  # float64: the two paths' rounding differences stay invisible
-    stack = VoiceEncoderStack(members).double().to(memory_format=torch.channels_last)
-    specs = [torch.randn(4, 2, 100, 257, dtype=torch.float64) for _ in members]
-    stacked = stack(torch.cat(specs, 1).contiguous(memory_format=torch.channels_last))  # train mode: batch stats
-    alone = torch.stack([e(x) for e, x in zip(members, specs, strict=True)], 1)
-    assert stacked.shape == (4, 3, 128) and torch.allclose(stacked, alone, atol=1e-9)
-    stacked.pow(2).sum().backward()
-    alone.pow(2).sum().backward()
-    for i, e in enumerate(members):  # member i's gradient is its own loss's gradient
-        assert torch.allclose(stack.convs[0].weight.grad.chunk(3)[i], e.convs[0].weight.grad, atol=1e-9)
-        assert torch.allclose(stack.w2.grad[i], e.head[5].weight.grad, atol=1e-9)
-    back = stack.members()  # running statistics included: eval mode agrees too
-    for e, b, x in zip(members, back, specs, strict=True):
-        e.eval(), b.eval()
-        with torch.no_grad():
-            assert torch.allclose(e(x), b(x), atol=1e-9)
+    plain = model(spec)
+    model.spread.fill_(3.0)
+    assert torch.equal(model(spec), plain)  # retrieval ranks the prediction itself
+    assert torch.allclose(model.for_decoder(plain) - mean, 3 * (plain - mean), atol=1e-6)
 
 
 def test_in_memory_records_give_the_same_batches_as_streaming(tiny_processed: Path):
-    ids, _, feats = load_features(tiny_processed / "face_features", "train")
+    ids, _, _ = load_features(tiny_processed / "face_features", "train")
     records = SplitRecords.load(tiny_processed / "spectrograms", "train", set(ids), 2 ** 30)
     assert records is not None and SplitRecords.load(tiny_processed / "spectrograms", "train", set(ids), 1) is None
-    targets = dict(zip(ids, feats, strict=True))
-    streams = [SpectrogramStream(tiny_processed / "spectrograms", targets, "train", 50, True, seed=3,
+    rows = {clip: i for i, clip in enumerate(ids)}
+    streams = [SpectrogramStream(tiny_processed / "spectrograms", rows, "train", 50, True, seed=3,
                                  buffer=2, records=r) for r in (None, records)]
     for s in streams:
         s.set_epoch(2)
     streamed, held = (list(s) for s in streams)
-    assert len(streamed) == len(ids) == len(held)
-    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(streamed, held, strict=True))
+    assert len(streamed) == len(ids) == len(held) and sorted(row for _, row in held) == list(range(len(ids)))
+    assert all(torch.equal(a[0], b[0]) and a[1] == b[1] for a, b in zip(streamed, held, strict=True))
 
 
 def test_decoder_and_discriminator_shapes():
@@ -159,6 +162,7 @@ def test_loss_terms_on_hand_made_inputs():
     assert fc_l1(fc, true, pred).item() == pytest.approx((1 + 2) / 2)
     assert feature_l2(true, pred).item() == pytest.approx(2.0)  # unit vectors at right angles
     assert feature_l2(true, 3 * true).item() == pytest.approx(0.0)  # scale does not matter
+    assert standardized_l2(true, pred, torch.tensor([1.0, 2.0])).item() == pytest.approx((1 + 1) / 2)
     clf = _identity_linear()
     # A uniform student costs ln 2 whatever the teacher; a student equal to the teacher costs its entropy.
     assert distillation(clf, torch.tensor([[2.0, 0.0]]), torch.zeros(1, 2), 2.0).item() == pytest.approx(math.log(2))
@@ -166,29 +170,41 @@ def test_loss_terms_on_hand_made_inputs():
     entropy = -(p * p.log()).sum().item()
     same = torch.tensor([[4.0, 0.0]])
     assert distillation(clf, same, same, 2.0).item() == pytest.approx(entropy)
-    terms = voice_loss(pred, true, fc, clf, VoiceLossWeights(fc_l1=1.0, feature_l2=0.025, distill=200.0))
-    assert terms["loss"].item() == pytest.approx(terms["fc_l1"].item() + 0.025 * terms["feature_l2"].item()
-                                                 + 200 * terms["distill"].item())
+    # InfoNCE: the prediction's cosines to the candidate faces over T, cross-entropy with its own face; its length
+    # does not matter. At right angles to both faces it is ln 2; along its own face, ln(1 + e^(-1/T)).
+    faces = torch.eye(3)[:2]
+    assert info_nce(torch.tensor([[0.0, 0.0, 3.0]]), torch.tensor([0]), faces, 0.5).item() == pytest.approx(
+        math.log(2))
+    assert info_nce(torch.tensor([[5.0, 0.0, 0.0]]), torch.tensor([0]), faces, 0.5).item() == pytest.approx(
+        math.log(1 + math.exp(-2)))
+    faces = torch.eye(2)
+    targets = VoiceTargets(faces, torch.ones(2), fc, clf)
+    w = VoiceLossWeights(contrastive=0.5, standardized_l2=0.1, fc_l1=1.0, feature_l2=0.025, distill=200.0)
+    terms = voice_loss(pred, true, torch.tensor([0]), targets, w)
+    weighted = (0.5 * terms["contrastive"] + 0.1 * terms["standardized_l2"] + terms["fc_l1"]
+                + 0.025 * terms["feature_l2"] + 200 * terms["distill"])
+    assert terms["loss"].item() == pytest.approx(weighted.item())
+    only = voice_loss(pred, true, torch.tensor([0]), VoiceTargets(faces, torch.ones(2)), VoiceLossWeights())
+    assert set(only) == {"contrastive", "standardized_l2", "loss"}  # the default: no decoder, no teacher needed
     assert adversarial(torch.zeros(2, 1, 4, 4), real=True).item() == pytest.approx(math.log(2))
 
 
-def test_two_training_steps_lower_the_loss_on_a_tiny_batch():
+@pytest.mark.parametrize("preset", sorted(VOICE_PRESETS))
+def test_three_training_steps_lower_the_loss_on_a_tiny_batch(preset: str):
     torch.manual_seed(0)
-    model = VoiceEncoder(EncoderConfig(width=0.0625, frames=100))
-    spec, true = torch.randn(4, 2, 100, 257), 3 * torch.eye(4, 128)  # four clips, four identities
-    fc, clf = nn.Linear(128, 64), nn.Linear(128, 4)
-    with torch.no_grad():  # a teacher sure of each clip's identity
-        clf.weight.copy_(torch.eye(4, 128))
-        clf.bias.zero_()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.5, 0.999), eps=1e-4)
+    model = _encoder(preset, frames=100, width=0.0625)
+    spec, true = torch.randn(4, 2, 100, 257), nn.functional.normalize(torch.eye(4, 128) + 0.1, dim=1)
+    targets = VoiceTargets(true, torch.full((128,), 0.1), nn.Linear(128, 64))
+    weights = VoiceLossWeights(fc_l1=1.0)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     losses = []
     for _ in range(3):
-        loss = voice_loss(model(spec), true, fc, clf, VoiceLossWeights())["loss"]
+        loss = voice_loss(model(spec), true, torch.arange(4), targets, weights)["loss"]
         losses.append(loss.item())
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert losses[2] < 0.9 * losses[0]
+    assert losses[2] < losses[0]
 
     decoder = FaceDecoder(DecoderConfig(size=32, channels=(32, 16, 8)))
     target, true = torch.rand(4, 3, 32, 32), nn.functional.normalize(torch.randn(4, 128), dim=1)
@@ -205,10 +221,8 @@ def test_two_training_steps_lower_the_loss_on_a_tiny_batch():
 
 def test_safetensors_round_trip(tmp_path: Path):
     decoder = FaceDecoder(DecoderConfig()).eval()
-    members = [VoiceEncoder(EncoderConfig(width=0.0625, frames=100)) for _ in range(2)]
-    for m in members:
-        m.start_at(torch.full((128,), 0.3), torch.full((128,), 0.02))  # buffers must travel with the weights
-    encoder = VoiceEnsemble(members)
+    encoder = _encoder(frames=100)
+    encoder.start_at(torch.full((128,), 0.3), torch.full((128,), 0.02))  # buffers must travel with the weights
     encoder.spread.fill_(2.5)
     encoder.eval()
     def card(model: str, arch: dict, **kw) -> ModelCard:
@@ -216,25 +230,26 @@ def test_safetensors_round_trip(tmp_path: Path):
                          **kw)
 
     save_model(decoder, card("face_decoder", decoder.cfg.to_json()), tmp_path / "dec")
-    save_model(encoder, card("voice_encoder", encoder.cfg.to_json(), members=2, trained_on="synth"), tmp_path / "enc")
+    save_model(encoder, card("voice_encoder", encoder.cfg.to_json(), trained_on="synth"), tmp_path / "enc")
     assert (tmp_path / "dec" / "model.safetensors").read_bytes()[8:9] == b"{"  # a JSON header, not a pickle
     feature, spec = torch.randn(2, 128), torch.randn(2, 2, 100, 257)
     loaded_dec, dec_card = load_decoder(tmp_path / "dec")
     loaded_enc, enc_card = load_encoder(tmp_path / "enc")
-    assert dec_card.metrics == {"note": 1.5} and dec_card.members is None and enc_card.trained_on == "synth"
-    assert "members" not in json.loads((tmp_path / "dec" / "config.json").read_text())  # no nulls for absent keys
+    assert dec_card.metrics == {"note": 1.5} and dec_card.preset is None and enc_card.trained_on == "synth"
+    assert "preset" not in json.loads((tmp_path / "dec" / "config.json").read_text())  # no nulls for absent keys
     assert ModelCard.from_json((tmp_path / "enc" / "config.json").read_text()) == enc_card
     assert torch.equal(loaded_dec(feature), decoder(feature))
     assert torch.equal(loaded_enc(spec), encoder(spec)) and loaded_enc.spread.item() == 2.5
     with pytest.raises(InputError, match="no trained face decoder at .* run `make run` first"):
         load_decoder(tmp_path / "nothing")
-    save_model(members[0], card("voice_encoder", members[0].cfg.to_json()), tmp_path / "old")  # one encoder: old
+    old = {"width": 0.0625, "frames": 100, "freq": 257, "feature_dim": 128, "dropout": 0.0}  # before architectures
+    save_model(encoder, card("voice_encoder", old), tmp_path / "old")
     with pytest.raises(InputError, match="saved by an older s2f.*remake it with `dvc repro train_voice`"):
         load_encoder(tmp_path / "old")
 
 
 def _voice_params(**kw) -> VoiceModelParams:
-    return VoiceModelParams(frames=100, batch_size=4, identity_steps=50, **{"members": 1, **kw})
+    return VoiceModelParams(frames=100, batch_size=4, **kw)
 
 
 def _train(tiny_processed: Path, p: VoiceModelParams, checkpoints: Path, on_epoch=None):
@@ -278,20 +293,42 @@ def test_killed_voice_training_resumes_from_its_checkpoint(tiny_processed: Path,
     assert torch.allclose(straight(spec), resumed(spec)) and metrics2 == metrics
 
 
-def test_trained_ensemble_is_widened_to_the_train_faces_spread_on_val(tiny_processed: Path, tmp_path: Path):
-    p = _voice_params(epochs=1, members=2)
-    encoder, metrics = _train(tiny_processed, p, tmp_path / "ck")
-    assert len(encoder.members) == 2 and metrics["member0_best_val_loss"] != metrics["member1_best_val_loss"]
+def test_trained_encoder_draws_as_spread_as_train_faces_and_reports_val_retrieval(tiny_processed: Path,
+                                                                                  tmp_path: Path):
+    encoder, metrics = _train(tiny_processed, _voice_params(epochs=2), tmp_path / "ck")
     assert encoder.spread.item() == pytest.approx(metrics["spread"]) and metrics["spread"] != 1.0
     _, _, train_feats = load_features(tiny_processed / "face_features", "train")
-    val_ids, _, val_feats = load_features(tiny_processed / "face_features", "val")
-    stream = SpectrogramStream(tiny_processed / "spectrograms", dict(zip(val_ids, val_feats, strict=True)), "val", 100,
-                               train=False)
+    val_ids, val_speakers, val_feats = load_features(tiny_processed / "face_features", "val")
+    stream = SpectrogramStream(tiny_processed / "spectrograms", {c: i for i, c in enumerate(val_ids)}, "val", None,
+                               train=False)  # whole clips
     with torch.no_grad():
-        pred = torch.cat([encoder(spec[None]) for spec, _ in stream]).numpy()
+        pred = torch.cat([encoder(spec[None]) for spec, _ in stream])
+        drawn = encoder.for_decoder(pred).numpy()
     mean = train_feats.mean(0)
-    assert np.linalg.norm(pred - mean, axis=1).mean() == pytest.approx(
+    assert np.linalg.norm(drawn - mean, axis=1).mean() == pytest.approx(
         np.linalg.norm(train_feats - mean, axis=1).mean(), rel=1e-3)
+    # val retrieval of the kept encoder, at its 100-frame crop (1 s) and the whole 2 s clip, as the evaluation
+    # scores test: here every val speaker's face is in the pool
+    faces = m.normalize(val_feats)
+    hits = m.query_hits(m.normalize(pred.numpy()), val_speakers, faces, val_speakers, 100, "cosine", 20, 0, (1, 10))
+    assert metrics["val_R@1_2s"] == pytest.approx(100 * hits[:, 0].mean())
+    assert metrics["val_R@10_2s"] == 100.0  # fewer than 10 val speakers
+    assert {"val_R@1_1s", "val_R@10_1s", "val_contrastive", "val_standardized_l2"} <= set(metrics)
+    assert len(set(val_speakers)) == 1 and "val_1:2_2s" not in metrics  # no impostor: no 1:2 score, not a NaN
+    assert metrics["best_epoch"] in (1, 2) and metrics["val_loss"] == pytest.approx(metrics["best_val_loss"])
+
+
+def test_the_distillation_teacher_is_fitted_only_when_its_term_counts(tiny_processed: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch):
+    fitted = []
+    real = train_voice.fit_identity_classifier
+    monkeypatch.setattr(train_voice, "fit_identity_classifier", lambda *a, **kw: fitted.append(1) or real(*a, **kw))
+    _train(tiny_processed, _voice_params(epochs=1), tmp_path / "a")
+    assert fitted == []
+    paper = VoiceLossParams(contrastive=0, standardized_l2=0, fc_l1=1, feature_l2=0.025, distill=200)
+    _, metrics = _train(tiny_processed, _voice_params(epochs=1, identity_steps=20, loss=paper), tmp_path / "b")
+    assert fitted == [1] and {"val_fc_l1", "val_feature_l2", "val_distill"} <= set(metrics)
+    assert "val_contrastive" not in metrics
 
 
 def test_the_cosine_schedule_anneals_the_learning_rate_to_zero_over_the_epochs(tiny_processed: Path, tmp_path: Path):
@@ -300,7 +337,7 @@ def test_the_cosine_schedule_anneals_the_learning_rate_to_zero_over_the_epochs(t
     _train(tiny_processed, p, tmp_path / "ck", lambda epoch, m: lrs.append(m["lr"]))
     assert lrs == pytest.approx([1e-3 * (1 + math.cos(math.pi * k / 4)) / 2 for k in (1, 2, 3, 4)], abs=1e-12)
     exponential: list[float] = []
-    _train(tiny_processed, _voice_params(epochs=2, lr=1e-3, lr_decay=0.5), tmp_path / "ck2",
+    _train(tiny_processed, _voice_params(epochs=2, lr=1e-3, lr_schedule="exponential", lr_decay=0.5), tmp_path / "ck2",
            lambda epoch, m: exponential.append(m["lr"]))
     assert exponential == pytest.approx([5e-4, 2.5e-4])
 

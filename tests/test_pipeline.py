@@ -28,7 +28,7 @@ TINY = {"runner": {"kind": "threads", "workers": 2},
         "ingest": {"shard_size": 2, "split": {"train": 0.4, "val": 0.2, "test": 0.4}},
         "faces": {"shard_size": 2}, "audio": {"seconds": 2.0, "shard_size": 2},
         "face_model": {"epochs": 1, "batch_size": 4},
-        "voice_model": {"epochs": 1, "frames": 100, "batch_size": 2, "identity_steps": 20, "members": 2},
+        "voice_model": {"epochs": 1, "frames": 100, "batch_size": 2},
         "evaluate": {"seconds": [1.0, 2.0], "grid_speakers": 2}, "reproduce": {"runs": 2}}
 STAGES = ("synth", "ingest", "faces", "audio", "train_face", "train_voice", "evaluate")
 
@@ -159,10 +159,8 @@ def test_pipeline_flow_runs_what_changed_once_pushes_and_pulls(prefect_api, proj
     decoder = (project / "models/face_decoder/model.safetensors").read_bytes()
     _dvc("repro", "reproduce", cwd=project)
     seeds = SeedResults.read(project / "reports/seeds.json", EvaluationResults.read(project / "reports/metrics.json"))
-    members = TINY["voice_model"]["members"]
-    assert seeds.runs == 2 and seeds.seeds == [{"face_model": 0, "voice_model": 0},
-                                               {"face_model": 1, "voice_model": members}]
-    assert json.loads((project / "runs/run1/voice_encoder/config.json").read_text())["params"]["seed"] == members
+    assert seeds.runs == 2 and seeds.seeds == [{"face_model": 0, "voice_model": 0}, {"face_model": 1, "voice_model": 1}]
+    assert json.loads((project / "runs/run1/voice_encoder/config.json").read_text())["params"]["seed"] == 1
     assert (project / "runs/run1/face_decoder/model.safetensors").read_bytes() != decoder
     assert (project / "models/face_decoder/model.safetensors").read_bytes() == decoder
     assert seeds.queries == 2 and set(seeds.lengths) == {"1s", "2s"}

@@ -182,7 +182,9 @@ def test_real_voices_are_scored_against_the_annotated_gender(realdata: Path, tin
     assert 0 <= result.interval[0] <= result.agreement <= result.interval[1] <= 1
     result.source = "test"
     text = real_voices_markdown(result)
-    assert f"in {result.agree} of 4 clips" in text and "trained on the synthetic corpus" in text
+    assert f"; {result.agree} of 4 in all" in text and "trained on the synthetic corpus" in text
+    women = [r for r in result.rows if r["gender"] == "f"]  # the first 4 clips: 2 men, 2 women
+    assert f"{sum(r['predicted'] == 'f' for r in women)} of {len(women)} clips of women" in text
     # written beside an evaluation and read back through its schema, byte for byte
     from s2f.evaluate.results import EvaluationResults
     from tests.conftest import PROJECT

@@ -21,7 +21,7 @@ from sklearn.linear_model import Ridge, RidgeCV
 from sklearn.model_selection import GroupKFold, cross_val_predict
 
 from s2f.audio.spectrogram import SAMPLE_RATE
-from s2f.evaluate.metrics import normalize
+from s2f.metrics import normalize
 from s2f.models.spread import spread_factor, widen
 
 

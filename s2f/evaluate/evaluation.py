@@ -19,12 +19,12 @@ import pyarrow.parquet as pq
 import torch
 from sklearn.pipeline import Pipeline
 
+from s2f import metrics as m
 from s2f.audio.spectrogram import n_frames
-from s2f.evaluate import metrics as m
 from s2f.evaluate.craniofacial import MEASURES, measures
 from s2f.faces.align import Aligner
 from s2f.models.inference import decode, descriptors_of, to_uint8
-from s2f.models.networks import FaceDecoder, VoiceEnsemble
+from s2f.models.networks import FaceDecoder, VoiceEncoder
 from s2f.tables import list_arrays
 
 
@@ -47,15 +47,17 @@ def read_spectrograms(path: str, split: str) -> dict[str, np.ndarray]:
 
 
 @torch.no_grad()
-def predict_voice(encoder: VoiceEnsemble, specs: Sequence[np.ndarray], seconds: float, batch: int = 16) -> np.ndarray:
-    """Face features from the first `seconds` of each spectrogram (the encoder pools over time)."""
+def predict_voice(encoder: VoiceEncoder, specs: Sequence[np.ndarray], seconds: float,
+                  batch: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Face features from the first `seconds` of each spectrogram (the encoder pools over time), normalised: the
+    prediction itself (what retrieval ranks) and the one the decoder draws (widened by the encoder's spread)."""
     encoder.eval()
     frames = n_frames(seconds)
     out = []
     for i in range(0, len(specs), batch):
-        x = torch.from_numpy(np.stack([s[:, :frames] for s in specs[i:i + batch]]))
-        out.append(encoder(x).numpy())
-    return m.normalize(np.concatenate(out))
+        out.append(encoder(torch.from_numpy(np.stack([s[:, :frames] for s in specs[i:i + batch]]))))
+    pred = torch.cat(out)
+    return m.normalize(pred.numpy()), m.normalize(encoder.for_decoder(pred).numpy())
 
 
 @dataclass

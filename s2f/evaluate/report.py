@@ -24,10 +24,10 @@ from markupsafe import Markup  # noqa: E402
 from s2f.atomic import atomic_write_bytes  # noqa: E402
 from s2f.errors import InputError  # noqa: E402
 from s2f.evaluate.craniofacial import MEASURES  # noqa: E402
-from s2f.evaluate.metrics import KS, METRICS  # noqa: E402
 from s2f.evaluate.results import EvaluationResults, RealVoices, ReportData, Scores, SeedResults  # noqa: E402
 from s2f.evaluate.seeds import PER_QUERY, SEEDS  # noqa: E402
 from s2f.images import png_bytes  # noqa: E402
+from s2f.metrics import KS, METRICS  # noqa: E402
 
 METHOD_NAMES = {"voice": "s2f voice encoder", "resemblyzer": "resemblyzer + ridge", "mean": "train-mean face",
                 "chance": "random train face"}
@@ -154,14 +154,21 @@ def run_in_intervals(results: EvaluationResults, seeds: SeedResults) -> str:
 
 
 def real_voices_text(real: RealVoices) -> str:
-    """What the model does on real voices (reports/real_voices.json), in one paragraph of plain text."""
+    """What the model does on real voices (reports/real_voices.json), in one paragraph of plain text: women and men
+    apart, since a model that draws one gender for everyone scores the share of that gender in total."""
     lo, hi = real.interval or (float("nan"), float("nan"))
     note = (" The model was trained on the synthetic corpus, so this says nothing reliable about a real voice."
             if real.trained_on == "synth" else f" The model was trained on {real.trained_on} data.")
+    parts = []
+    for gender, name in (("f", "women"), ("m", "men")):
+        rows = [r for r in real.rows if r["gender"] == gender]
+        if rows:
+            agree = sum(r["predicted"] == gender for r in rows)
+            parts.append(f"{agree} of {len(rows)} clips of {name} ({100 * agree / len(rows):.0f}%)")
     return (f"On real voices ({real.source}; {real.clips} with enough speech), the face the model draws "
-            f"from each voice has the annotated gender in {real.agree} of {real.clips} clips "
+            f"from each voice has the annotated gender in {' and '.join(parts)}; {real.agree} of {real.clips} in all "
             f"({100 * real.agreement:.0f}%, exact 95% interval {100 * lo:.0f}-{100 * hi:.0f}%; it drew a man's "
-            f"face for {real.predicted_m} clips; {real.truth_m} of the {real.clips} are of men).{note}")
+            f"face for {real.predicted_m} clips).{note}")
 
 
 def attribute_table(results: EvaluationResults) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from s2f.evaluate import metrics as m
+from s2f import metrics as m
 from s2f.evaluate.results import Estimate, SeedResults
 
 METRICS = ("R@1", "R@10", "1:2", "gender")  # the headline metrics, as per_query.csv names its columns

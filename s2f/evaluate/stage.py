@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from s2f import metrics as m
 from s2f.audio.spectrogram import SAMPLE_RATE
 from s2f.audio.speech import segments
 from s2f.audio.stage import clip_audio
 from s2f.config import AudioParams, EvaluateParams, PathsParams
 from s2f.evaluate import baselines as base
-from s2f.evaluate import metrics as m
 from s2f.evaluate.attributes import fit_classifiers, speaker_labels
 from s2f.evaluate.evaluation import FaceReader, Reconstructions, Scorer, TestClips, predict_voice, read_spectrograms
 from s2f.evaluate.results import EvaluationResults
@@ -27,7 +27,7 @@ from s2f.evaluate.seeds import per_query_table
 from s2f.faces.align import Aligner
 from s2f.images import decode_png, tile, upscale
 from s2f.models.data import load_features
-from s2f.models.networks import FaceDecoder, VoiceEnsemble
+from s2f.models.networks import FaceDecoder, VoiceEncoder
 from s2f.models.store import ModelCard
 from s2f.models.zoo import load_decoder, load_encoder
 from s2f.tables import read_dataset
@@ -62,7 +62,7 @@ class EvaluationInputs:
     test: TestClips  # test clips with a face feature and a spectrogram
     train: TrainFaces
     train_with_speech: set[str]  # train clips the audio stage accepted (resemblyzer embeds only those)
-    encoder: VoiceEnsemble
+    encoder: VoiceEncoder
     decoder: FaceDecoder
     faces: pd.DataFrame  # test clips' kept frames: clip_id, frontality, crop (the faces grid)
     encoder_card: ModelCard | None = None  # the models' cards, when read from disk
@@ -120,14 +120,18 @@ def load_test(features: str, spectrograms: str) -> TestClips:
                      [specs[ids[i]] for i in keep])
 
 
+Features = dict[str, dict[float, np.ndarray]]  # method -> audio length -> (clips, dim) features
+
+
 def method_features(p: EvaluateParams, audio: AudioParams, inputs: EvaluationInputs,
-                    log: Log) -> dict[str, dict[float, np.ndarray]]:
-    """Predicted features per method and audio length."""
+                    log: Log) -> tuple[Features, Features]:
+    """Predicted features per method and audio length: those retrieval ranks, and those the decoder draws (the
+    voice encoder's widened by its spread; a baseline draws what it ranks)."""
     test, clips = inputs.test, inputs.clips
     train_ids, train_speakers, train_feats = inputs.train
     n = len(test.clip_ids)
-    out: dict[str, dict[float, np.ndarray]] = {"voice": {s: predict_voice(inputs.encoder, test.specs, s)
-                                                         for s in p.seconds}}
+    voice = {s: predict_voice(inputs.encoder, test.specs, s) for s in p.seconds}
+    out: Features = {"voice": {s: ranked for s, (ranked, _) in voice.items()}}
     if "chance" in p.baselines:
         out["chance"] = {s: base.chance(train_feats, n, p.seed) for s in p.seconds}
     if "mean" in p.baselines:
@@ -144,7 +148,7 @@ def method_features(p: EvaluateParams, audio: AudioParams, inputs: EvaluationInp
         out["resemblyzer"] = {
             s: ridge.predict(base.speaker_embeddings([w[:int(s * SAMPLE_RATE)] for w in waves]))
             for s in p.seconds}
-    return out
+    return out, {**out, "voice": {s: drawn for s, (_, drawn) in voice.items()}}
 
 
 def faces_grid(p: EvaluateParams, test: TestClips, faces: pd.DataFrame, f2f: Reconstructions, s2f: Reconstructions,
@@ -187,7 +191,7 @@ def evaluate(inputs: EvaluationInputs, p: EvaluateParams, audio: AudioParams, cr
     classifiers = fit_attribute_classifiers(inputs.train, labels, read)
     log(f"test: {len(test.clip_ids)} clips of {len(set(test.speakers))} speakers; attribute classifiers: "
         f"{', '.join(classifiers) or 'none (no label with 2 classes of 2 train speakers each)'}")
-    predicted = method_features(p, audio, inputs, log)
+    predicted, drawn = method_features(p, audio, inputs, log)
     f2f = read(test.features)
     scorer = Scorer(test, f2f, classifiers, labels, p.pool, p.rounds, p.seed)
     results: dict[str, Any] = {"test": {"clips": len(test.clip_ids), "speakers": len(set(test.speakers)),
@@ -202,10 +206,10 @@ def evaluate(inputs: EvaluationInputs, p: EvaluateParams, audio: AudioParams, cr
         results[key] = {}
         for method, by_length in predicted.items():
             log(f"scoring {method} at {key}")
-            feats = by_length[seconds]
-            if feats.tobytes() not in done:
-                done[feats.tobytes()] = read(feats)
-            recon = done[feats.tobytes()]
+            shown = drawn[method][seconds]
+            if shown.tobytes() not in done:
+                done[shown.tobytes()] = read(shown)
+            recon = done[shown.tobytes()]
             results[key][method], conf = scorer.score(by_length[seconds], recon)
             per_query.setdefault(key, {})[method] = scorer.per_query(by_length[seconds], recon)
             curves[f"{method} @ {key}"] = scorer.recall_curve(by_length[seconds])

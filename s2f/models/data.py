@@ -98,44 +98,48 @@ class SplitRecords:
 
 
 class SpectrogramStream(IterableDataset):
-    """(spectrogram (2, frames, 257), face feature) pairs of one split, streamed."""
+    """(spectrogram (2, frames, 257), row) pairs of one split, streamed: `rows` maps each clip id to its row in the
+    split's FeatureSplit (its face feature and speaker); clips not in it are skipped."""
 
-    def __init__(self, spectrograms: str | Path, features: dict[str, np.ndarray], split: str, frames: int,
+    def __init__(self, spectrograms: str | Path, rows: dict[str, int], split: str, frames: int | None,
                  train: bool, seed: int = 0, buffer: int = 64, records: SplitRecords | None = None):
         self.files = sorted(Path(spectrograms).glob("part-*.parquet"))
         self.records = records
-        self.features, self.split, self.frames = features, split, frames
+        self.rows, self.split, self.frames = rows, split, frames
         self.train, self.seed, self.buffer, self.epoch = train, seed, buffer, 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def _crop(self, spec: np.ndarray, rng: random.Random) -> np.ndarray:
-        """A `frames`-long window: random when training, centred otherwise; tiled if the input is shorter."""
+        """A `frames`-long window: random when training, the first `frames` otherwise (evaluate scores a clip's first
+        seconds); tiled if the input is shorter. `frames` None: the whole spectrogram."""
+        if self.frames is None:
+            return spec
         have = spec.shape[1]
         if have < self.frames:
             spec = np.concatenate([spec] * (-(-self.frames // have)), axis=1)
             have = spec.shape[1]
-        start = rng.randrange(have - self.frames + 1) if self.train else (have - self.frames) // 2
+        start = rng.randrange(have - self.frames + 1) if self.train else 0
         return spec[:, start:start + self.frames]
 
-    def _records(self, files: list[Path]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def _records(self, files: list[Path]) -> Iterator[tuple[np.ndarray, int]]:
         rng = random.Random(f"{self.seed}/{self.epoch}/crop")  # str seeds are hashed stably
         if self.records is not None:
             for f in files:
                 for clip, spec in self.records.by_file.get(f, []):
-                    if clip in self.features:
-                        yield self._crop(spec, rng).astype(np.float32), self.features[clip]
+                    if clip in self.rows:
+                        yield self._crop(spec, rng).astype(np.float32), self.rows[clip]
             return
         for f in files:
             for batch in pq.ParquetFile(f).iter_batches(batch_size=16, columns=["clip_id", "split", "shape",
                                                                                "values"]):
                 for clip, split, spec in zip(batch.column("clip_id").to_pylist(), batch.column("split").to_pylist(),
                                              list_arrays(batch)):
-                    if split == self.split and clip in self.features:
-                        yield self._crop(spec.astype(np.float32), rng), self.features[clip]
+                    if split == self.split and clip in self.rows:
+                        yield self._crop(spec.astype(np.float32), rng), self.rows[clip]
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, int]]:
         files = list(self.files)
         rng = random.Random(f"{self.seed}/{self.epoch}/order")
         if self.train:
@@ -143,15 +147,15 @@ class SpectrogramStream(IterableDataset):
         info = get_worker_info()
         if info is not None:
             files = files[info.id::info.num_workers]
-        buffer: list[tuple[np.ndarray, np.ndarray]] = []
+        buffer: list[tuple[np.ndarray, int]] = []
         for item in self._records(files):
             if not self.train:
-                yield torch.from_numpy(item[0]), torch.from_numpy(item[1])
+                yield torch.from_numpy(item[0]), item[1]
                 continue
             buffer.append(item)
             if len(buffer) >= self.buffer:
-                spec, feat = buffer.pop(rng.randrange(len(buffer)))
-                yield torch.from_numpy(spec), torch.from_numpy(feat)
+                spec, row = buffer.pop(rng.randrange(len(buffer)))
+                yield torch.from_numpy(spec), row
         rng.shuffle(buffer)
-        for spec, feat in buffer:
-            yield torch.from_numpy(spec), torch.from_numpy(feat)
+        for spec, row in buffer:
+            yield torch.from_numpy(spec), row

@@ -13,12 +13,13 @@ again) and the encoder answered every voice with the same face.
 
 from __future__ import annotations
 
-import copy
 import warnings
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+
+from s2f.audio.spectrogram import POWER
 
 # The encoder's 4x4 kernels with padding="same" make torch warn, on every forward pass of a new shape, that it
 # pads a copy of the input: true, cheap at these sizes, and noise in `s2f predict`'s output.
@@ -83,15 +84,25 @@ class PatchDiscriminator(nn.Module):
 PAPER_BLOCKS = ((64, False, 1), (64, False, 1), (128, True, 1), (128, True, 1), (128, True, 1), (256, True, 1),
                 (512, False, 1), (512, False, 2), (512, False, 2))
 PAPER_FC = 4096
+ARCHS = ("conv1d", "paper")
 
 
 @dataclass(frozen=True)
 class EncoderConfig:
-    width: float = 1.0
-    frames: int = 598  # STFT frames of input (598 = 6 s)
+    arch: str = "conv1d"  # conv1d (log power, 1-D convolutions over time) | paper (Speech2Face Table 1)
+    frames: int = 298  # STFT frames of a training crop (298 = 3 s; the encoder pools over time, so any length runs)
     freq: int = 257
     feature_dim: int = 128
+    channels: int = 128  # conv1d: channels of every conv layer
+    layers: int = 4  # conv1d: conv layers
+    kernel: int = 3  # conv1d: kernel length in frames
+    hidden: int = 256  # the head's hidden layer (paper: PAPER_FC x width)
+    width: float = 1.0  # paper: multiplier on every layer's channels and on PAPER_FC
     dropout: float = 0.0  # before the last FC layer (regularises small training sets)
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ValueError(f"unknown encoder arch {self.arch!r}; allowed: {', '.join(ARCHS)}")
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -101,14 +112,46 @@ def _scaled(channels: int, width: float) -> int:
     return max(4, int(round(channels * width)))
 
 
-class VoiceEncoder(nn.Module):
-    """(batch, 2, frames, 257) compressed complex spectrogram -> (batch, feature_dim) face feature."""
+def log_power(spec: torch.Tensor, floor: float = 1e-5) -> torch.Tensor:
+    """(batch, 2, frames, freq) compressed complex spectrogram -> (batch, freq, frames) log power.
+
+    The audio stage stores sign(x)|x|^0.3 of the real and imaginary parts (s2f/audio/spectrogram.py); undoing the
+    compression gives each bin's power re^2 + im^2. `floor` keeps digital silence finite (log 1e-5 = -11.5, against
+    about -7 for the corpus's mean bin).
+    """
+    power = spec.abs().pow(2 / POWER).sum(1)
+    return torch.log(power + floor).transpose(1, 2)
+
+
+class LogPowerConvs(nn.Module):
+    """The `conv1d` trunk: per-frame log power, standardised per frequency (batch norm without a learned scale),
+    `layers` 1-D convolutions over time with the frequencies as channels (conv, batch norm, ReLU), then the mean
+    and standard deviation of every channel over time (statistics pooling, as x-vectors do)."""
 
     def __init__(self, cfg: EncoderConfig):
         super().__init__()
-        self.cfg = cfg
+        layers: list[nn.Module] = [nn.BatchNorm1d(cfg.freq, affine=False)]
+        prev = cfg.freq
+        for _ in range(cfg.layers):
+            layers += [nn.Conv1d(prev, cfg.channels, cfg.kernel, padding=cfg.kernel // 2), nn.BatchNorm1d(cfg.channels),
+                       nn.ReLU()]
+            prev = cfg.channels
+        self.convs = nn.Sequential(*layers)
+        self.out_features = 2 * prev
+
+    def forward(self, spec: torch.Tensor) -> torch.Tensor:
+        x = self.convs(log_power(spec))  # (batch, channels, frames)
+        return torch.cat([x.mean(2), x.std(2)], 1)
+
+
+class PaperConvs(nn.Module):
+    """The `paper` trunk: Speech2Face Table 1's conv blocks over the complex spectrogram (conv 4x4, ReLU, batch
+    norm; max-pools along time), averaged over time and flattened (channels x remaining frequencies)."""
+
+    def __init__(self, cfg: EncoderConfig):
+        super().__init__()
         layers: list[nn.Module] = []
-        prev = 2
+        prev, freq = 2, cfg.freq
         for ch, pool, stride in PAPER_BLOCKS:
             ch = _scaled(ch, cfg.width)
             conv = (nn.Conv2d(prev, ch, 4, padding="same") if stride == 1
@@ -116,19 +159,41 @@ class VoiceEncoder(nn.Module):
             layers += [conv, nn.ReLU(), nn.BatchNorm2d(ch)]
             if pool:
                 layers.append(nn.MaxPool2d((2, 1)))
-            prev = ch
-        self.convs = nn.Sequential(*layers)
-        freq = cfg.freq
-        for _, _, stride in PAPER_BLOCKS:
             if stride == 2:
                 freq = (freq + 2 - 4) // 2 + 1
-        hidden = _scaled(PAPER_FC, cfg.width)
+            prev = ch
+        self.convs = nn.Sequential(*layers)
+        self.out_features = prev * freq
+
+    def forward(self, spec: torch.Tensor) -> torch.Tensor:
+        return self.convs(spec).mean(dim=2).flatten(1)  # (batch, channels, time, freq): average pool over time
+
+
+class VoiceEncoder(nn.Module):
+    """(batch, 2, frames, 257) compressed complex spectrogram -> (batch, feature_dim) face feature.
+
+    A trunk (`cfg.arch`: LogPowerConvs or the paper's PaperConvs) pools the clip over time; a head (FC, batch norm,
+    ReLU, dropout, FC) maps that to the face feature, in units of the train faces' spread around their mean
+    (`start_at`). The batch norm before the hidden ReLU keeps every unit alive: without it, training on a few hundred
+    speakers silenced ~95% of the paper network's hidden units within two epochs.
+
+    `spread` is for drawing only: `for_decoder` moves a prediction that many times as far from the train-mean face
+    (s2f/models/spread.py), so the decoded face is as distinct as real faces are; retrieval ranks the prediction
+    itself.
+    """
+
+    def __init__(self, cfg: EncoderConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.trunk = LogPowerConvs(cfg) if cfg.arch == "conv1d" else PaperConvs(cfg)
+        hidden = cfg.hidden if cfg.arch == "conv1d" else _scaled(PAPER_FC, cfg.width)
         # No dropout before the batch norm: its running variance would be the noisier training one, and at eval
         # the hidden layer would come out at ~0.7x its training spread (measured).
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(prev * freq, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+        self.head = nn.Sequential(nn.Linear(self.trunk.out_features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
                                   nn.Dropout(cfg.dropout), nn.Linear(hidden, cfg.feature_dim))
         self.register_buffer("out_mean", torch.zeros(cfg.feature_dim))
         self.register_buffer("out_scale", torch.ones(cfg.feature_dim))
+        self.register_buffer("spread", torch.ones(()))
 
     @torch.no_grad()
     def start_at(self, mean: torch.Tensor, spread: torch.Tensor, scale: float = 0.1) -> None:
@@ -144,104 +209,11 @@ class VoiceEncoder(nn.Module):
         self.head[-1].bias.zero_()
 
     def forward(self, spec: torch.Tensor) -> torch.Tensor:
-        x = self.convs(spec)  # (batch, channels, time, freq)
-        return self.out_mean + self.out_scale * self.head(x.mean(dim=2))  # average pool over time
+        return self.out_mean + self.out_scale * self.head(self.trunk(spec))
 
-
-class VoiceEnsemble(nn.Module):
-    """Voice encoders trained from different seeds, their predictions averaged, then widened around the train mean.
-
-    Trained on a few hundred speakers, one encoder's prediction depends on its seed about as much as on the
-    voice; averaging keeps what the members share. The spread factor (s2f/models/spread.py) is the ensemble's,
-    measured once training ends.
-    """
-
-    def __init__(self, members: list[VoiceEncoder]):
-        super().__init__()
-        self.cfg = members[0].cfg
-        self.members = nn.ModuleList(members)
-        self.register_buffer("spread", torch.ones(()))
-
-    def forward(self, spec: torch.Tensor) -> torch.Tensor:
-        mean = self.members[0].out_mean
-        average = torch.stack([member(spec) for member in self.members]).mean(0)
-        return mean + self.spread * (average - mean)
-
-
-class VoiceEncoderStack(nn.Module):
-    """`M` voice encoders of one architecture run as one network, for training them together.
-
-    Each conv is a grouped conv (group m holds member m's weights) and the head is a batched matmul, so member m
-    computes exactly what `VoiceEncoder` m would, but one large kernel call replaces M small ones (about 1.5x the
-    time of one encoder for three, here). Input: (batch, 2 * M, frames, 257), member m's spectrograms in channels
-    2m and 2m + 1; output: (batch, M, feature_dim). `members()` gives the M plain encoders back.
-    """
-
-    def __init__(self, members: list[VoiceEncoder]):
-        super().__init__()
-        cfg, m = members[0].cfg, len(members)
-        self.cfg, self.m = cfg, m
-        layers: list[nn.Module] = []
-        for i, layer in enumerate(members[0].convs):
-            if isinstance(layer, nn.Conv2d):
-                conv = nn.Conv2d(layer.in_channels * m, layer.out_channels * m, layer.kernel_size, layer.stride,
-                                 layer.padding, groups=m)
-                conv.weight.data.copy_(torch.cat([e.convs[i].weight.data for e in members]))
-                conv.bias.data.copy_(torch.cat([e.convs[i].bias.data for e in members]))
-                layers.append(conv)
-            elif isinstance(layer, nn.BatchNorm2d):
-                bn = nn.BatchNorm2d(layer.num_features * m)
-                _copy_norm(bn, [e.convs[i] for e in members])
-                layers.append(bn)
-            else:
-                layers.append(copy.deepcopy(layer))
-        self.convs = nn.Sequential(*layers)
-        first, norm = members[0].head[1], members[0].head[2]
-        self.w1 = nn.Parameter(torch.stack([e.head[1].weight.data for e in members]))
-        self.b1 = nn.Parameter(torch.stack([e.head[1].bias.data for e in members]))
-        self.norm = nn.BatchNorm1d(norm.num_features * m)
-        _copy_norm(self.norm, [e.head[2] for e in members])
-        self.dropout = nn.Dropout(cfg.dropout)
-        self.w2 = nn.Parameter(torch.stack([e.head[5].weight.data for e in members]))
-        self.b2 = nn.Parameter(torch.stack([e.head[5].bias.data for e in members]))
-        self.hidden, self.flat = first.out_features, first.in_features
-        self.register_buffer("out_mean", members[0].out_mean.clone())
-        self.register_buffer("out_scale", members[0].out_scale.clone())
-
-    def forward(self, spec: torch.Tensor) -> torch.Tensor:
-        batch = spec.shape[0]
-        x = self.convs(spec).mean(dim=2).reshape(batch, self.m, self.flat)  # average pool over time
-        h = torch.einsum("bmi,mhi->bmh", x, self.w1) + self.b1
-        h = torch.relu(self.norm(h.reshape(batch, -1))).view(batch, self.m, self.hidden)
-        out = torch.einsum("bmh,mfh->bmf", self.dropout(h), self.w2) + self.b2
-        return self.out_mean + self.out_scale * out
-
-    def member_state(self, i: int) -> dict[str, torch.Tensor]:
-        """Member i's weights and batch-norm statistics, as a `VoiceEncoder` state dict."""
-        state: dict[str, torch.Tensor] = {}
-        for j, layer in enumerate(self.convs):
-            if isinstance(layer, (nn.Conv2d, nn.BatchNorm2d)):
-                for name, t in layer.state_dict().items():
-                    state[f"convs.{j}.{name}"] = t if t.ndim == 0 else t.chunk(self.m)[i]
-        for name, t in self.norm.state_dict().items():
-            state[f"head.2.{name}"] = t if t.ndim == 0 else t.chunk(self.m)[i]
-        state.update({"head.1.weight": self.w1[i], "head.1.bias": self.b1[i], "head.5.weight": self.w2[i],
-                      "head.5.bias": self.b2[i], "out_mean": self.out_mean, "out_scale": self.out_scale})
-        return {k: v.detach().clone().contiguous() for k, v in state.items()}
-
-    def members(self) -> list[VoiceEncoder]:
-        out = []
-        for i in range(self.m):
-            encoder = VoiceEncoder(self.cfg).to(self.out_mean.dtype)
-            encoder.load_state_dict(self.member_state(i))
-            out.append(encoder)
-        return out
-
-
-def _copy_norm(stacked: nn.Module, norms: list[nn.Module]) -> None:
-    with torch.no_grad():
-        for name in ("weight", "bias", "running_mean", "running_var"):
-            getattr(stacked, name).copy_(torch.cat([getattr(n, name) for n in norms]))
+    def for_decoder(self, feature: torch.Tensor) -> torch.Tensor:
+        """A prediction moved `spread` times as far from the train-mean face, along its direction: what is drawn."""
+        return self.out_mean + self.spread * (feature - self.out_mean)
 
 
 def pick_device() -> torch.device:

@@ -28,7 +28,6 @@ class ModelCard(BaseModel):
     params_hash: str  # Params.section_hash of that section
     data_version: str  # the versions of the datasets it learned from
     metrics: dict[str, Any]  # val metrics at the end of training
-    members: int | None = None  # voice encoder: ensemble members, their predictions averaged
     preset: str | None = None  # voice encoder: cpu or paper
     trained_on: str | None = None  # voice encoder: the ingest source of its data ("synth": the synthetic corpus)
     decoder: str | None = None  # voice encoder: params_hash of the frozen decoder it was trained through

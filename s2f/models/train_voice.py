@@ -1,18 +1,20 @@
-"""Train the voice encoder with the Speech2Face loss against each clip's face feature.
+"""Train the voice encoder against each clip's face feature.
 
-The frozen decoder's first layer and a frozen identity classifier (fitted here on train-speaker face features)
-shape the loss. Adam (beta1 0.5, eps 1e-4), an exponential or cosine lr schedule stepped per epoch, early
-stopping on val loss. After every epoch a checkpoint is written; a rerun with the same params, data and decoder
-continues from it. `members`
-encoders are trained this way from consecutive seeds; their average then gets its spread factor from its val
-predictions (s2f/models/spread.py).
+One encoder (s2f/models/networks.py), Adam, a cosine or exponential learning-rate schedule stepped per epoch. The
+loss (s2f/models/losses.py) is InfoNCE against the train speakers' faces plus a standardised squared error by
+default; Speech2Face's terms are there too, the distillation teacher (a face classifier of train speakers) fitted
+only when its weight is above 0. After every epoch the val loss is measured (InfoNCE among the val speakers'
+faces, so it tracks retrieval) and a checkpoint written; the epoch with the lowest val loss is kept, and training
+stops after `patience` epochs without a better one. A rerun with the same params, data and decoder continues
+from the checkpoint. At the end the kept encoder gets its spread factor for drawing (s2f/models/spread.py) and
+its val retrieval scores (the same metrics as the evaluation's, on val speakers).
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -21,15 +23,19 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from s2f import metrics as m
+from s2f.audio.spectrogram import HOP, SAMPLE_RATE, WIN
 from s2f.config import VoiceModelParams
+from s2f.errors import InputError
 from s2f.hashing import sha256_file
-from s2f.models.data import SpectrogramStream, VoiceData
-from s2f.models.losses import VoiceLossWeights, voice_loss
-from s2f.models.networks import EncoderConfig, VoiceEncoder, VoiceEncoderStack, VoiceEnsemble, pick_device
+from s2f.models.data import FeatureSplit, SpectrogramStream, VoiceData
+from s2f.models.losses import VoiceLossWeights, VoiceTargets, voice_loss
+from s2f.models.networks import EncoderConfig, VoiceEncoder, pick_device
 from s2f.models.spread import spread_factor
 from s2f.models.store import load_checkpoint, save_checkpoint
 
 EpochLog = Callable[[int, dict[str, float]], None]
+POOL, ROUNDS = 100, 20  # val retrieval as the evaluation scores test: pools of 100 faces (all if fewer), 20 rounds
 
 
 class IdentityClassifier(nn.Module):
@@ -65,117 +71,129 @@ def fit_identity_classifier(features: np.ndarray, speakers: list[str], steps: in
     return clf.requires_grad_(False).eval()
 
 
-class VoiceTrainer:
-    """Everything one training run needs: data, frozen parts, the `members` encoders and their optimiser.
+@dataclass(frozen=True)
+class SplitFaces:
+    """One split's targets on the device: each clip's face feature and speaker (a row of `faces`), and each
+    speaker's face (the normalised mean of its clips' features: what retrieval ranks)."""
 
-    The members are trained together as one `VoiceEncoderStack`: member m starts from the weights and teacher that
-    seed `seed + m` gives and sees its own order and crops of the train clips (its own `SpectrogramStream`), so it
-    follows the path it would alone; its parameters, gradients and Adam moments are its own.
-    """
+    features: torch.Tensor  # (clips, dim)
+    speaker: torch.Tensor  # (clips,) row in `faces`
+    faces: torch.Tensor  # (speakers, dim)
+    speakers: list[str]  # each clip's speaker id
+
+    @classmethod
+    def of(cls, split: FeatureSplit, device: torch.device) -> SplitFaces:
+        names = sorted(set(split.speakers))
+        index = {s: i for i, s in enumerate(names)}
+        owner = np.array([index[s] for s in split.speakers])
+        faces = m.normalize(np.stack([split.features[owner == i].mean(0) for i in range(len(names))]))
+        return cls(torch.from_numpy(split.features).to(device), torch.from_numpy(owner).to(device),
+                   torch.from_numpy(faces.astype(np.float32)).to(device), list(split.speakers))
+
+
+def seconds_label(frames: int) -> str:
+    """'3s' for 298 STFT frames, '6s' for 598: the audio length they span, as evaluate names its lengths."""
+    return f"{round(((frames - 1) * HOP + WIN) / SAMPLE_RATE, 1):g}s"
+
+
+class VoiceTrainer:
+    """Everything one training run needs: data, targets, frozen parts, the encoder and its optimiser."""
 
     def __init__(self, p: VoiceModelParams, fc: nn.Linear, data: VoiceData):
-        self.p = p
+        self.p, self.data = p, data
         self.device = pick_device()
-        width, frames = p.architecture()
-        ids, speakers, feats = data.train.ids, data.train.speakers, data.train.features
-        val_ids, val_feats = data.val.ids, data.val.features
-        self.fc = copy.deepcopy(fc).requires_grad_(False).to(self.device)
         self.weights = VoiceLossWeights(**p.loss.model_dump())
-        self.train_features = feats
-        self.mean_feature = torch.from_numpy(feats.mean(0)).to(self.device)
-        self.classifiers, members = [], []
-        for m in range(p.members):  # the same draws, in the same order, as training each member alone
-            torch.manual_seed(p.seed + m)
-            self.classifiers.append(fit_identity_classifier(feats, speakers, p.identity_steps, p.seed + m,
-                                                            p.identity_weight_decay).to(self.device))
-            encoder = VoiceEncoder(EncoderConfig(width=width, frames=frames, feature_dim=feats.shape[1],
-                                                 dropout=p.dropout))
-            encoder.start_at(self.mean_feature.cpu(), torch.from_numpy(feats.std(0) + 1e-6))
-            members.append(encoder)
+        train, val = data.train, data.val
+        teacher = (fit_identity_classifier(train.features, train.speakers, p.identity_steps, p.seed,
+                                           p.identity_weight_decay).to(self.device) if p.loss.distill else None)
+        frozen_fc = fc.requires_grad_(False).to(self.device) if p.loss.fc_l1 else None
+        self.train_faces, self.val_faces = SplitFaces.of(train, self.device), SplitFaces.of(val, self.device)
+        self.mean_feature = torch.from_numpy(train.features.mean(0))
+        spread = torch.from_numpy(train.features.std(0) + 1e-6)
+        self.targets = {split: VoiceTargets(faces.faces, spread.to(self.device), frozen_fc, teacher)
+                        for split, faces in (("train", self.train_faces), ("val", self.val_faces))}
         torch.manual_seed(p.seed)
-        self.model = VoiceEncoderStack(members).to(self.device).to(memory_format=torch.channels_last)
-        self.train_sets = [SpectrogramStream(data.spectrograms, dict(zip(ids, feats)), "train", frames, True,
-                                             p.seed + m, p.shuffle_buffer, data.train_records)
-                           for m in range(p.members)]
-        self.val_set = SpectrogramStream(data.spectrograms, dict(zip(val_ids, val_feats)), "val", frames, False,
-                                         records=data.val_records)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=p.lr, betas=(0.5, 0.999), eps=1e-4,
-                                    weight_decay=p.weight_decay)
+        self.cfg = EncoderConfig(**p.architecture(), feature_dim=train.features.shape[1], dropout=p.dropout)
+        self.model = VoiceEncoder(self.cfg)
+        self.model.start_at(self.mean_feature, spread)
+        self.model.to(self.device)
+        self.train_set = SpectrogramStream(data.spectrograms, {c: i for i, c in enumerate(train.ids)}, "train",
+                                           self.cfg.frames, True, p.seed, p.shuffle_buffer, data.train_records)
+        self.val_set = self.val_stream(self.cfg.frames)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
         self.sched = (torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=p.epochs)
                       if p.lr_schedule == "cosine" else torch.optim.lr_scheduler.ExponentialLR(self.opt, p.lr_decay))
+
+    def val_stream(self, frames: int | None) -> SpectrogramStream:
+        """The val clips, each its first `frames` (None: whole)."""
+        rows = {c: i for i, c in enumerate(self.data.val.ids)}
+        return SpectrogramStream(self.data.spectrograms, rows, "val", frames, False, records=self.data.val_records)
 
     def loader(self, dataset: SpectrogramStream) -> DataLoader:
         return DataLoader(dataset, batch_size=self.p.batch_size, num_workers=self.p.workers)
 
-    def stacked(self, specs: list[torch.Tensor]) -> torch.Tensor:
-        """Member m's batch in channels 2m, 2m + 1, on the device, channels-last (faster convs on the CPU)."""
-        return torch.cat(specs, 1).to(self.device).contiguous(memory_format=torch.channels_last)
-
-    def member_losses(self, pred: torch.Tensor, true: torch.Tensor) -> list[dict[str, torch.Tensor]]:
-        """Each member's loss terms: pred and true are (batch, members, feature_dim)."""
-        return [voice_loss(pred[:, m], true[:, m], self.fc, clf, self.weights)
-                for m, clf in enumerate(self.classifiers)]
-
-    def train_epoch(self, epoch: int) -> list[dict[str, float]]:
+    def train_epoch(self, epoch: int) -> dict[str, float]:
         self.model.train()
-        for dataset in self.train_sets:
-            dataset.set_epoch(epoch)
-        totals, count = [0.0] * self.p.members, 0
-        for batches in zip(*(self.loader(d) for d in self.train_sets)):
-            specs, trues = zip(*batches)
-            if len(specs[0]) < 2:  # a last batch of one clip cannot be batch-normalised; reshuffled next epoch
+        self.train_set.set_epoch(epoch)
+        faces = self.train_faces
+        total, count = 0.0, 0
+        for spec, rows in self.loader(self.train_set):
+            if len(rows) < 2:  # a last batch of one clip cannot be batch-normalised; reshuffled next epoch
                 continue
-            true = torch.stack(trues, 1).to(self.device)
-            terms = self.member_losses(self.model(self.stacked(list(specs))), true)
+            rows = rows.to(self.device)
+            terms = voice_loss(self.model(spec.to(self.device)), faces.features[rows], faces.speaker[rows],
+                               self.targets["train"], self.weights)
             self.opt.zero_grad()
-            sum(t["loss"] for t in terms).backward()  # parameters are disjoint: each member gets its own gradient
+            terms["loss"].backward()
             self.opt.step()
-            for m, t in enumerate(terms):
-                totals[m] += t["loss"].item() * len(true)
-            count += len(true)
+            total += terms["loss"].item() * len(rows)
+            count += len(rows)
         if count == 0:
-            raise ValueError(f"{self.p.spectrograms}: fewer than 2 train clips with both a spectrogram and a face "
+            raise InputError(f"{self.data.spectrograms}: fewer than 2 train clips with both a spectrogram and a face "
                              "feature; the encoder's batch norm needs at least 2 per batch")
         self.sched.step()
-        lr = self.sched.get_last_lr()[0]
-        return [{"train_loss": total / count, "lr": lr} for total in totals]
+        return {"train_loss": total / count, "lr": self.sched.get_last_lr()[0]}
 
     @torch.no_grad()
-    def evaluate(self, model: Callable[[torch.Tensor], torch.Tensor] | None = None) -> list[dict[str, float]]:
-        """Each member's val loss terms, against its own teacher, and the val loss of always predicting the train
-        mean. `model`: a (batch, 2, ...) -> (batch, members, dim) model instead of the stack being trained."""
-        model = model or self.model
+    def predict(self, dataset: SpectrogramStream) -> tuple[np.ndarray, np.ndarray, int]:
+        """(predictions, rows, input frames) of a val stream, in eval mode."""
         self.model.eval()
-        sums = [dict[str, float]() for _ in range(self.p.members)]
-        count = 0
-        for spec, true in self.loader(self.val_set):
-            true = true.to(self.device)
-            pred = (self.model(self.stacked([spec] * self.p.members)) if model is self.model
-                    else model(spec.to(self.device)))
-            mean = self.mean_feature.expand_as(true)
-            for m, clf in enumerate(self.classifiers):
-                terms = voice_loss(pred[:, m], true, self.fc, clf, self.weights)
-                terms["loss_mean_baseline"] = voice_loss(mean, true, self.fc, clf, self.weights)["loss"]
-                for k, v in terms.items():
-                    sums[m][f"val_{k}"] = sums[m].get(f"val_{k}", 0.0) + v.item() * len(spec)
-            count += len(spec)
-        return [{k: v / max(count, 1) for k, v in s.items()} for s in sums]
-
-    def ensemble_val_loss(self, ensemble: VoiceEnsemble) -> float:
-        """The averaged prediction's val loss, against each member's teacher in turn, averaged."""
-        ensemble.eval()
-        losses = self.evaluate(lambda spec: ensemble(spec)[:, None].expand(-1, self.p.members, -1))
-        return sum(m["val_loss"] for m in losses) / len(losses)
+        preds, rows = [], []
+        for spec, row in self.loader(dataset):
+            preds.append(self.model(spec.to(self.device)).cpu())
+            rows.append(row)
+        return torch.cat(preds).numpy(), torch.cat(rows).numpy(), spec.shape[2]
 
     @torch.no_grad()
-    def widen(self, ensemble: VoiceEnsemble) -> float:
-        """Set the ensemble's spread factor so that its val predictions are as spread as train faces; return it."""
-        ensemble.eval()
-        ensemble.spread.fill_(1.0)
-        pred = np.concatenate([ensemble(spec.to(self.device)).cpu().numpy() for spec, _ in self.loader(self.val_set)])
-        k = spread_factor(self.train_features, pred, self.train_features.mean(0))
-        ensemble.spread.fill_(k)
-        return k
+    def evaluate(self) -> dict[str, float]:
+        """The val loss and its terms, and the val loss of always predicting the train mean (a reference)."""
+        pred, rows, _ = self.predict(self.val_set)
+        faces = self.val_faces
+        index = torch.from_numpy(rows).to(self.device)
+        true, speaker = faces.features[index], faces.speaker[index]
+        terms = voice_loss(torch.from_numpy(pred).to(self.device), true, speaker, self.targets["val"], self.weights)
+        mean = self.mean_feature.to(self.device).expand_as(true)
+        terms["loss_mean_baseline"] = voice_loss(mean, true, speaker, self.targets["val"], self.weights)["loss"]
+        return {f"val_{k}": v.item() for k, v in terms.items()}
+
+    def val_scores(self) -> dict[str, float]:
+        """Val retrieval of the encoder as it is (R@1, R@10 in pools of 100 val faces, 1:2 matching where there are 2
+        val speakers or more, in %) at its training crop and at the whole clip, and the spread factor of its
+        whole-clip predictions."""
+        out: dict[str, float] = {}
+        faces = self.val_faces.faces.cpu().numpy()
+        names = sorted(set(self.val_faces.speakers))
+        for frames in (self.cfg.frames, None):
+            pred, rows, length = self.predict(self.val_stream(frames))
+            speakers = [self.val_faces.speakers[r] for r in rows]
+            label = seconds_label(length)
+            hits = m.query_hits(m.normalize(pred), speakers, faces, names, POOL, "cosine", ROUNDS, self.p.seed, (1, 10))
+            out[f"val_R@1_{label}"] = 100 * float(hits[:, 0].mean())
+            out[f"val_R@10_{label}"] = 100 * float(hits[:, 1].mean())
+            if len(names) > 1:  # 1:2 matching needs an impostor
+                out[f"val_1:2_{label}"] = 100 * m.matching(pred, speakers, faces, names)
+        out["spread"] = spread_factor(self.data.train.features, pred, self.data.train.features.mean(0))
+        return out
 
 
 def code_version() -> str:
@@ -198,64 +216,50 @@ def run_key(p: VoiceModelParams, data_version: str, fc: nn.Linear) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def _state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
 def train_voice_encoder(p: VoiceModelParams, fc: nn.Linear, data: VoiceData, data_version: str,
                         checkpoints: str | Path, on_epoch: EpochLog | None = None
-                        ) -> tuple[VoiceEnsemble, dict[str, float]]:
-    """Train `members` encoders (seeds seed, seed + 1, ...) together, each stopping early on its own val loss;
-    resume from a matching checkpoint in the `checkpoints` folder. Returns their average, widened to the train
-    faces' spread, and metrics: each member's (`member<i>_...`), their mean, and the ensemble's val loss
-    (unwidened)."""
+                        ) -> tuple[VoiceEncoder, dict[str, float]]:
+    """Train the encoder, keeping the epoch with the lowest val loss and stopping `patience` epochs after it;
+    resume from a matching checkpoint in the `checkpoints` folder. Returns the kept encoder (on the CPU, its spread
+    factor set) and metrics: its val loss and terms, when it was reached, the spread factor and its val retrieval."""
     trainer = VoiceTrainer(p, fc, data)
-    key = run_key(p, data_version, fc)
-    ckpt_path = Path(checkpoints) / f"voice_encoder-{key}.pt"
-    members = [{"best_loss": float("inf"), "stale": 0, "first_val_loss": None, "epochs_run": 0}
-               for _ in range(p.members)]
-    best = [trainer.model.member_state(m) for m in range(p.members)]
+    ckpt_path = Path(checkpoints) / f"voice_encoder-{run_key(p, data_version, fc)}.pt"
+    state = {"best_loss": float("inf"), "best_epoch": -1, "stale": 0, "first_val_loss": None, "epochs_run": 0}
+    best = _state(trainer.model)
     epoch0 = 0
     saved = load_checkpoint(ckpt_path, trainer.device)
     if saved is not None:
         trainer.model.load_state_dict(saved["model"])
         trainer.opt.load_state_dict(saved["optimizer"])
         trainer.sched.load_state_dict(saved["scheduler"])
-        best, members, epoch0 = saved["best"], saved["members"], saved["epoch"] + 1
+        best, state, epoch0 = saved["best"], saved["state"], saved["epoch"] + 1
         torch.set_rng_state(saved["rng"])
     for epoch in range(epoch0, p.epochs):
-        if all(s["stale"] >= p.patience for s in members):
+        if state["stale"] >= p.patience:
             break
-        per_member = [{**t, **v} for t, v in zip(trainer.train_epoch(epoch), trainer.evaluate())]
-        for m, (state, metrics) in enumerate(zip(members, per_member)):
-            if state["stale"] >= p.patience:  # stopped: it trains on with the others, but nothing it learns counts
-                continue
-            state["epochs_run"] = epoch + 1
-            if state["first_val_loss"] is None:
-                state["first_val_loss"] = metrics["val_loss"]
-            if metrics["val_loss"] < state["best_loss"] - 1e-6:
-                state["best_loss"], state["stale"] = metrics["val_loss"], 0
-                best[m] = trainer.model.member_state(m)
-            else:
-                state["stale"] += 1
+        metrics = {**trainer.train_epoch(epoch), **trainer.evaluate()}
+        state["epochs_run"] = epoch + 1
+        if state["first_val_loss"] is None:
+            state["first_val_loss"] = metrics["val_loss"]
+        if metrics["val_loss"] < state["best_loss"] - 1e-6:
+            state.update(best_loss=metrics["val_loss"], best_epoch=epoch, stale=0)
+            best = _state(trainer.model)
+        else:
+            state["stale"] += 1
         save_checkpoint({"model": trainer.model.state_dict(), "optimizer": trainer.opt.state_dict(),
-                         "scheduler": trainer.sched.state_dict(), "best": best, "members": members,
-                         "epoch": epoch, "rng": torch.get_rng_state()}, ckpt_path)
+                         "scheduler": trainer.sched.state_dict(), "best": best, "state": state, "epoch": epoch,
+                         "rng": torch.get_rng_state()}, ckpt_path)
         if on_epoch:
-            for m, metrics in enumerate(per_member):
-                on_epoch(epoch, {**metrics, "member": m})
-    encoders = []
-    for state in best:
-        encoder = VoiceEncoder(trainer.model.cfg)
-        encoder.load_state_dict(state)
-        encoders.append(encoder.to(trainer.device).eval())
-    ensemble = VoiceEnsemble(encoders).to(trainer.device)
-    metrics: dict[str, float] = {}
-    finals = trainer.evaluate(lambda spec: torch.stack([e(spec.to(trainer.device)) for e in encoders], 1))
-    for m, (final, state) in enumerate(zip(finals, members)):
-        final.update({"best_val_loss": state["best_loss"], "first_epoch_val_loss": state["first_val_loss"],
-                      "epochs_run": state["epochs_run"]})
-        metrics.update({f"member{m}_{k}": v for k, v in final.items()})
-    for k in finals[0]:
-        metrics[k] = float(np.mean([metrics[f"member{m}_{k}"] for m in range(p.members)]))
-    metrics["epochs_trained"] = max(s["epochs_run"] for s in members)
-    metrics["ensemble_val_loss"] = trainer.ensemble_val_loss(ensemble)
-    metrics["spread"] = trainer.widen(ensemble)
-    return ensemble.cpu().eval(), metrics
+            on_epoch(epoch, metrics)
+    trainer.model.load_state_dict(best)
+    metrics = trainer.evaluate()
+    metrics.update({"best_val_loss": state["best_loss"], "first_epoch_val_loss": state["first_val_loss"],
+                    "best_epoch": state["best_epoch"] + 1, "epochs_run": state["epochs_run"]})
+    metrics.update(trainer.val_scores())
+    trainer.model.spread.fill_(metrics["spread"])
+    return trainer.model.cpu().eval(), metrics
 

@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from s2f.errors import InputError
-from s2f.models.networks import DecoderConfig, EncoderConfig, FaceDecoder, VoiceEncoder, VoiceEnsemble
+from s2f.models.networks import DecoderConfig, EncoderConfig, FaceDecoder, VoiceEncoder
 from s2f.models.store import CONFIG, WEIGHTS, ModelCard
 
 # kind -> (what it is called, the stage that writes it)
@@ -92,15 +92,15 @@ def _decoder(card: ModelCard) -> FaceDecoder:
     return FaceDecoder(DecoderConfig(**{**card.arch, "channels": tuple(card.arch["channels"])}))
 
 
-def _encoder(card: ModelCard) -> VoiceEnsemble:
-    if card.members is None:
-        raise KeyError("members (saved by an older s2f, before encoders were ensembles)")
-    return VoiceEnsemble([VoiceEncoder(EncoderConfig(**card.arch)) for _ in range(card.members)])
+def _encoder(card: ModelCard) -> VoiceEncoder:
+    if "arch" not in card.arch:
+        raise KeyError("arch (saved by an older s2f, before the encoder had architectures)")
+    return VoiceEncoder(EncoderConfig(**card.arch))
 
 
 def load_decoder(directory: str | Path) -> tuple[FaceDecoder, ModelCard]:
     return _load(directory, "face_decoder", _decoder)
 
 
-def load_encoder(directory: str | Path) -> tuple[VoiceEnsemble, ModelCard]:
+def load_encoder(directory: str | Path) -> tuple[VoiceEncoder, ModelCard]:
     return _load(directory, "voice_encoder", _encoder)

@@ -1,4 +1,5 @@
-"""The paper's metrics as pure functions of feature arrays and labels (no models, no files).
+"""The paper's metrics as pure functions of feature arrays and labels (no models, no files): the evaluation
+scores the test split with them, and voice training its val split.
 
 Features are compared after L2 normalisation, as the paper does. Retrieval ranks each query's true speaker
 among a pool of speakers' faces; a rank counts every other face at least as close (ties count against).
