@@ -136,7 +136,7 @@ def test_split_is_speaker_disjoint_deterministic_and_follows_ratios():
     assert a == assign_splits(list(reversed(speakers)), SPLIT, seed=0)
     assert a != assign_splits(speakers, SPLIT, seed=1)
     counts = pd.Series(a).value_counts().to_dict()
-    assert counts == {"train": 140, "val": 20, "test": 40}
+    assert counts == {name: round(200 * getattr(SPLIT, name)) for name in ("train", "val", "test")}
     tiny = assign_splits(["a", "b", "c"], SPLIT, seed=0)
     assert sorted(tiny.values()) == ["test", "train", "val"]
     assert set(assign_splits(["a", "b"], SplitParams(train=1.0, val=0.0, test=0.0), 0).values()) == {"train"}

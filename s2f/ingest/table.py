@@ -45,6 +45,8 @@ def assign_splits(speakers: Iterable[str], ratios: SplitParams, seed: int) -> di
     n = len(order)
     n_test = max(1, round(n * ratios.test)) if ratios.test > 0 and n >= 3 else round(n * ratios.test)
     n_val = max(1, round(n * ratios.val)) if ratios.val > 0 and n >= 3 else round(n * ratios.val)
+    if ratios.train > 0 and n >= 3:  # rounding must not take train's last speaker (3 speakers at .4/.1/.5)
+        n_test = min(n_test, n - n_val - 1)
     out = {s: "test" for s in order[:n_test]}
     out |= {s: "val" for s in order[n_test:n_test + n_val]}
     out |= {s: "train" for s in order[n_test + n_val:]}
