@@ -64,6 +64,13 @@ def chance_recall(pool_size: int, ks: Sequence[int] = KS) -> dict[int, float]:
     return {k: min(k, pool_size) / pool_size for k in ks}
 
 
+def speaker_faces(features: np.ndarray, speakers: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """One face per speaker for the retrieval pool: the normalised mean of its clips' face features."""
+    names = sorted(set(speakers))
+    spk = np.array(speakers)
+    return normalize(np.stack([features[spk == s].mean(0) for s in names])), names
+
+
 def query_hits(pred: np.ndarray, query_speakers: Sequence[str], faces: np.ndarray, face_speakers: Sequence[str],
                pool: int, metric: str, rounds: int, seed: int, ks: Sequence[int] = KS) -> np.ndarray:
     """(queries, len(ks)): for each query, the share of its pools that hold its true speaker in the top K.

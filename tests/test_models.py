@@ -309,8 +309,7 @@ def test_trained_encoder_draws_as_spread_as_train_faces_and_reports_val_retrieva
         np.linalg.norm(train_feats - mean, axis=1).mean(), rel=1e-3)
     # val retrieval of the kept encoder, at its 100-frame crop (1 s) and the whole 2 s clip, as the evaluation
     # scores test: here every val speaker's face is in the pool
-    names = sorted(set(val_speakers))  # each speaker's face: the normalised mean of its clips' features
-    faces = m.normalize(np.stack([val_feats[np.array(val_speakers) == s].mean(0) for s in names]))
+    faces, names = m.speaker_faces(val_feats, val_speakers)  # each speaker's face, as training ranks them
     hits = m.query_hits(m.normalize(pred.numpy()), val_speakers, faces, names, 100, "cosine", 20, 0, (1, 10))
     assert metrics["val_R@1_2s"] == pytest.approx(100 * hits[:, 0].mean())
     assert metrics["val_R@10_2s"] == 100.0  # fewer than 10 val speakers

@@ -113,13 +113,6 @@ def reconstruct(decoder: FaceDecoder, features: np.ndarray, aligner: Aligner, cr
     return FaceReader(decoder, aligner, crop_size)(features)
 
 
-def speaker_faces(features: np.ndarray, speakers: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    """One face per speaker for the retrieval pool: the normalised mean of its clips' face features."""
-    names = sorted(set(speakers))
-    spk = np.array(speakers)
-    return m.normalize(np.stack([features[spk == s].mean(0) for s in names])), names
-
-
 def per_speaker(values: np.ndarray, speakers: Sequence[str]) -> np.ndarray:
     spk = np.array(speakers)
     return np.array([values[spk == s].mean() for s in sorted(set(speakers))])
@@ -138,7 +131,7 @@ class Scorer:
     seed: int
 
     def __post_init__(self) -> None:
-        self.faces, self.face_speakers = speaker_faces(self.test.features, self.test.speakers)
+        self.faces, self.face_speakers = m.speaker_faces(self.test.features, self.test.speakers)
         self.true_face_labels = {n: c.predict(self.test.features) for n, c in self.classifiers.items()}
         self.f2f_measures = {k: per_speaker(v, self.test.speakers) for k, v in measures(self.f2f.landmarks).items()}
 

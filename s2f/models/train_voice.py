@@ -83,10 +83,9 @@ class SplitFaces:
 
     @classmethod
     def of(cls, split: FeatureSplit, device: torch.device) -> SplitFaces:
-        names = sorted(set(split.speakers))
+        faces, names = m.speaker_faces(split.features, split.speakers)
         index = {s: i for i, s in enumerate(names)}
         owner = np.array([index[s] for s in split.speakers])
-        faces = m.normalize(np.stack([split.features[owner == i].mean(0) for i in range(len(names))]))
         return cls(torch.from_numpy(split.features).to(device), torch.from_numpy(owner).to(device),
                    torch.from_numpy(faces.astype(np.float32)).to(device), list(split.speakers))
 
