@@ -233,6 +233,11 @@ def test_repro_gives_every_stage_one_server_and_ctrl_c_leaves_nothing_running(tm
             time.sleep(0.2)
         url = (tmp_path / "one.txt").read_text()
         assert (tmp_path / "two.started").read_text() == url  # both stages, one server
+        # The stage's shell writes the file, then forks `sleep`: a Ctrl-C between its fork and exec is taken by
+        # the shell's handler in the child, and `sleep` would then never see it (a race of the test, not of s2f).
+        while not any(_cmdline(p) == ["sleep", "600"] for p in psutil.Process(repro.pid).children(recursive=True)):
+            assert time.monotonic() < deadline, "stage two's sleep did not start within 120 s"
+            time.sleep(0.1)
         started = psutil.Process(repro.pid).children(recursive=True)
         assert any("uvicorn" in _cmdline(p) for p in started)
         os.killpg(repro.pid, signal.SIGINT)
