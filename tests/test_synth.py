@@ -15,10 +15,11 @@ from mediapipe.tasks.python import BaseOptions, vision
 from s2f.blazeface import MODEL_SHA256, model_path
 from s2f.hashing import sha256_file
 from s2f.media import decode_audio, decode_frames, probe
-from s2f.synth.attributes import ACCENTS, sample_speaker
+from s2f.synth.attributes import (ACCENTS, F0_MEDIAN, FEMALE_VARIANTS, FESTIVAL_VOICES, MALE_VARIANTS,
+                                  SHARED_VARIANTS, sample_speaker)
 from s2f.synth.corpus import plan_corpus, render_clip
 from s2f.synth.face import FaceRenderer
-from s2f.synth.voice import espeak, loudness_envelope
+from s2f.synth.voice import RATE, espeak, festival_scale, loudness_envelope, say
 from s2f.tables import read_dataset, read_meta
 from tests.conftest import TINY, render_corpus
 
@@ -33,16 +34,25 @@ def test_speaker_depends_only_on_seed_and_index():
 def test_voice_settings_follow_the_face_and_details_do_not():
     people = pd.DataFrame([sample_speaker(0, i).as_row() for i in range(3000)])
     size = people.face_width / people.face_width.std() + people.face_height / people.face_height.std()
-    assert people.pitch.corr(size) < -0.3
+    for gender in ("f", "m"):
+        own = people[people.gender == gender]
+        assert own.f0.corr(size[own.index]) < -0.2
+        assert abs(own.f0.median() / F0_MEDIAN[gender == "f"] - 1) < 0.05
+    assert people.groupby("gender").f0.median().pipe(lambda f: f["f"] > 1.6 * f["m"])
     assert people.speed.corr(people.age) < -0.5
-    assert people.groupby("gender").variant.agg(lambda v: set(s[0] for s in v)).to_dict() == {"f": {"f"}, "m": {"m"}}
+    # Two engines; a timbre either of a gender's own or one both genders share, so no timbre tells the gender.
+    assert set(people.engine) == {"espeak", "festival"}
+    voices = people.groupby("gender").variant.agg(set).to_dict()
+    assert voices["f"] <= {*FEMALE_VARIANTS, *SHARED_VARIANTS, FESTIVAL_VOICES["f"]}
+    assert voices["m"] <= {*MALE_VARIANTS, *SHARED_VARIANTS, FESTIVAL_VOICES["m"]}
+    assert set(SHARED_VARIANTS) <= voices["f"] & voices["m"]
     skin_by_group = people.groupby("accent_group").skin_tone.mean().to_numpy()
     assert np.all(np.diff(skin_by_group) > 0.1)
     assert set(people.accent) == set(ACCENTS)
     assert people.formant_scale.corr(size) < -0.7
     assert people.f2_scale.corr(people.mouth_width) > 0.8
     assert people.nasal.corr(people.nose_width) > 0.8
-    for voice in ("pitch", "speed", "formant_scale", "f2_scale", "nasal"):
+    for voice in ("f0", "speed", "formant_scale", "f2_scale", "nasal"):
         for independent in ("eye_spacing", "lip_thickness", "iris", "background", "glasses"):
             assert abs(people[independent].astype(float).corr(people[voice])) < 0.08, (independent, voice)
 
@@ -62,12 +72,19 @@ def _f0(samples: np.ndarray, rate: int) -> float:
     return float(np.median(out))
 
 
-def test_neutral_formants_sound_exactly_like_the_accent_and_variant(tmp_path: Path):
-    speaker = replace(sample_speaker(0, 7), formant_scale=100, f2_scale=100, nasal=100)
+def _espeak_speaker(index: int = 0):
+    """The first speaker from `index` on whom espeak-ng speaks with a variant of their gender's own."""
+    while (s := sample_speaker(0, index)).variant not in (*FEMALE_VARIANTS, *MALE_VARIANTS):
+        index += 1
+    return s
+
+
+def test_neutral_settings_sound_exactly_like_the_accent_and_variant(tmp_path: Path):
+    speaker = replace(_espeak_speaker(7), f0=0.0, formant_scale=100, f2_scale=100, nasal=100)
     text = "Nine nice mice."
     wav = tmp_path / "plain.wav"
-    subprocess.run(["espeak-ng", "-v", f"{speaker.accent}+{speaker.variant}", "-p", str(speaker.pitch),
-                    "-s", str(speaker.speed), "-w", str(wav), text], check=True, capture_output=True)
+    subprocess.run(["espeak-ng", "-v", f"{speaker.accent}+{speaker.variant}", "-s", str(speaker.speed), "-w", str(wav),
+                    text], check=True, capture_output=True)
     with wave.open(str(wav)) as w:
         rate, plain = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), "<i2")
     ours, ours_rate = espeak(text, speaker)
@@ -83,7 +100,7 @@ def _band_db(samples: np.ndarray, rate: int, lo: float, hi: float) -> float:
 
 
 def test_a_wider_nose_and_mouth_move_the_voice_the_way_the_attributes_say():
-    speaker = sample_speaker(0, 7)
+    speaker = _espeak_speaker(7)
     text = "Many young men and women know nothing about the moon."
     narrow = espeak(text, replace(speaker, nasal=50))
     wide = espeak(text, replace(speaker, nasal=170))
@@ -93,12 +110,26 @@ def test_a_wider_nose_and_mouth_move_the_voice_the_way_the_attributes_say():
     assert _band_db(*spread, 2500, 4000) > _band_db(*closed, 2500, 4000) + 2  # F2 and F3 move up
 
 
-def test_female_voices_are_higher_pitched_than_male_voices():
-    people = [sample_speaker(0, i) for i in range(40)]
-    women = [p for p in people if p.gender == "f"][:4]
-    men = [p for p in people if p.gender == "m"][:4]
-    pitch = {p.speaker_id: _f0(*espeak("She sells sea shells by the shore.", p)) for p in women + men}
-    assert min(pitch[p.speaker_id] for p in women) > max(pitch[p.speaker_id] for p in men)
+def test_each_engine_speaks_at_the_speakers_pitch():
+    """espeak-ng (own and shared timbres) and festival (kal: pitch set; slt: pitch moved by resampling, within
+    0.88-1.2x of its own) land within 12% of the drawn F0, for women and men."""
+    people = [sample_speaker(0, i) for i in range(80)]
+    picked = []
+    for engine in ("espeak", "festival"):
+        for gender in ("f", "m"):
+            picked += [p for p in people if p.engine == engine and p.gender == gender][:2]
+    picked += [p for p in people if p.variant in SHARED_VARIANTS][:2]
+    text = "She sells sea shells by the shore, and we were away a year ago."
+    for p in picked:
+        (samples,) = say(p, [text])
+        target = 171.0 * festival_scale(p) if p.variant == FESTIVAL_VOICES["f"] else p.f0
+        assert abs(_f0(samples, RATE) / target - 1) < 0.12, (p.speaker_id, p.variant, p.f0)
+
+
+def test_festival_voices_are_the_same_bytes_every_time():
+    speaker = next(p for i in range(40) if (p := sample_speaker(0, i)).engine == "festival")
+    first, again = (list(say(speaker, ["Nine nice mice.", "A second sentence."])) for _ in range(2))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True)) and len(first[0]) > RATE // 2
 
 
 def test_corpus_layout_meta_and_attributes(tiny_corpus: Path, tiny_clips: list[Path]):
@@ -109,7 +140,7 @@ def test_corpus_layout_meta_and_attributes(tiny_corpus: Path, tiny_clips: list[P
     assert rows[0].startswith("id00000 ,n000000 ,") and len(rows) == TINY.speakers
     attrs = read_dataset(tiny_corpus / "attributes.parquet")
     assert list(attrs.speaker_id) == [f"id{i:05d}" for i in range(TINY.speakers)]
-    assert {"gender", "age", "accent_group", "jaw", "skin_tone", "beard", "glasses", "pitch"} <= set(attrs.columns)
+    assert {"gender", "age", "accent_group", "jaw", "skin_tone", "beard", "glasses", "engine", "f0"} <= set(attrs.columns)
     assert read_meta(tiny_corpus / "attributes.parquet")["params"]["seed"] == TINY.seed
     info = probe(tiny_clips[0])
     video, audio = info["streams"][0], info["streams"][1]

@@ -2,7 +2,9 @@
 
 The couplings mimic what Speech2Face relies on (see README, "The synthetic corpus"):
 - accent group -> skin tone and hair colour distributions ("accent and nationality go with appearance");
-- gender, age and face size -> espeak-ng variant, pitch and speed ("mechanics of speech production");
+- gender, age and face size -> pitch (F0 in Hz, from measured adult ranges), speaking rate and the voice's timbre
+  (an espeak-ng variant or a festival voice; some timbres are shared by both genders) ("mechanics of speech
+  production");
 - face size, mouth width and nose width -> formants: a longer vocal tract lowers them all, spread lips raise F2
   and F3, a wider nose adds low nasal resonance (the paper recovers the nasal index best of its measures);
 - eye spacing, lip thickness, glasses, hair length, iris and background are drawn independently of the voice,
@@ -21,8 +23,18 @@ ACCENTS = ("en-us", "en-gb-x-rp", "en-gb-scotland", "en-029")
 # Per group: mean skin tone (0 light .. 1 dark) and probability of light (blond/brown) hair.
 GROUP_SKIN = (0.15, 0.40, 0.65, 0.85)
 GROUP_LIGHT_HAIR = (0.55, 0.25, 0.08, 0.03)
-FEMALE_VARIANTS = ("f1", "f2", "f3", "f4", "f5")
-MALE_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7")
+# espeak-ng variants (timbres): women's, men's, and the Klatt synthesiser's, which either gender may get.
+FEMALE_VARIANTS = ("f1", "f2", "f3", "f4", "f5", "anika", "belinda", "linda", "steph")
+MALE_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "max", "paul", "rob", "robert", "travis")
+SHARED_VARIANTS = ("klatt", "klatt2", "klatt3", "klatt4", "edward")
+SHARED_SHARE = 0.3  # of espeak-ng speakers
+# festival's English voices in Debian main, from recorded speech: CMU ARCTIC's slt (HTS) and CSTR's kal (diphones).
+FESTIVAL_VOICES = {"f": "cmu_us_slt_arctic_hts", "m": "kal_diphone"}
+FESTIVAL_SHARE = 0.25
+# Median F0 of adult speech, Hz (keyed by `female`): men ~85-180, women ~165-255 (docs/data.md, "Voices").
+F0_MEDIAN = {False: 115.0, True: 205.0}
+F0_LOG_SD = {False: 0.14, True: 0.1}
+F0_RANGE = {False: (75.0, 200.0), True: (130.0, 300.0)}
 
 
 @dataclass(frozen=True)
@@ -50,11 +62,13 @@ class Speaker:
     glasses: bool
     iris: int
     background: int
-    # Voice (espeak-ng).
+    # Voice.
     accent: str
-    variant: str
-    pitch: int
-    speed: int
+    engine: str  # espeak (espeak-ng's formant synthesis) | festival (voices built from recorded speech)
+    variant: str  # espeak-ng variant, or festival voice
+    f0: float  # median pitch (Hz)
+    f0_span: float  # highest over lowest pitch of the intonation
+    speed: int  # words per minute
     formant_scale: int  # % on every formant frequency (vocal tract length)
     f2_scale: int  # % on F2 and F3 frequencies (lip spreading)
     nasal: int  # % on the low nasal resonance's strength and F1's width
@@ -98,15 +112,23 @@ def sample_speaker(seed: int, index: int) -> Speaker:
     iris = int(rng.integers(0, 4))
     background = int(rng.integers(0, 8))
 
-    # Voice: gender picks the variant family; age and face size move pitch; age slows speech.
-    variants = FEMALE_VARIANTS if female else MALE_VARIANTS
-    variant = variants[int(rng.integers(0, len(variants)))]
+    # Voice, drawn after the face so that every face draw is independent of it (docs/data.md, "Voices").
+    engine = "festival" if rng.random() < FESTIVAL_SHARE else "espeak"
+    if engine == "festival":
+        variant = FESTIVAL_VOICES["f" if female else "m"]
+    else:
+        pool = SHARED_VARIANTS if rng.random() < SHARED_SHARE else (FEMALE_VARIANTS if female else MALE_VARIANTS)
+        variant = pool[int(rng.integers(0, len(pool)))]
     size_z = ((face_width - 0.215) / 0.02 + (face_height - 0.295) / 0.02) / 2
-    age_z = (age - 45) / 15
-    pitch = 50 - 12 * size_z - (8 if female else 3) * age_z + rng.normal(0, 6)
-    speed = 170 - 1.1 * (age - 45) + rng.normal(0, 8)
-    # Formants, drawn last so every earlier draw (and so the face) is unchanged by them.
-    formant_scale = 100 - 3 * size_z + rng.normal(0, 1)
+    # F0: log-normal around each gender's adult median; a bigger face (larger larynx) lowers it, and with age women's
+    # falls while men's rises a little after midlife.
+    age_shift = -0.0025 * (age - 45) if female else 0.002 * max(age - 45, 0)
+    log_f0 = np.log(F0_MEDIAN[female]) + F0_LOG_SD[female] * rng.normal() - 0.08 * size_z + age_shift
+    f0 = float(np.clip(np.exp(log_f0), *F0_RANGE[female]))
+    f0_span = float(rng.uniform(1.25, 1.7))  # intonation: the highest pitch over the lowest
+    speed = 175 - 1.1 * (age - 45) + rng.normal(0, 14)
+    # Formants: a longer vocal tract lowers them all, spread lips raise F2 and F3, a wider nose adds nasal resonance.
+    formant_scale = 100 - 4 * size_z + rng.normal(0, 1.5)
     f2_scale = 100 + 5 * (mouth_width - 0.43) / 0.052 + rng.normal(0, 1.5)
     nasal = 100 + 35 * (nose_width - 0.23) / 0.04 + rng.normal(0, 10)
     return Speaker(
@@ -114,8 +136,8 @@ def sample_speaker(seed: int, index: int) -> Speaker:
         face_width=face_width, face_height=face_height, jaw=jaw, eye_spacing=eye_spacing, nose_width=nose_width,
         lip_thickness=lip_thickness, mouth_width=mouth_width, skin_tone=skin_tone, hair_color=hair_color,
         hair_grey=hair_grey, hair_length=hair_length, beard=beard, glasses=glasses, iris=iris,
-        background=background, accent=ACCENTS[group], variant=variant,
-        pitch=int(np.clip(round(pitch), 5, 95)), speed=int(np.clip(round(speed), 120, 220)),
-        formant_scale=int(np.clip(round(formant_scale), 90, 110)), f2_scale=int(np.clip(round(f2_scale), 85, 115)),
+        background=background, accent=ACCENTS[group], engine=engine, variant=variant, f0=round(f0, 1),
+        f0_span=round(f0_span, 2), speed=int(np.clip(round(speed), 120, 240)),
+        formant_scale=int(np.clip(round(formant_scale), 88, 112)), f2_scale=int(np.clip(round(f2_scale), 85, 115)),
         nasal=int(np.clip(round(nasal), 30, 200)),
     )

@@ -27,7 +27,7 @@ from s2f.synth.face import FaceRenderer
 from s2f.synth.voice import loudness_envelope, speech_track
 from s2f.tables import write_parquet
 
-ATTRIBUTES_SCHEMA_VERSION = 2  # 2: formant_scale, f2_scale, nasal
+ATTRIBUTES_SCHEMA_VERSION = 3  # 2: formant_scale, f2_scale, nasal; 3: engine, f0 (Hz) and f0_span for pitch
 
 
 @dataclass(frozen=True)

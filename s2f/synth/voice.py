@@ -1,7 +1,10 @@
-"""Speech for a synthetic speaker: espeak-ng sentences, fitted to an exact clip length.
+"""Speech for a synthetic speaker: espeak-ng or festival sentences, fitted to an exact clip length.
 
-espeak-ng takes formant settings only from voice files in its data folder, so each utterance runs against a
-folder of links to the installed data plus one voice file written for the speaker (`ESPEAK_DATA_PATH`).
+espeak-ng takes formant and pitch settings only from voice files in its data folder, so each utterance runs
+against a folder of links to the installed data plus one voice file written for the speaker (`ESPEAK_DATA_PATH`).
+festival's voices come from recorded speech; one festival process says a clip's sentences, with the speaker's
+pitch (kal) and speaking rate, and the result is resampled to move the formants (and slt's pitch) by the
+speaker's vocal-tract scale.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ from s2f.synth.attributes import Speaker
 
 LEAD_S = 0.25  # silence before the first sentence
 GAP_S = 0.3  # silence between sentences
+RATE = 22050  # every track's sample rate (espeak-ng's own)
+PITCH_AT = 0.6  # espeak-ng's median pitch lies this far from the voice's `pitch` base to its top (measured)
+SLT_F0 = 171.0  # festival slt's median pitch (Hz, measured); it has no pitch control of its own
+FESTIVAL_BATCH = 3  # sentences festival says per call (about 7 s of speech: one call fills a default clip)
 
 
 @lru_cache(maxsize=1)
@@ -44,7 +51,9 @@ def espeak_data() -> Path:
 def voice_file(speaker: Speaker, data: Path) -> str:
     """The speaker's espeak-ng voice: the accent's language file, the variant's timbre and the speaker's formants.
 
-    With every formant setting at 100% it sounds exactly like `-v accent+variant` (a test checks the bytes).
+    The speaker's pitch replaces the variant's: a base and a top such that the median is about `f0` Hz. With
+    `f0` 0 (the variant's pitch) and every formant setting at 100% it sounds exactly like `-v accent+variant` (a
+    test checks the bytes).
     """
     accent = next(f for f in (data / "lang").rglob("*") if f.is_file() and f.name.lower() == speaker.accent)
     formants = {n: [100.0, 100.0, 100.0] for n in range(9)}  # frequency, strength, width (%) of formant n
@@ -55,8 +64,13 @@ def voice_file(speaker: Speaker, data: Path) -> str:
         if key == "formant":
             formants[int(values[0])] = [float(v) for v in values[1:4]]
             extra[int(values[0])] = values[4:]
+        elif key == "pitch" and speaker.f0:
+            continue
         elif key not in ("language", "name"):
             timbre.append(line)
+    if speaker.f0:
+        base = speaker.f0 / (1 + PITCH_AT * (speaker.f0_span - 1))
+        timbre.append(f"pitch {round(base)} {round(base * speaker.f0_span)}")
     for n, f in formants.items():
         f[0] *= speaker.formant_scale / 100 * (speaker.f2_scale / 100 if n in (2, 3) else 1)
     formants[0][1] *= speaker.nasal / 100
@@ -114,37 +128,96 @@ def espeak(text: str, speaker: Speaker, home: VoiceHome | None = None) -> tuple[
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "s.wav"
         subprocess.run(
-            ["espeak-ng", "-v", home.voice, "-p", str(speaker.pitch), "-s", str(speaker.speed), "-w", str(wav),
-             text],
+            ["espeak-ng", "-v", home.voice, "-s", str(speaker.speed), "-w", str(wav), text],
             check=True, capture_output=True, env={**os.environ, "ESPEAK_DATA_PATH": str(home.data_path)},
         )
-        with wave.open(str(wav)) as w:
-            rate = w.getframerate()
-            pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+        return _read_wav(wav)
+
+
+def _read_wav(path: Path) -> tuple[np.ndarray, int]:
+    with wave.open(str(path)) as w:
+        rate = w.getframerate()
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
     return pcm.astype(np.float32) / 32768.0, rate
+
+
+def festival_scale(speaker: Speaker) -> float:
+    """How much resampling moves a festival voice's formants (and its pitch and tempo): the speaker's vocal-tract
+    scale, or for slt, which has no pitch control, the ratio of the speaker's pitch to slt's (within 0.88-1.2)."""
+    if speaker.variant == "kal_diphone":
+        return speaker.formant_scale / 100
+    return float(np.clip(speaker.f0 / SLT_F0, 0.88, 1.2))
+
+
+def festival_script(texts: list[str], speaker: Speaker, out: Path) -> str:
+    """The Scheme that makes festival say each text to out/<i>.wav with the speaker's voice."""
+    scale = festival_scale(speaker)
+    if speaker.variant == "kal_diphone":
+        mean = speaker.f0 / scale  # resampling by `scale` then moves it to f0
+        setup = [
+            "(voice_kal_diphone)",
+            f"(set! int_lr_params '((target_f0_mean {mean:.1f}) (target_f0_std {mean * (speaker.f0_span - 1) * 0.4:.1f})"
+            " (model_f0_mean 170) (model_f0_std 34)))",
+            f"(Parameter.set 'Duration_Stretch {175 / speaker.speed * scale:.3f})",
+        ]
+    else:
+        setup = [f"(voice_{speaker.variant})",
+                 f"(set! hts_engine_params (append hts_engine_params (list (list \"-r\" {speaker.speed / 175 / scale:.3f}))))"]
+    says = [f'(set! utt (Utterance Text "{text}"))(utt.synth utt)(utt.save.wave utt "{out / f"{i}.wav"}" \'riff)'
+            for i, text in enumerate(texts)]
+    return "\n".join(setup + says) + "\n"
+
+
+def resample(samples: np.ndarray, rate: float) -> np.ndarray:
+    """Audio at `rate` Hz to RATE by linear interpolation, after a [1 4 6 4 1] / 16 low-pass when it goes down
+    (plain float64 arithmetic: the same bytes on every CPU, unlike filters designed with sin and exp)."""
+    x = samples.astype(np.float64)
+    if rate > RATE * 1.05:
+        x = np.convolve(x, np.array([1, 4, 6, 4, 1]) / 16, mode="same")
+    n = int(len(x) * RATE / rate)
+    return np.interp(np.arange(n) * (rate / RATE), np.arange(len(x)), x).astype(np.float32)
+
+
+def festival(texts: list[str], speaker: Speaker) -> list[np.ndarray]:
+    """Each text said by the speaker's festival voice (one festival process), float32 samples at RATE."""
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "say.scm"
+        script.write_text(festival_script(texts, speaker, Path(tmp)))
+        subprocess.run(["festival", "-b", str(script)], check=True, capture_output=True)
+        out = []
+        for i in range(len(texts)):
+            samples, rate = _read_wav(Path(tmp) / f"{i}.wav")
+            out.append(resample(samples, rate * festival_scale(speaker)))
+    return out
+
+
+def say(speaker: Speaker, texts: list[str]) -> Iterator[np.ndarray]:
+    """The speaker saying each text in turn (float32 samples at RATE), with its engine."""
+    if speaker.engine == "festival":
+        for start in range(0, len(texts), FESTIVAL_BATCH):
+            yield from festival(texts[start:start + FESTIVAL_BATCH], speaker)
+        return
+    with voice_home(speaker) as home:
+        for text in texts:
+            samples, rate = espeak(text, speaker, home)
+            yield samples if rate == RATE else resample(samples, rate)
 
 
 def speech_track(speaker: Speaker, seconds: float, rng: np.random.Generator) -> tuple[np.ndarray, int, list[str]]:
     """Exactly `seconds` of speech: random sentences from the list, in order, until the clip is full."""
     pool = sentences()
-    chunks: list[np.ndarray] = []
+    order = [pool[i] for i in rng.permutation(len(pool))]
+    chunks: list[np.ndarray] = [np.zeros(int(LEAD_S * RATE), np.float32)]
     said: list[str] = []
-    rate = 22050
-    total = 0
-    with voice_home(speaker) as home:
-        for idx in rng.permutation(len(pool)):
-            samples, rate = espeak(pool[idx], speaker, home)
-            if not chunks:
-                chunks.append(np.zeros(int(LEAD_S * rate), np.float32))
-            chunks += [samples, np.zeros(int(GAP_S * rate), np.float32)]
-            said.append(pool[idx])
-            total = sum(len(c) for c in chunks)
-            if total >= seconds * rate:
-                break
-    audio = np.concatenate(chunks)[: int(round(seconds * rate))]
-    fade = min(len(audio), int(0.02 * rate))
+    for text, samples in zip(order, say(speaker, order)):
+        chunks += [samples, np.zeros(int(GAP_S * RATE), np.float32)]
+        said.append(text)
+        if sum(len(c) for c in chunks) >= seconds * RATE:
+            break
+    audio = np.concatenate(chunks)[: int(round(seconds * RATE))]
+    fade = min(len(audio), int(0.02 * RATE))
     audio[len(audio) - fade:] *= np.linspace(1, 0, fade, dtype=np.float32)
-    return audio, rate, said
+    return audio, RATE, said
 
 
 def loudness_envelope(audio: np.ndarray, rate: int, fps: int, n_frames: int) -> np.ndarray:
