@@ -96,6 +96,7 @@ class EncoderConfig:
     channels: int = 128  # conv1d: channels of every conv layer
     layers: int = 4  # conv1d: conv layers
     kernel: int = 3  # conv1d: kernel length in frames
+    input_norm: str = "none"  # conv1d: none | level (clip's mean log power) | utterance (per-frequency clip mean)
     hidden: int = 256  # the head's hidden layer (paper: PAPER_FC x width)
     width: float = 1.0  # paper: multiplier on every layer's channels and on PAPER_FC
     dropout: float = 0.0  # before the last FC layer (regularises small training sets)
@@ -123,6 +124,15 @@ def log_power(spec: torch.Tensor, floor: float = 1e-5) -> torch.Tensor:
     return torch.log(power + floor).transpose(1, 2)
 
 
+def level_log_power(spec: torch.Tensor, floor_db: float = -40.0) -> torch.Tensor:
+    """`log_power` of a clip at a fixed loudness: each bin's power over the clip's mean bin power, floored `floor_db`
+    below that mean. The recording's gain then changes nothing, and digital silence and a quiet room's noise
+    floor look alike."""
+    power = spec.abs().pow(2 / POWER).sum(1)
+    power = power / power.mean((1, 2), keepdim=True).clamp(min=1e-12)
+    return torch.log(power + 10 ** (floor_db / 10)).transpose(1, 2)
+
+
 class LogPowerConvs(nn.Module):
     """The `conv1d` trunk: per-frame log power, standardised per frequency (batch norm without a learned scale),
     `layers` 1-D convolutions over time with the frequencies as channels (conv, batch norm, ReLU), then the mean
@@ -137,10 +147,17 @@ class LogPowerConvs(nn.Module):
                        nn.ReLU()]
             prev = cfg.channels
         self.convs = nn.Sequential(*layers)
+        self.norm = cfg.input_norm
         self.out_features = 2 * prev
 
     def forward(self, spec: torch.Tensor) -> torch.Tensor:
-        x = self.convs(log_power(spec))  # (batch, channels, frames)
+        if self.norm == "level":
+            x = level_log_power(spec)
+        else:
+            x = log_power(spec)  # (batch, freq, frames)
+            if self.norm == "utterance":
+                x = x - x.mean(2, keepdim=True)
+        x = self.convs(x)  # (batch, channels, frames)
         return torch.cat([x.mean(2), x.std(2)], 1)
 
 

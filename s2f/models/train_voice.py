@@ -28,6 +28,7 @@ from s2f.audio.spectrogram import HOP, SAMPLE_RATE, WIN
 from s2f.config import VoiceModelParams
 from s2f.errors import InputError
 from s2f.hashing import sha256_file
+from s2f.models.augment import Augmentation, augment
 from s2f.models.data import FeatureSplit, SpectrogramStream, VoiceData
 from s2f.models.losses import VoiceLossWeights, VoiceTargets, voice_loss
 from s2f.models.networks import EncoderConfig, VoiceEncoder, pick_device
@@ -102,6 +103,7 @@ class VoiceTrainer:
         self.p, self.data = p, data
         self.device = pick_device()
         self.weights = VoiceLossWeights(**p.loss.model_dump())
+        self.augmentation = Augmentation(**p.augment.model_dump())
         train, val = data.train, data.val
         teacher = (fit_identity_classifier(train.features, train.speakers, p.identity_steps, p.seed,
                                            p.identity_weight_decay).to(self.device) if p.loss.distill else None)
@@ -136,10 +138,11 @@ class VoiceTrainer:
         self.train_set.set_epoch(epoch)
         faces = self.train_faces
         total, count = 0.0, 0
-        for spec, rows in self.loader(self.train_set):
+        for batch, (spec, rows) in enumerate(self.loader(self.train_set)):
             if len(rows) < 2:  # a last batch of one clip cannot be batch-normalised; reshuffled next epoch
                 continue
             rows = rows.to(self.device)
+            spec = augment(spec, self.augmentation, (self.p.seed * 100_003 + epoch) * 10_007 + batch)
             terms = voice_loss(self.model(spec.to(self.device)), faces.features[rows], faces.speaker[rows],
                                self.targets["train"], self.weights)
             self.opt.zero_grad()
