@@ -16,13 +16,18 @@ setup:
 
 # `s2f repro` is `dvc repro` with one Prefect server for all the stages instead of one per stage (each `s2f run`
 # would start its own: docs/benchmarks.md, "Prefect's cost per stage").
+# Then the models on annotated real clips where ../shared/realdata holds them (reports/real_voices.json; the clips
+# are not part of the project, so this is a script and not a stage).
 run: setup
 	s2f repro evaluate
+	python scripts/real_voices.py --if-present
 
 # Both models trained again from reproduce.runs - 1 other seeds and evaluated: reports/seeds.json holds the
-# headline metrics with intervals over seeds and test speakers (after `make run`; its training time x runs - 1).
+# headline metrics with intervals over seeds and test speakers (after `make run`; its training time x runs - 1);
+# real_voices.json then covers every run.
 reproduce: run
 	s2f repro reproduce
+	python scripts/real_voices.py --if-present
 
 # Tests run on every core (pytest-xdist), slow ones first; a worker that runs out of tests takes queued ones from
 # another (worksteal). PYTEST_ARGS="-n 0" runs them in one process.

@@ -293,7 +293,7 @@ def test_the_report_is_rendered_from_reports_with_seeds_and_real_voices_where_th
 
     from flows.cli import main
     from s2f.evaluate.report import REPORT_DATA, render_report
-    from s2f.evaluate.results import Estimate, EvaluationResults, RealVoices, ReportData, SeedResults
+    from s2f.evaluate.results import Estimate, EvaluationResults, RealVoices, RealVoicesRun, ReportData, SeedResults
     from s2f.images import png_bytes
     from s2f.readme import RESULTS_BEGIN, RESULTS_END
     from tests.conftest import PROJECT
@@ -320,9 +320,12 @@ def test_the_report_is_rendered_from_reports_with_seeds_and_real_voices_where_th
                         evaluation=made)
     rows = ([{"clip": f"f{i}", "gender": "f", "predicted": "f" if i < 4 else "m"} for i in range(12)]
             + [{"clip": f"m{i}", "gender": "m", "predicted": "m" if i < 15 else "f"} for i in range(21)])
+    runs = [RealVoicesRun(models=f"run{k}", women=[4 + 3 * k, 12], men=[15 + k, 21], distinct=0.3 - 0.1 * k,
+                          ages={"30s": 20, "60s": 13}) for k in range(3)]
     real = RealVoices(trained_on="synth", clips=33, agree=19, agreement=19 / 33, interval=[0.39, 0.75],
                       predicted_m=23, truth_m=21, rows=rows, skipped=[],
-                      source="realdata/manifest.csv: 33 clips of 29 people", evaluation=made)
+                      source="realdata/manifest.csv: 33 clips of 29 people", distinct=0.3,
+                      ages={"30s": 20, "60s": 13}, runs=runs, evaluation=made)
     seeds.write(reports / "seeds.json")
     real.write(reports / "real_voices.json")
     assert main(["report", "--reports", str(reports)]) == 0
@@ -331,6 +334,9 @@ def test_the_report_is_rendered_from_reports_with_seeds_and_real_voices_where_th
     assert "on par with it" in html and "land inside the interval in" in html and "Not measured" not in html
     assert "the annotated gender in 4 of 12 clips of women (33%) and 15 of 21 clips of men (71%); 19 of 33" in html
     assert "says nothing reliable about a real voice" in html  # women and men apart: a total can hide either
+    assert "offsets from the train-mean face is 0.30" in html and "20 30s, 13 60s" in html
+    assert ("Over the 3 trainings of make reproduce, the drawn face has the gender of 33-83% of the women "
+            "and 71-81% of the men, and the cosine is 0.10-0.30") in html
 
     # Both made with an earlier make run's models (another evaluation, or none recorded): neither is shown beside
     # this evaluation, in the report or the README, and each says how to measure these models.

@@ -167,7 +167,7 @@ def test_a_stage_stops_on_a_damaged_model_before_prefect_starts(tiny_models: Pat
 
 
 def test_real_voices_are_scored_against_the_annotated_gender(realdata: Path, tiny_models: Path, tmp_path: Path):
-    from s2f.evaluate.real import real_voice_gender
+    from s2f.evaluate.real import real_voice_gender, run_summary
     from s2f.evaluate.results import RealVoices
     from s2f.predict import Predictor
     from s2f.readme import real_voices_markdown
@@ -180,6 +180,10 @@ def test_real_voices_are_scored_against_the_annotated_gender(realdata: Path, tin
     assert result.clips == 4 and [s["clip"] for s in result.skipped] == ["hi.wav"]
     assert result.agree == sum(r["gender"] == r["predicted"] for r in result.rows)
     assert 0 <= result.interval[0] <= result.agreement <= result.interval[1] <= 1
+    assert -1 <= result.distinct <= 1 and sum(result.ages.values()) == 4
+    assert all(r["age"] in result.ages for r in result.rows)
+    summary = run_summary(result, "models")
+    assert summary.women[1] + summary.men[1] == 4 and summary.women[0] + summary.men[0] == result.agree
     result.source = "test"
     text = real_voices_markdown(result)
     assert f"; {result.agree} of 4 in all" in text and "trained on the synthetic corpus" in text

@@ -1,19 +1,25 @@
-"""The trained models on real voices: the predicted face's gender against an annotated one, per clip.
+"""The trained models on real voices: the drawn face's gender against an annotated one, per clip; how distinct
+the voices' faces are from each other; the ages the drawn faces look.
 
 Pure of files: takes a Predictor and (clip path, gender) pairs, returns counts. `scripts/real_voices.py` runs it
-on ../shared/realdata and writes reports/real_voices.json.
+on ../shared/realdata for make run's models and make reproduce's, and writes reports/real_voices.json.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+import torch
 from scipy.stats import binomtest
+
+from s2f.audio.spectrogram import spectrogram
 
 from s2f.config import PredictParams
 from s2f.errors import InputError
-from s2f.evaluate.results import RealVoices
+from s2f.evaluate.results import RealVoices, RealVoicesRun
 from s2f.predict import Predictor, read_speech, speech_window
 
 
@@ -24,20 +30,44 @@ def real_voice_gender(predictor: Predictor, clips: Sequence[tuple[str | Path, st
     p = p or PredictParams()
     if "gender" not in predictor.classifiers:
         raise InputError("the attribute classifiers have no gender classifier; run the evaluate stage first")
-    rows, skipped = [], []
+    rows, skipped, offsets = [], [], []
+    encoder = predictor.encoder
     for path, truth in clips:
         try:
             speech = speech_window(read_speech(path), p.seconds, p.min_seconds, p.silence_db)
         except InputError as err:
             skipped.append({"clip": Path(path).name, "reason": str(err)})
             continue
-        face = predictor.draw(predictor.feature(speech.samples))
-        guess = next(iter(predictor.attributes(face)["gender"]))
-        rows.append({"clip": Path(path).name, "gender": truth, "predicted": guess})
+        with torch.no_grad():
+            raw = encoder(torch.from_numpy(spectrogram(speech.samples))[None])
+            feature = encoder.for_decoder(raw)[0]
+        offsets.append((raw[0] - encoder.out_mean).numpy())
+        attributes = predictor.attributes(predictor.draw((feature / feature.norm()).numpy()))
+        rows.append({"clip": Path(path).name, "gender": truth, "predicted": next(iter(attributes["gender"])),
+                     "age": next(iter(attributes["age"])) if "age" in attributes else ""})
     hits = sum(r["gender"] == r["predicted"] for r in rows)
     interval = binomtest(hits, len(rows)).proportion_ci(0.95) if rows else None
     return RealVoices(trained_on=predictor.trained_on, clips=len(rows), agree=hits,
                       agreement=hits / len(rows) if rows else float("nan"),
                       interval=[interval.low, interval.high] if interval else None,
                       predicted_m=sum(r["predicted"] == "m" for r in rows),
-                      truth_m=sum(r["gender"] == "m" for r in rows), rows=rows, skipped=skipped)
+                      truth_m=sum(r["gender"] == "m" for r in rows), rows=rows, skipped=skipped,
+                      distinct=mean_pairwise_cosine(np.array(offsets)) if len(offsets) > 1 else None,
+                      ages=dict(sorted(Counter(r["age"] for r in rows if r["age"]).items())))
+
+
+def mean_pairwise_cosine(x: np.ndarray) -> float:
+    """Mean cosine over every pair of rows of `x`: how much the voices' predictions share one direction."""
+    unit = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    gram = unit @ unit.T
+    return float((gram.sum() - np.trace(gram)) / (len(x) * (len(x) - 1)))
+
+
+def run_summary(result: RealVoices, models: str) -> RealVoicesRun:
+    """One training's line in real_voices.json's `runs`."""
+    def counts(gender: str) -> list[int]:
+        rows = [r for r in result.rows if r["gender"] == gender]
+        return [sum(r["predicted"] == gender for r in rows), len(rows)]
+
+    return RealVoicesRun(models=models, women=counts("f"), men=counts("m"),
+                         distinct=float("nan") if result.distinct is None else result.distinct, ages=result.ages)

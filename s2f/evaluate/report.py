@@ -155,7 +155,8 @@ def run_in_intervals(results: EvaluationResults, seeds: SeedResults) -> str:
 
 def real_voices_text(real: RealVoices) -> str:
     """What the model does on real voices (reports/real_voices.json), in one paragraph of plain text: women and men
-    apart, since a model that draws one gender for everyone scores the share of that gender in total."""
+    apart, since a model that draws one gender for everyone scores the share of that gender in total; how distinct
+    the voices' faces are; and the same over make reproduce's trainings where they were scored."""
     lo, hi = real.interval or (float("nan"), float("nan"))
     note = (" The model was trained on the synthetic corpus, so this says nothing reliable about a real voice."
             if real.trained_on == "synth" else f" The model was trained on {real.trained_on} data.")
@@ -165,10 +166,26 @@ def real_voices_text(real: RealVoices) -> str:
         if rows:
             agree = sum(r["predicted"] == gender for r in rows)
             parts.append(f"{agree} of {len(rows)} clips of {name} ({100 * agree / len(rows):.0f}%)")
-    return (f"On real voices ({real.source}; {real.clips} with enough speech), the face the model draws "
+    text = (f"On real voices ({real.source}; {real.clips} with enough speech), the face the model draws "
             f"from each voice has the annotated gender in {' and '.join(parts)}; {real.agree} of {real.clips} in all "
             f"({100 * real.agreement:.0f}%, exact 95% interval {100 * lo:.0f}-{100 * hi:.0f}%; it drew a man's "
-            f"face for {real.predicted_m} clips).{note}")
+            f"face for {real.predicted_m} clips).")
+    if real.distinct is not None:
+        ages = ", ".join(f"{n} {decade}" for decade, n in real.ages.items())
+        text += (f" The voices' faces are {'nearly one face' if real.distinct > 0.5 else 'distinct'}: the mean "
+                 f"pairwise cosine of their predictions' offsets from the train-mean face is {real.distinct:.2f} "
+                 f"(1: one direction for all, 0: unrelated); the age classifier reads them as {ages}.")
+    if len(real.runs) > 1:
+        def spread(values: list[float], fmt: str) -> str:
+            return format(min(values), fmt) if min(values) == max(values) else \
+                f"{format(min(values), fmt)}-{format(max(values), fmt)}"
+
+        women = [100 * r.women[0] / r.women[1] for r in real.runs if r.women[1]]
+        men = [100 * r.men[0] / r.men[1] for r in real.runs if r.men[1]]
+        text += (f" Over the {len(real.runs)} trainings of make reproduce, the drawn face has the gender of "
+                 f"{spread(women, '.0f')}% of the women and {spread(men, '.0f')}% of the men, and the cosine is "
+                 f"{spread([r.distinct for r in real.runs], '.2f')}.")
+    return text + note
 
 
 def attribute_table(results: EvaluationResults) -> pd.DataFrame:

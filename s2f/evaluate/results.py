@@ -152,6 +152,16 @@ class ReportData(_Schema):
         return _validated(cls, path, REMAKE)
 
 
+class RealVoicesRun(_Schema):
+    """One training's models on the real clips: what make run's models and each of make reproduce's runs did."""
+
+    models: str  # the folder of models scored
+    women: list[int]  # [clips whose drawn face is a woman's, clips of women]
+    men: list[int]  # [clips whose drawn face is a man's, clips of men]
+    distinct: float  # mean pairwise cosine of (prediction - train-mean face): 1 one face for all, ~0 each its own
+    ages: dict[str, int]  # the age classifier's decade of each drawn face -> clips
+
+
 class RealVoices(BaseModel):
     """reports/real_voices.json: the trained models on real voices (s2f.evaluate.real; scripts/real_voices.py
     writes it after `make run`, the README block, `s2f results` and the app read it)."""
@@ -168,6 +178,9 @@ class RealVoices(BaseModel):
     rows: list[dict[str, str]]  # clip, gender, predicted
     skipped: list[dict[str, str]]  # clip, reason
     source: str = ""  # which clips: "<folder>/manifest.csv: N clips of M people"
+    distinct: float | None = None  # make run's models: as RealVoicesRun.distinct
+    ages: dict[str, int] = {}  # make run's models: as RealVoicesRun.ages
+    runs: list[RealVoicesRun] = []  # make run's models first, then make reproduce's runs where they exist
     evaluation: str = ""  # fingerprint of the metrics.json beside it then (the same make run's models); "": none
 
     def to_json(self) -> str:
