@@ -44,7 +44,7 @@ def test_the_same_seed_draws_the_same_effects_and_another_seed_others(spec):
 def test_band_limits_remove_what_a_telephone_or_low_pass_cuts(spec):
     x = to_complex(spec)[0]
     for seed in range(6):
-        y = aug.band(x, torch.Generator().manual_seed(seed))
+        y = x * aug.band(torch.Generator().manual_seed(seed))
         kept = _power(y).sum(0) / _power(x).sum(0).clamp(min=1e-12)
         assert kept[FREQS > 7200].max() == 0  # every choice cuts above 7.2 kHz
         assert kept[(FREQS > 500) & (FREQS < 3200)].min() > 0.99  # and keeps the telephone band
@@ -88,3 +88,15 @@ def test_the_level_normalised_input_ignores_the_recordings_gain(spec):
     assert torch.allclose(level_log_power(louder), level_log_power(spec), atol=1e-4)
     assert not torch.allclose(log_power(louder), log_power(spec), atol=1)
     assert level_log_power(spec).min() >= np.log(1e-4) - 1e-4  # floored 40 dB below the clip's mean bin power
+
+
+def test_microphone_band_and_level_alone_are_one_fixed_gain_per_frequency(spec):
+    """Without reverb, noise or codec the parts are scaled in place: each bin's power changes by one factor over
+    the whole clip (a linear filter), as the same gains in the complex domain would."""
+    out = augment(spec, Augmentation(eq=1, band=1, level_db=6), seed=4)
+    before, after = _power(to_complex(spec))[0], _power(to_complex(out))[0]
+    voiced = before > 1e-2
+    ratio = torch.where(voiced, after / before.clamp(min=1e-12), torch.nan)
+    per_bin = torch.nanmedian(ratio, 0).values
+    close = torch.isclose(ratio, per_bin.expand_as(ratio), rtol=1e-3, atol=1e-9) | ~voiced
+    assert close.all() and per_bin[FREQS > 7200].nan_to_num(0).max() == 0

@@ -80,13 +80,13 @@ def reverb(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return torch.fft.ifft(torch.fft.fft(x, n=n, dim=0) * torch.fft.fft(kernel, n=n, dim=0), dim=0)[: x.shape[0]]
 
 
-def eq(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    """A smooth gain curve: a tilt of up to +-6 dB across the band plus three random ripples of up to +-4 dB."""
+def eq(g: torch.Generator) -> torch.Tensor:
+    """A smooth gain curve (per bin): a tilt of up to +-6 dB across the band plus three ripples of up to +-4 dB."""
     f = FREQS / FREQS[-1]
     gain_db = _uniform(g, -6, 6) * (f - 0.5)
     for _ in range(3):
         gain_db = gain_db + _uniform(g, -4, 4) * torch.cos(2 * math.pi * (_uniform(g, 0.3, 3) * f + _uniform(g, 0, 1)))
-    return x * 10 ** (gain_db / 20)
+    return 10 ** (gain_db / 20)
 
 
 def noise(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -105,11 +105,11 @@ def _passband(low: float, high: float) -> torch.Tensor:
     return ((FREQS - low) / 200 + 1).clamp(0, 1) * ((high - FREQS) / 200 + 1).clamp(0, 1)
 
 
-def band(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    """Telephone band (300-3400 Hz) half the time, else a low-pass at 4, 5.5 or 7 kHz."""
+def band(g: torch.Generator) -> torch.Tensor:
+    """A gain per bin: the telephone band (300-3400 Hz) half the time, else a low-pass at 4, 5.5 or 7 kHz."""
     if float(_uniform(g, 0, 1)) < 0.5:
-        return x * _passband(*TELEPHONE)
-    return x * _passband(0.0, LOWPASS_HZ[int(torch.randint(len(LOWPASS_HZ), (1,), generator=g))])
+        return _passband(*TELEPHONE)
+    return _passband(0.0, LOWPASS_HZ[int(torch.randint(len(LOWPASS_HZ), (1,), generator=g))])
 
 
 def codec(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -123,18 +123,25 @@ def codec(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
 
 def augment(spec: torch.Tensor, a: Augmentation, seed: int) -> torch.Tensor:
     """A (batch, 2, frames, freq) batch with each example's effects drawn from a generator seeded by `seed` + its
-    index; the order is a recording's: room, microphone, background, channel, gain."""
+    index; the order is a recording's: room, microphone, background, channel, gain. The gains (microphone, band,
+    level) scale the stored parts directly (a positive gain g on a bin is g^0.3 on its compressed parts); only the
+    examples that get reverb, noise or the codec are taken to the complex STFT and back."""
     if not a.active:
         return spec
-    x = to_complex(spec.float())
-    out = []
-    for i in range(len(x)):
+    out = spec.float().clone()
+    for i in range(len(spec)):
         g = torch.Generator().manual_seed(seed * 1009 + i)
-        y = x[i]
-        for prob, effect in ((a.reverb, reverb), (a.eq, eq), (a.noise, noise), (a.band, band), (a.codec, codec)):
-            if float(_uniform(g, 0, 1)) < prob:
-                y = effect(y, g)
-        if a.level_db:
-            y = y * 10 ** (float(_uniform(g, -a.level_db, a.level_db)) / 20)
-        out.append(y)
-    return to_parts(torch.stack(out)).to(spec.dtype)
+        on = {name: float(_uniform(g, 0, 1)) < prob for name, prob in
+              (("reverb", a.reverb), ("eq", a.eq), ("noise", a.noise), ("band", a.band), ("codec", a.codec))}
+        mic = eq(g) if on["eq"] else torch.ones(len(FREQS))
+        channel = band(g) if on["band"] else torch.ones(len(FREQS))
+        level = 10 ** (float(_uniform(g, -a.level_db, a.level_db)) / 20) if a.level_db else 1.0
+        if not (on["reverb"] or on["noise"] or on["codec"]):
+            out[i] = out[i] * (mic * channel * level) ** POWER
+            continue
+        y = to_complex(out[i:i + 1])[0]
+        y = reverb(y, g) if on["reverb"] else y
+        y = noise(y * mic, g) if on["noise"] else y * mic
+        y = codec(y * channel, g) if on["codec"] else y * channel
+        out[i] = to_parts((y * level)[None])[0]
+    return out.to(spec.dtype)
