@@ -33,7 +33,9 @@ FESTIVAL_VOICES = {"f": "cmu_us_slt_arctic_hts", "m": "kal_diphone"}
 FESTIVAL_SHARE = 0.25
 # Median F0 of adult speech, Hz (keyed by `female`): men ~85-180, women ~165-255 (docs/data.md, "Voices").
 F0_MEDIAN = {False: 115.0, True: 205.0}
-F0_LOG_SD = {False: 0.14, True: 0.1}
+F0_SIZE = {False: 0.2, True: 0.15}  # log F0 per unit of face size (z) above the gender's average
+F0_NOISE = {False: 0.09, True: 0.06}  # the rest of log F0's spread (total sd ~0.125 for men, ~0.095 for women)
+SIZE_Z_SHIFT = 0.55  # men's mean face size (z) above the middle, women's below
 F0_RANGE = {False: (75.0, 200.0), True: (130.0, 300.0)}
 
 
@@ -120,13 +122,15 @@ def sample_speaker(seed: int, index: int) -> Speaker:
         pool = SHARED_VARIANTS if rng.random() < SHARED_SHARE else (FEMALE_VARIANTS if female else MALE_VARIANTS)
         variant = pool[int(rng.integers(0, len(pool)))]
     size_z = ((face_width - 0.215) / 0.02 + (face_height - 0.295) / 0.02) / 2
-    # F0: log-normal around each gender's adult median; a bigger face (larger larynx) lowers it, and with age women's
-    # falls while men's rises a little after midlife.
+    # F0: log-normal around each gender's adult median. A bigger face than the gender's average (a larger larynx)
+    # lowers it, and with age women's falls while men's rises a little after midlife; these explain about half of
+    # its spread, so that pitch tells the face as well as cover the range of real voices.
+    own_size = size_z - (-SIZE_Z_SHIFT if female else SIZE_Z_SHIFT)
     age_shift = -0.0025 * (age - 45) if female else 0.002 * max(age - 45, 0)
-    log_f0 = np.log(F0_MEDIAN[female]) + F0_LOG_SD[female] * rng.normal() - 0.08 * size_z + age_shift
+    log_f0 = np.log(F0_MEDIAN[female]) - F0_SIZE[female] * own_size + age_shift + F0_NOISE[female] * rng.normal()
     f0 = float(np.clip(np.exp(log_f0), *F0_RANGE[female]))
     f0_span = float(rng.uniform(1.25, 1.7))  # intonation: the highest pitch over the lowest
-    speed = 175 - 1.1 * (age - 45) + rng.normal(0, 14)
+    speed = 175 - 1.1 * (age - 45) + rng.normal(0, 8)
     # Formants: a longer vocal tract lowers them all, spread lips raise F2 and F3, a wider nose adds nasal resonance.
     formant_scale = 100 - 4 * size_z + rng.normal(0, 1.5)
     f2_scale = 100 + 5 * (mouth_width - 0.43) / 0.052 + rng.normal(0, 1.5)
