@@ -4,7 +4,8 @@
 
 For each preset: forward GFLOPs per 6 s clip (the preset's own input length too), training samples per second
 (forward, the default loss against 600 train faces, backward, Adam step; median over runs of `--steps` timed steps
-after one warm-up) and peak RSS of a fresh process doing it. Runs on random inputs of the right shape: the data
+after one warm-up) and peak RSS of a fresh process doing it; the cpu preset also with the default acoustic
+augmentation (voice_model.augment) drawn for every batch, which is what train_voice runs. Runs on random inputs of the right shape: the data
 path is measured by bench/preprocess.py and the training logs.
 """
 
@@ -40,6 +41,11 @@ def child(kind: str, steps: int, batch: int) -> None:
         def step_loss() -> torch.Tensor:
             return (model(x) - target).abs().mean()
     else:
+        from s2f.config import VoiceModelParams
+        from s2f.models.augment import Augmentation, augment
+
+        variety = Augmentation(**VoiceModelParams().augment.model_dump()) if kind == "cpu+augment" else Augmentation()
+        kind = kind.removesuffix("+augment")
         cfg = EncoderConfig(**VOICE_PRESETS[kind])
         model = VoiceEncoder(cfg)
         gflops = forward_gflops(model, torch.randn(1, 2, 598, 257))
@@ -49,7 +55,9 @@ def child(kind: str, steps: int, batch: int) -> None:
         targets = VoiceTargets(faces, torch.full((128,), 0.02))
 
         def step_loss() -> torch.Tensor:
-            return voice_loss(model(x), faces[speaker], speaker, targets, VoiceLossWeights())["loss"]
+            step_loss.n = getattr(step_loss, "n", 0) + 1
+            inputs = augment(x, variety, step_loss.n)
+            return voice_loss(model(inputs), faces[speaker], speaker, targets, VoiceLossWeights())["loss"]
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     times = []
@@ -84,7 +92,7 @@ def main() -> None:
           f"{args.paper_steps} steps at batch {args.paper_batch}), CPU, {torch_threads()} threads")
     print("| model | params (M) | forward GFLOP per 6 s clip | forward GFLOP at its input | train samples/s | "
           "peak MB |\n|---|---|---|---|---|---|")
-    for kind in ("cpu", "paper", "decoder"):
+    for kind in ("cpu", "cpu+augment", "paper", "decoder"):
         runs = []
         steps, batch = (args.paper_steps, args.paper_batch) if kind == "paper" else (args.steps, args.batch)
         for _ in range(args.runs):
@@ -92,7 +100,8 @@ def main() -> None:
                                   capture_output=True, text=True, check=True)
             runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-        name = {"cpu": "voice encoder, cpu preset", "paper": "voice encoder, paper preset",
+        name = {"cpu": "voice encoder, cpu preset", "cpu+augment": "voice encoder, cpu preset, default augmentation",
+                "paper": "voice encoder, paper preset",
                 "decoder": "face decoder (64 px)"}[kind]
         six = "-" if kind == "decoder" else f"{med['gflops_6s']:.2f}"
         print(f"| {name} | {med['params_m']:.2f} | {six} | {med['gflops_input']:.2f} | {med['samples_per_s']:.2f} | "

@@ -216,19 +216,20 @@ VOICE_PRESETS: dict[str, dict[str, Any]] = {
 
 class AugmentParams(_Section):
     """Acoustic variety in voice training (s2f/models/augment.py): per training example, the probability of each
-    effect, drawn anew every epoch from the training seed; all 0 trains on the clean spectrograms."""
+    effect, drawn anew every epoch from the training seed; all 0 trains on the clean spectrograms. The defaults were
+    chosen on the real dev clips (docs/evaluation.md, "Real voices: what each choice did")."""
 
-    reverb: float = Field(0.0, ge=0.0, le=1.0)
+    reverb: float = Field(0.5, ge=0.0, le=1.0)
     """A room's diffuse reverberation (RT60 0.2-1.0 s, direct-to-reverberant ratio 0-15 dB)."""
-    eq: float = Field(0.0, ge=0.0, le=1.0)
+    eq: float = Field(0.5, ge=0.0, le=1.0)
     """A microphone's colouring: a smooth random gain curve over frequency (a tilt and ripples of a few dB)."""
-    noise: float = Field(0.0, ge=0.0, le=1.0)
+    noise: float = Field(0.5, ge=0.0, le=1.0)
     """Stationary background noise, white to brown, at 0-30 dB SNR."""
-    band: float = Field(0.0, ge=0.0, le=1.0)
+    band: float = Field(0.3, ge=0.0, le=1.0)
     """Band-limiting: 8 kHz telephone speech (300-3400 Hz) or a 4-7 kHz low-pass."""
-    codec: float = Field(0.0, ge=0.0, le=1.0)
+    codec: float = Field(0.3, ge=0.0, le=1.0)
     """A lossy codec at a low bitrate: quiet bins dropped, the rest quantised, a 4-7 kHz band."""
-    level_db: float = Field(0.0, ge=0.0, le=60.0)
+    level_db: float = Field(10.0, ge=0.0, le=60.0)
     """The recording's gain, drawn uniformly within +-this many dB."""
 
 
@@ -264,7 +265,7 @@ class VoiceModelParams(_Section):
     """DataLoader workers."""
     shuffle_buffer: int = Field(64, ge=1)
     """Spectrograms held for shuffling when a split is streamed (memory stays bounded)."""
-    input_norm: Literal["none", "level", "utterance"] = "none"
+    input_norm: Literal["none", "level", "utterance"] = "level"
     """`cpu` preset: how each clip's log power is normalised before the network: not at all (a fixed floor of
     1e-5 on every bin's power), by its level (power over the clip's mean, floored 40 dB below it: the recording's gain
     and a quiet noise floor change nothing), or by each frequency's mean over the clip (cepstral mean

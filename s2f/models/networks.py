@@ -225,6 +225,13 @@ class VoiceEncoder(nn.Module):
         self.head[-1].weight.mul_(scale)
         self.head[-1].bias.zero_()
 
+    @torch.no_grad()
+    def recentre(self, mean_prediction: torch.Tensor) -> None:
+        """Move every prediction by the same vector so that `mean_prediction` (the mean over the train clips) lands
+        on the train-mean face. InfoNCE ranks cosines to faces that share a large common part, so it leaves the
+        predictions' common offset free, and training ends with every voice's face moved one way from the mean."""
+        self.head[-1].bias.sub_((mean_prediction - self.out_mean) / self.out_scale)
+
     def forward(self, spec: torch.Tensor) -> torch.Tensor:
         return self.out_mean + self.out_scale * self.head(self.trunk(spec))
 

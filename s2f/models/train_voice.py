@@ -6,7 +6,8 @@ default; Speech2Face's terms are there too, the distillation teacher (a face cla
 only when its weight is above 0. After every epoch the val loss is measured (InfoNCE among the val speakers'
 faces, so it tracks retrieval) and a checkpoint written; the epoch with the lowest val loss is kept, and training
 stops after `patience` epochs without a better one. A rerun with the same params, data and decoder continues
-from the checkpoint. At the end the kept encoder gets its spread factor for drawing (s2f/models/spread.py) and
+from the checkpoint. At the end the kept encoder is recentred (its mean prediction over the train clips moved onto
+the train-mean face: VoiceEncoder.recentre), then gets its spread factor for drawing (s2f/models/spread.py) and
 its val retrieval scores (the same metrics as the evaluation's, on val speakers).
 """
 
@@ -129,6 +130,11 @@ class VoiceTrainer:
         """The val clips, each its first `frames` (None: whole)."""
         rows = {c: i for i, c in enumerate(self.data.val.ids)}
         return SpectrogramStream(self.data.spectrograms, rows, "val", frames, False, records=self.data.val_records)
+
+    def train_stream(self) -> SpectrogramStream:
+        """The train clips, each whole, in order (no crops, no augmentation): what recentring averages over."""
+        rows = {c: i for i, c in enumerate(self.data.train.ids)}
+        return SpectrogramStream(self.data.spectrograms, rows, "train", None, False, records=self.data.train_records)
 
     def loader(self, dataset: SpectrogramStream) -> DataLoader:
         return DataLoader(dataset, batch_size=self.p.batch_size, num_workers=self.p.workers)
@@ -258,6 +264,8 @@ def train_voice_encoder(p: VoiceModelParams, fc: nn.Linear, data: VoiceData, dat
         if on_epoch:
             on_epoch(epoch, metrics)
     trainer.model.load_state_dict(best)
+    train_predictions, _, _ = trainer.predict(trainer.train_stream())
+    trainer.model.recentre(torch.from_numpy(train_predictions.mean(0)).to(trainer.device))
     metrics = trainer.evaluate()
     metrics.update({"best_val_loss": state["best_loss"], "first_epoch_val_loss": state["first_val_loss"],
                     "best_epoch": state["best_epoch"] + 1, "epochs_run": state["epochs_run"]})
