@@ -316,6 +316,14 @@ def test_trained_encoder_draws_as_spread_as_train_faces_and_reports_val_retrieva
     assert {"val_R@1_1s", "val_R@10_1s", "val_contrastive", "val_standardized_l2"} <= set(metrics)
     assert len(set(val_speakers)) == 1 and "val_1:2_2s" not in metrics  # no impostor: no 1:2 score, not a NaN
     assert metrics["best_epoch"] in (1, 2) and metrics["val_loss"] == pytest.approx(metrics["best_val_loss"])
+    # recentred: its predictions over the whole train clips average to the train-mean face
+    train_ids, _, _ = load_features(tiny_processed / "face_features", "train")
+    train_stream = SpectrogramStream(tiny_processed / "spectrograms", {c: i for i, c in enumerate(train_ids)}, "train",
+                                     None, train=False)
+    with torch.no_grad():
+        train_pred = torch.cat([encoder(spec[None]) for spec, _ in train_stream]).numpy()
+    offset = np.linalg.norm(train_pred.mean(0) - mean)
+    assert offset < 1e-2 * np.linalg.norm(train_pred - mean, axis=1).mean()  # float32 arithmetic
 
 
 def test_the_distillation_teacher_is_fitted_only_when_its_term_counts(tiny_processed: Path, tmp_path: Path,
