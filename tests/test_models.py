@@ -315,7 +315,8 @@ def test_trained_encoder_draws_as_spread_as_train_faces_and_reports_val_retrieva
     assert metrics["val_R@10_2s"] == 100.0  # fewer than 10 val speakers
     assert {"val_R@1_1s", "val_R@10_1s", "val_contrastive", "val_standardized_l2"} <= set(metrics)
     assert len(set(val_speakers)) == 1 and "val_1:2_2s" not in metrics  # no impostor: no 1:2 score, not a NaN
-    assert metrics["best_epoch"] in (1, 2) and metrics["val_loss"] == pytest.approx(metrics["best_val_loss"])
+    # val_loss is the shipped encoder's, after recentring; best_val_loss the kept epoch's, before it
+    assert metrics["best_epoch"] in (1, 2) and metrics["val_loss"] == pytest.approx(metrics["best_val_loss"], rel=0.05)
     # recentred: its predictions over the whole train clips average to the train-mean face
     train_ids, _, _ = load_features(tiny_processed / "face_features", "train")
     train_stream = SpectrogramStream(tiny_processed / "spectrograms", {c: i for i, c in enumerate(train_ids)}, "train",
