@@ -5,8 +5,8 @@
 For each preset: forward GFLOPs per 6 s clip (the preset's own input length too), training samples per second
 (forward, the default loss against 600 train faces, backward, Adam step; median over runs of `--steps` timed steps
 after one warm-up) and peak RSS of a fresh process doing it; the cpu preset also with the default acoustic
-augmentation (voice_model.augment) drawn for every batch, which is what train_voice runs. Runs on random inputs of the right shape: the data
-path is measured by bench/preprocess.py and the training logs.
+augmentation (voice_model.augment) drawn for every batch, which is what train_voice runs. Runs on random inputs
+of the right shape: the data path is measured by bench/preprocess.py and the training logs.
 """
 
 from __future__ import annotations

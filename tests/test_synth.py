@@ -15,8 +15,15 @@ from mediapipe.tasks.python import BaseOptions, vision
 from s2f.blazeface import MODEL_SHA256, model_path
 from s2f.hashing import sha256_file
 from s2f.media import decode_audio, decode_frames, probe
-from s2f.synth.attributes import (ACCENTS, F0_MEDIAN, FEMALE_VARIANTS, FESTIVAL_VOICES, MALE_VARIANTS,
-                                  SHARED_VARIANTS, sample_speaker)
+from s2f.synth.attributes import (
+    ACCENTS,
+    F0_MEDIAN,
+    FEMALE_VARIANTS,
+    FESTIVAL_VOICES,
+    MALE_VARIANTS,
+    SHARED_VARIANTS,
+    sample_speaker,
+)
 from s2f.synth.corpus import plan_corpus, render_clip
 from s2f.synth.face import FaceRenderer
 from s2f.synth.voice import RATE, espeak, festival_scale, loudness_envelope, say
@@ -140,7 +147,8 @@ def test_corpus_layout_meta_and_attributes(tiny_corpus: Path, tiny_clips: list[P
     assert rows[0].startswith("id00000 ,n000000 ,") and len(rows) == TINY.speakers
     attrs = read_dataset(tiny_corpus / "attributes.parquet")
     assert list(attrs.speaker_id) == [f"id{i:05d}" for i in range(TINY.speakers)]
-    assert {"gender", "age", "accent_group", "jaw", "skin_tone", "beard", "glasses", "engine", "f0"} <= set(attrs.columns)
+    assert {"gender", "age", "accent_group", "jaw", "skin_tone", "beard", "glasses", "engine", "f0"} <= set(
+        attrs.columns)
     assert read_meta(tiny_corpus / "attributes.parquet")["params"]["seed"] == TINY.seed
     info = probe(tiny_clips[0])
     video, audio = info["streams"][0], info["streams"][1]

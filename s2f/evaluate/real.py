@@ -16,7 +16,6 @@ import torch
 from scipy.stats import binomtest
 
 from s2f.audio.spectrogram import spectrogram
-
 from s2f.config import PredictParams
 from s2f.errors import InputError
 from s2f.evaluate.results import RealVoices, RealVoicesRun

@@ -154,15 +154,17 @@ def festival_script(texts: list[str], speaker: Speaker, out: Path) -> str:
     scale = festival_scale(speaker)
     if speaker.variant == "kal_diphone":
         mean = speaker.f0 / scale  # resampling by `scale` then moves it to f0
+        std = mean * (speaker.f0_span - 1) * 0.4
         setup = [
             "(voice_kal_diphone)",
-            f"(set! int_lr_params '((target_f0_mean {mean:.1f}) (target_f0_std {mean * (speaker.f0_span - 1) * 0.4:.1f})"
+            f"(set! int_lr_params '((target_f0_mean {mean:.1f}) (target_f0_std {std:.1f})"
             " (model_f0_mean 170) (model_f0_std 34)))",
             f"(Parameter.set 'Duration_Stretch {175 / speaker.speed * scale:.3f})",
         ]
     else:
+        rate = speaker.speed / 175 / scale  # HTS's speed: resampling by `scale` then multiplies it by scale
         setup = [f"(voice_{speaker.variant})",
-                 f"(set! hts_engine_params (append hts_engine_params (list (list \"-r\" {speaker.speed / 175 / scale:.3f}))))"]
+                 f"(set! hts_engine_params (append hts_engine_params (list (list \"-r\" {rate:.3f}))))"]
     says = [f'(set! utt (Utterance Text "{text}"))(utt.synth utt)(utt.save.wave utt "{out / f"{i}.wav"}" \'riff)'
             for i, text in enumerate(texts)]
     return "\n".join(setup + says) + "\n"
@@ -210,7 +212,7 @@ def speech_track(speaker: Speaker, seconds: float, rng: np.random.Generator) -> 
     order = [pool[i] for i in rng.permutation(len(pool))]
     chunks: list[np.ndarray] = [np.zeros(int(LEAD_S * RATE), np.float32)]
     said: list[str] = []
-    for text, samples in zip(order, say(speaker, order)):
+    for text, samples in zip(order, say(speaker, order), strict=False):
         chunks += [samples, np.zeros(int(GAP_S * RATE), np.float32)]
         said.append(text)
         if sum(len(c) for c in chunks) >= seconds * RATE:
