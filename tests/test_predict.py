@@ -182,7 +182,7 @@ def test_real_voices_are_scored_against_the_annotated_gender(realdata: Path, tin
     assert 0 <= result.interval[0] <= result.agreement <= result.interval[1] <= 1
     assert -1 <= result.distinct <= 1
     assert sum(result.ages.values()) == (4 if "age" in predictor.classifiers else 0)  # the tiny models: gender only
-    assert all(r["age"] in result.ages for r in result.rows)
+    assert all(r["age"] in result.ages for r in result.rows if r["age"])
     summary = run_summary(result, "models")
     assert summary.women[1] + summary.men[1] == 4 and summary.women[0] + summary.men[0] == result.agree
     result.source = "test"
