@@ -345,9 +345,15 @@ def _repro(args: argparse.Namespace) -> int:
         to_run = True
     if to_run:  # a run with nothing to do starts no server
         _shared_server()
+    # dvc and its stages start with Ctrl-C's default even where this process was started with it ignored (an
+    # ignored signal stays ignored across exec, down to the stage's shell and its commands)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     repro = subprocess.Popen(dvc_command.command(["repro", *args.targets]), env=dvc_command.env())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is dvc's and its stage's to handle: wait for them
-    code = repro.wait()
+    try:
+        code = repro.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     return 128 - code if code < 0 else code  # a signal's death as a shell reports it
 
 

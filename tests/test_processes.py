@@ -223,8 +223,11 @@ def test_repro_gives_every_stage_one_server_and_ctrl_c_leaves_nothing_running(tm
     env = {**_stage_env(tmp_path, None), "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
            "DVC_NO_ANALYTICS": "1"}
     subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=tmp_path, env=env, check=True)
+    # Started with Ctrl-C ignored, as a test runner's worker may be: an ignored signal stays ignored across exec, and
+    # before s2f repro gave dvc Ctrl-C's default, the stage's `sleep` ignored it too and the run never ended.
     repro = subprocess.Popen([os.path.join(bin_dir, "s2f"), "repro", "two"], cwd=tmp_path, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         deadline = time.monotonic() + 120
         while not (tmp_path / "two.started").is_file() or not (tmp_path / "two.started").read_text():
