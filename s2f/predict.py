@@ -89,9 +89,15 @@ class Predictor:
         self.dlib = threading.Lock()  # dlib's networks keep state while they run: one thread at a time uses them
 
     @torch.no_grad()
-    def feature(self, samples: np.ndarray) -> np.ndarray:
-        """The face feature to draw for a recording: the encoder's prediction, widened by its spread."""
-        feat = self.encoder.for_decoder(self.encoder(torch.from_numpy(spectrogram(samples))[None]))[0]
+    def prediction(self, samples: np.ndarray) -> torch.Tensor:
+        """The encoder's (1, dim) prediction for a recording, as retrieval ranks it."""
+        return self.encoder(torch.from_numpy(spectrogram(samples))[None])
+
+    @torch.no_grad()
+    def feature(self, samples: np.ndarray, prediction: torch.Tensor | None = None) -> np.ndarray:
+        """The face feature to draw for a recording (or for its `prediction`, already made): the encoder's
+        prediction, widened by its spread."""
+        feat = self.encoder.for_decoder(self.prediction(samples) if prediction is None else prediction)[0]
         return (feat / feat.norm()).numpy()
 
     def draw(self, feature: np.ndarray) -> np.ndarray:

@@ -12,10 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 from scipy.stats import binomtest
 
-from s2f.audio.spectrogram import spectrogram
 from s2f.config import PredictParams
 from s2f.errors import InputError
 from s2f.evaluate.results import RealVoices, RealVoicesRun
@@ -30,18 +28,15 @@ def real_voice_gender(predictor: Predictor, clips: Sequence[tuple[str | Path, st
     if "gender" not in predictor.classifiers:
         raise InputError("the attribute classifiers have no gender classifier; run the evaluate stage first")
     rows, skipped, offsets = [], [], []
-    encoder = predictor.encoder
     for path, truth in clips:
         try:
             speech = speech_window(read_speech(path), p.seconds, p.min_seconds, p.silence_db)
         except InputError as err:
             skipped.append({"clip": Path(path).name, "reason": str(err)})
             continue
-        with torch.no_grad():
-            raw = encoder(torch.from_numpy(spectrogram(speech.samples))[None])
-            feature = encoder.for_decoder(raw)[0]
-        offsets.append((raw[0] - encoder.out_mean).numpy())
-        attributes = predictor.attributes(predictor.draw((feature / feature.norm()).numpy()))
+        raw = predictor.prediction(speech.samples)
+        offsets.append((raw[0] - predictor.encoder.out_mean).numpy())
+        attributes = predictor.attributes(predictor.draw(predictor.feature(speech.samples, raw)))
         rows.append({"clip": Path(path).name, "gender": truth, "predicted": next(iter(attributes["gender"])),
                      "age": next(iter(attributes["age"])) if "age" in attributes else ""})
     hits = sum(r["gender"] == r["predicted"] for r in rows)

@@ -121,20 +121,18 @@ class VoiceTrainer:
         self.model.to(self.device)
         self.train_set = SpectrogramStream(data.spectrograms, {c: i for i, c in enumerate(train.ids)}, "train",
                                            self.cfg.frames, True, p.seed, p.shuffle_buffer, data.train_records)
-        self.val_set = self.val_stream(self.cfg.frames)
+        self.val_set = self.in_order("val", self.cfg.frames)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
         self.sched = (torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=p.epochs)
                       if p.lr_schedule == "cosine" else torch.optim.lr_scheduler.ExponentialLR(self.opt, p.lr_decay))
 
-    def val_stream(self, frames: int | None) -> SpectrogramStream:
-        """The val clips, each its first `frames` (None: whole)."""
-        rows = {c: i for i, c in enumerate(self.data.val.ids)}
-        return SpectrogramStream(self.data.spectrograms, rows, "val", frames, False, records=self.data.val_records)
-
-    def train_stream(self) -> SpectrogramStream:
-        """The train clips, each whole, in order (no crops, no augmentation): what recentring averages over."""
-        rows = {c: i for i, c in enumerate(self.data.train.ids)}
-        return SpectrogramStream(self.data.spectrograms, rows, "train", None, False, records=self.data.train_records)
+    def in_order(self, split: str, frames: int | None) -> SpectrogramStream:
+        """A split's clips in order, each its first `frames` (None: whole), unaugmented: val scoring, and the train
+        clips that recentring averages over."""
+        part = self.data.val if split == "val" else self.data.train
+        records = self.data.val_records if split == "val" else self.data.train_records
+        rows = {c: i for i, c in enumerate(part.ids)}
+        return SpectrogramStream(self.data.spectrograms, rows, split, frames, False, records=records)
 
     def loader(self, dataset: SpectrogramStream) -> DataLoader:
         return DataLoader(dataset, batch_size=self.p.batch_size, num_workers=self.p.workers)
@@ -192,7 +190,7 @@ class VoiceTrainer:
         faces = self.val_faces.faces.cpu().numpy()
         names = sorted(set(self.val_faces.speakers))
         for frames in (self.cfg.frames, None):
-            pred, rows, length = self.predict(self.val_stream(frames))
+            pred, rows, length = self.predict(self.in_order("val", frames))
             speakers = [self.val_faces.speakers[r] for r in rows]
             label = seconds_label(length)
             hits = m.query_hits(m.normalize(pred), speakers, faces, names, POOL, "cosine", ROUNDS, self.p.seed, (1, 10))
@@ -264,7 +262,7 @@ def train_voice_encoder(p: VoiceModelParams, fc: nn.Linear, data: VoiceData, dat
         if on_epoch:
             on_epoch(epoch, metrics)
     trainer.model.load_state_dict(best)
-    train_predictions, _, _ = trainer.predict(trainer.train_stream())
+    train_predictions, _, _ = trainer.predict(trainer.in_order("train", None))
     trainer.model.recentre(torch.from_numpy(train_predictions.mean(0)).to(trainer.device))
     metrics = trainer.evaluate()
     metrics.update({"best_val_loss": state["best_loss"], "first_epoch_val_loss": state["first_val_loss"],
