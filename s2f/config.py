@@ -453,13 +453,37 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     return sorted(model.model_fields)
 
 
+# Keys that held paths before the `paths:` catalog named every dataset once: section.key -> where it lives now.
+MOVED_TO_PATHS = {
+    "synth.out": "paths.synth",
+    "ingest.root": "paths.videos", "ingest.csv": "paths.videos_csv",
+    "ingest.out": "paths.clips and paths.clips_rejects",
+    "faces.clips": "paths.clips", "faces.out": "paths.faces, paths.face_features and paths.faces_rejects",
+    "audio.clips": "paths.clips", "audio.out": "paths.spectrograms and paths.audio_rejects",
+    "face_model.faces": "paths.face_features", "face_model.out": "paths.face_decoder",
+    "face_model.reports": "paths.train_face_reports",
+    "voice_model.spectrograms": "paths.spectrograms", "voice_model.features": "paths.face_features",
+    "voice_model.decoder": "paths.face_decoder", "voice_model.out": "paths.voice_encoder",
+    "voice_model.reports": "paths.train_voice_reports", "voice_model.checkpoints": "paths.checkpoints",
+    "evaluate.attributes": "paths.attributes", "evaluate.clips": "paths.clips", "evaluate.faces": "paths.faces",
+    "evaluate.features": "paths.face_features", "evaluate.spectrograms": "paths.spectrograms",
+    "evaluate.encoder": "paths.voice_encoder", "evaluate.decoder": "paths.face_decoder",
+    "evaluate.classifiers": "paths.classifiers", "evaluate.out": "paths.reports",
+    "predict.encoder": "paths.voice_encoder", "predict.decoder": "paths.face_decoder",
+    "predict.classifiers": "paths.classifiers",
+    "app.report": "paths.reports (report.html in it)", "app.metrics": "paths.reports (metrics.json in it)",
+}
+
+
 def _describe(err: ValidationError, origin: str) -> str:
     """One line per bad key (a single bad key: one line in all), naming the file, the key and what is allowed."""
     lines = []
     for e in err.errors():
         loc = tuple(p for p in e["loc"])
         key = ".".join(str(p) for p in loc) or "(top level)"
-        if e["type"] == "extra_forbidden":
+        if e["type"] == "extra_forbidden" and key in MOVED_TO_PATHS:
+            lines.append(f"{key}: moved to {MOVED_TO_PATHS[key]} (the paths: section names every dataset once)")
+        elif e["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown key; allowed here: {', '.join(_allowed_keys(loc))}")
         elif e["type"] == "string_too_short":
             lines.append(f"{key}: an empty path; give a file or folder path")

@@ -125,8 +125,12 @@ def _params_file(tmp_path: Path, text: bytes) -> Path:
     (b"ingest:\n  min_seconds: .inf\n", "params.yaml: ingest.min_seconds: must be a finite number (got inf)"),
     (b"paths:\n  faces: ''\n", "params.yaml: paths.faces: an empty path; give a file or folder path"),
     (b"paths:\n  videos_csv: ''\n", "params.yaml: paths.videos_csv: an empty path; give a file or folder path"),
-    (b"faces:\n  out: data\n", "params.yaml: faces.out: unknown key; allowed here: ambiguity, crop_size, fps, "
-                               "max_side, min_face_px, min_frames, min_score, per_clip, shard_size"),
+    (b"faces:\n  output: data\n", "params.yaml: faces.output: unknown key; allowed here: ambiguity, crop_size, "
+                                  "fps, max_side, min_face_px, min_frames, min_score, per_clip, shard_size"),
+    (b"faces:\n  out: data\n", "params.yaml: faces.out: moved to paths.faces, paths.face_features and "
+                               "paths.faces_rejects (the paths: section names every dataset once)"),
+    (b"ingest:\n  root: videos\n", "params.yaml: ingest.root: moved to paths.videos (the paths: section names "
+                                   "every dataset once)"),
     (b"audio:\n  seconds: .nan\n", "params.yaml: audio.seconds: must be a finite number (got nan)"),
 ])
 def test_a_bad_params_file_is_one_line_naming_file_line_or_key(tmp_path: Path, capsys, text: bytes, message: str):
@@ -191,3 +195,14 @@ def test_each_reproduce_run_trains_from_its_own_seeds_into_its_own_folder():
                                                                  "runs/run2/checkpoints")
     assert (two.clips, two.spectrograms) == (params.paths.clips, params.paths.spectrograms)  # the same data
     assert runs[2].evaluate == params.evaluate  # the same pools: every run scored on the same queries
+
+
+def test_every_key_that_moved_to_paths_names_catalog_keys_and_is_no_key_today():
+    from s2f.config import MOVED_TO_PATHS, Params
+
+    catalog = set(Params.model_fields["paths"].annotation.model_fields)
+    for old, new in MOVED_TO_PATHS.items():
+        section, key = old.split(".")
+        assert key not in Params.model_fields[section].annotation.model_fields, old
+        named = {word.strip(",()").removeprefix("paths.") for word in new.split() if word.startswith("paths.")}
+        assert named and named <= catalog, (old, new)
