@@ -29,8 +29,13 @@ MALE_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "max", "paul", 
 SHARED_VARIANTS = ("klatt", "klatt2", "klatt3", "klatt4", "edward")
 SHARED_SHARE = 0.3  # of espeak-ng speakers
 # festival's English voices in Debian main, from recorded speech: CMU ARCTIC's slt (HTS) and CSTR's kal (diphones).
+# kal speaks for men and, with a shorter vocal tract, for half the women: no engine tells the gender.
 FESTIVAL_VOICES = {"f": "cmu_us_slt_arctic_hts", "m": "kal_diphone"}
 FESTIVAL_SHARE = 0.25
+# Women's vocal tracts are shorter: their formants lie ~15-20% above men's (Peterson & Barney 1952; Hillenbrand et
+# al. 1995). The gendered timbres carry that already; the shared ones (Klatt variants, kal) get it from this
+# shift (% on every formant, women over men), on top of what face size adds.
+FEMALE_TRACT = 12.0
 # Median F0 of adult speech, Hz (keyed by `female`): men ~85-180, women ~165-255 (docs/data.md, "Voices").
 F0_MEDIAN = {False: 115.0, True: 205.0}
 F0_SIZE = {False: 0.2, True: 0.15}  # log F0 per unit of face size (z) above the gender's average
@@ -117,7 +122,7 @@ def sample_speaker(seed: int, index: int) -> Speaker:
     # Voice, drawn after the face so that every face draw is independent of it (docs/data.md, "Voices").
     engine = "festival" if rng.random() < FESTIVAL_SHARE else "espeak"
     if engine == "festival":
-        variant = FESTIVAL_VOICES["f" if female else "m"]
+        variant = FESTIVAL_VOICES["f" if female and rng.random() < 0.5 else "m"]
     else:
         pool = SHARED_VARIANTS if rng.random() < SHARED_SHARE else (FEMALE_VARIANTS if female else MALE_VARIANTS)
         variant = pool[int(rng.integers(0, len(pool)))]
@@ -132,7 +137,8 @@ def sample_speaker(seed: int, index: int) -> Speaker:
     f0_span = float(rng.uniform(1.25, 1.7))  # intonation: the highest pitch over the lowest
     speed = 175 - 1.1 * (age - 45) + rng.normal(0, 8)
     # Formants: a longer vocal tract lowers them all, spread lips raise F2 and F3, a wider nose adds nasal resonance.
-    formant_scale = 100 - 4 * size_z + rng.normal(0, 1.5)
+    shared_timbre = variant in SHARED_VARIANTS or variant == FESTIVAL_VOICES["m"]
+    formant_scale = 100 + (FEMALE_TRACT if female and shared_timbre else 0) - 4 * size_z + rng.normal(0, 1.5)
     f2_scale = 100 + 5 * (mouth_width - 0.43) / 0.052 + rng.normal(0, 1.5)
     nasal = 100 + 35 * (nose_width - 0.23) / 0.04 + rng.normal(0, 10)
     return Speaker(
@@ -142,6 +148,6 @@ def sample_speaker(seed: int, index: int) -> Speaker:
         hair_grey=hair_grey, hair_length=hair_length, beard=beard, glasses=glasses, iris=iris,
         background=background, accent=ACCENTS[group], engine=engine, variant=variant, f0=round(f0, 1),
         f0_span=round(f0_span, 2), speed=int(np.clip(round(speed), 120, 240)),
-        formant_scale=int(np.clip(round(formant_scale), 88, 112)), f2_scale=int(np.clip(round(f2_scale), 85, 115)),
+        formant_scale=int(np.clip(round(formant_scale), 88, 124)), f2_scale=int(np.clip(round(f2_scale), 85, 115)),
         nasal=int(np.clip(round(nasal), 30, 200)),
     )
