@@ -434,7 +434,8 @@ def _run(args: argparse.Namespace) -> int:
     os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"),
                                                           "ignore:resource_tracker:UserWarning"]))
     _KEEP.add(reap_on_death(os.getpid()).pid)  # however this process ends, the server and workers end with it
-    server = start_stage_server()  # in its own session: Ctrl-C reaches the stage, not the server
+    # in its own session: Ctrl-C reaches the stage, not the server; torchrun's processes past the first run no flow
+    server = start_stage_server() if int(os.environ.get("RANK", "0")) == 0 else None
     if server is not None:
         _KEEP.add(server.pid)
     signal.signal(signal.SIGINT, _interrupt)

@@ -1,7 +1,10 @@
-"""Stage `train_voice`: train the voice encoder against the frozen decoder, log with dvclive, save it."""
+"""Stage `train_voice`: train the voice encoder against the frozen decoder, log with dvclive, save it; under
+`torchrun`, in several processes (s2f/models/distributed.py)."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from pathlib import Path
 
 from dvclive import Live
@@ -11,27 +14,35 @@ from flows.common import with_runner
 from flows.train_face import live_logger
 from s2f.config import Params
 from s2f.models.data import load_voice_data
+from s2f.models.distributed import ranks
 from s2f.models.store import ModelCard, save_model
 from s2f.models.train_voice import train_voice_encoder
 from s2f.models.zoo import load_decoder
 from s2f.tables import dataset_version, read_meta
 
 
-@flow(name="train_voice", validate_parameters=False)
-def train_voice_flow(params: Params) -> Path:
-    log = get_run_logger()
+def train(params: Params, log: logging.Logger | logging.LoggerAdapter) -> Path | None:
+    """The stage's work, in one process or in each of torchrun's (s2f/models/distributed.py); process 0 logs and
+    writes the model, and returns its folder."""
     p, paths = params.voice_model, params.paths
+    main = ranks().main
     decoder, decoder_card = load_decoder(paths.face_decoder)
     data_version = f"{dataset_version(paths.spectrograms)}-{dataset_version(paths.face_features)}"
     data = load_voice_data(paths.face_features, paths.spectrograms, p.memory_gb)
     arch = p.architecture()
-    log.info("training the %s voice encoder (%s, %d-frame crops) on %s against %s (%s in memory)", p.preset,
+    log.info("training the %s voice encoder (%s, %d-frame crops) on %s against %s (%s in memory)%s", p.preset,
              arch["arch"], arch["frames"], paths.spectrograms, paths.face_features,
-             "train and val" if data.train_records and data.val_records else "not all")
-    with Live(dir=paths.train_voice_reports, dvcyaml=None, save_dvc_exp=False, monitor_system=False) as live:
+             "train and val" if data.train_records and data.val_records else "not all",
+             f"; process {ranks().rank} of {ranks().world}" if ranks().world > 1 else "")
+    live = (Live(dir=paths.train_voice_reports, dvcyaml=None, save_dvc_exp=False, monitor_system=False) if main
+            else contextlib.nullcontext())
+    with live:
         encoder, metrics = train_voice_encoder(p, decoder.fc, data, data_version, paths.checkpoints,
-                                               live_logger(live))
-        live.summary.update(metrics)
+                                               live_logger(live) if main else None)
+        if main:
+            live.summary.update(metrics)
+    if not main:
+        return None
     card = ModelCard(model="voice_encoder", arch=encoder.cfg.to_json(), preset=p.preset,
                      trained_on=trained_on(paths.spectrograms), params=p.model_dump(mode="json"),
                      params_hash=params.section_hash("voice_model"), data_version=data_version,
@@ -46,11 +57,18 @@ def train_voice_flow(params: Params) -> Path:
     return out
 
 
+@flow(name="train_voice", validate_parameters=False)
+def train_voice_flow(params: Params) -> Path | None:
+    return train(params, get_run_logger())
+
+
 def trained_on(spectrograms: str) -> str:
     """The ingest source behind a spectrograms dataset (synth, folder, voxceleb2, avspeech), from its metadata."""
     return str(read_meta(spectrograms).get("params", {}).get("clips", {}).get("params", {}).get("ingest", {})
                .get("source", "unknown"))
 
 
-def run(params: Params) -> Path:
+def run(params: Params) -> Path | None:
+    if not ranks().main:  # torchrun's other processes train beside process 0's flow, without Prefect
+        return train(params, logging.getLogger("s2f.train_voice"))
     return with_runner(train_voice_flow, params)(params)

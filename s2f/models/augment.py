@@ -18,6 +18,7 @@ a resumed run draws what an uninterrupted one would.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -121,16 +122,17 @@ def codec(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return x * kept * jitter * _passband(0.0, float(_uniform(g, 4000, 7000)))
 
 
-def augment(spec: torch.Tensor, a: Augmentation, seed: int) -> torch.Tensor:
+def augment(spec: torch.Tensor, a: Augmentation, seed: int, index: Sequence[int] | None = None) -> torch.Tensor:
     """A (batch, 2, frames, freq) batch with each example's effects drawn from a generator seeded by `seed` + its
     index; the order is a recording's: room, microphone, background, channel, gain. The gains (microphone, band,
     level) scale the stored parts directly (a positive gain g on a bin is g^0.3 on its compressed parts); only the
-    examples that get reverb, noise or the codec are taken to the complex STFT and back."""
+    examples that get reverb, noise or the codec are taken to the complex STFT and back. `index`: each example's
+    position in its batch where this is a part of it (a process's share in data-parallel training)."""
     if not a.active:
         return spec
     out = spec.float().clone()
     for i in range(len(spec)):
-        g = torch.Generator().manual_seed(seed * 1009 + i)
+        g = torch.Generator().manual_seed(seed * 1009 + (i if index is None else index[i]))
         on = {name: float(_uniform(g, 0, 1)) < prob for name, prob in
               (("reverb", a.reverb), ("eq", a.eq), ("noise", a.noise), ("band", a.band), ("codec", a.codec))}
         mic = eq(g) if on["eq"] else torch.ones(len(FREQS))

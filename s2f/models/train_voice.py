@@ -31,6 +31,7 @@ from s2f.errors import InputError
 from s2f.hashing import sha256_file
 from s2f.models.augment import Augmentation, augment
 from s2f.models.data import FeatureSplit, SpectrogramStream, VoiceData
+from s2f.models.distributed import barrier, parallel, start, total
 from s2f.models.losses import VoiceLossWeights, VoiceTargets, voice_loss
 from s2f.models.networks import EncoderConfig, VoiceEncoder, pick_device
 from s2f.models.spread import spread_factor
@@ -102,7 +103,7 @@ class VoiceTrainer:
 
     def __init__(self, p: VoiceModelParams, fc: nn.Linear, data: VoiceData):
         self.p, self.data = p, data
-        self.device = pick_device()
+        self.ranks, self.device = start(pick_device())  # one process, or one of torchrun's
         self.weights = VoiceLossWeights(**p.loss.model_dump())
         self.augmentation = Augmentation(**p.augment.model_dump())
         train, val = data.train, data.val
@@ -119,6 +120,7 @@ class VoiceTrainer:
         self.model = VoiceEncoder(self.cfg)
         self.model.start_at(self.mean_feature, spread)
         self.model.to(self.device)
+        self.net = parallel(self.model, self.ranks, self.device)  # what a training step calls
         self.train_set = SpectrogramStream(data.spectrograms, {c: i for i, c in enumerate(train.ids)}, "train",
                                            self.cfg.frames, True, p.seed, p.shuffle_buffer, data.train_records)
         self.val_set = self.in_order("val", self.cfg.frames)
@@ -141,24 +143,29 @@ class VoiceTrainer:
         self.model.train()
         self.train_set.set_epoch(epoch)
         faces = self.train_faces
-        total, count = 0.0, 0
+        loss_sum, count = 0.0, 0
         for batch, (spec, rows) in enumerate(self.loader(self.train_set)):
-            if len(rows) < 2:  # a last batch of one clip cannot be batch-normalised; reshuffled next epoch
+            if len(rows) < 2 * self.ranks.world:  # under 2 clips a process cannot batch-normalise; reshuffled next epoch
                 continue
+            mine = None
+            if self.ranks.world > 1:  # this process's share of the batch, each with the effects it gets in one
+                mine = self.ranks.share(len(rows))
+                spec, rows = spec[mine], rows[mine]
             rows = rows.to(self.device)
-            spec = augment(spec, self.augmentation, (self.p.seed * 100_003 + epoch) * 10_007 + batch)
-            terms = voice_loss(self.model(spec.to(self.device)), faces.features[rows], faces.speaker[rows],
+            spec = augment(spec, self.augmentation, (self.p.seed * 100_003 + epoch) * 10_007 + batch, mine)
+            terms = voice_loss(self.net(spec.to(self.device)), faces.features[rows], faces.speaker[rows],
                                self.targets["train"], self.weights)
             self.opt.zero_grad()
             terms["loss"].backward()
             self.opt.step()
-            total += terms["loss"].item() * len(rows)
+            loss_sum += terms["loss"].item() * len(rows)
             count += len(rows)
+        loss_sum, count = total(loss_sum, self.ranks), total(count, self.ranks)
         if count == 0:
             raise InputError(f"{self.data.spectrograms}: fewer than 2 train clips with both a spectrogram and a face "
                              "feature; the encoder's batch norm needs at least 2 per batch")
         self.sched.step()
-        return {"train_loss": total / count, "lr": self.sched.get_last_lr()[0]}
+        return {"train_loss": loss_sum / count, "lr": self.sched.get_last_lr()[0]}
 
     @torch.no_grad()
     def predict(self, dataset: SpectrogramStream) -> tuple[np.ndarray, np.ndarray, int]:
@@ -256,10 +263,12 @@ def train_voice_encoder(p: VoiceModelParams, fc: nn.Linear, data: VoiceData, dat
             best = _state(trainer.model)
         else:
             state["stale"] += 1
-        save_checkpoint({"model": trainer.model.state_dict(), "optimizer": trainer.opt.state_dict(),
-                         "scheduler": trainer.sched.state_dict(), "best": best, "state": state, "epoch": epoch,
-                         "rng": torch.get_rng_state()}, ckpt_path)
-        if on_epoch:
+        if trainer.ranks.main:  # the processes hold the same model: one writes it
+            save_checkpoint({"model": trainer.model.state_dict(), "optimizer": trainer.opt.state_dict(),
+                             "scheduler": trainer.sched.state_dict(), "best": best, "state": state, "epoch": epoch,
+                             "rng": torch.get_rng_state()}, ckpt_path)
+        barrier(trainer.ranks)
+        if on_epoch and trainer.ranks.main:
             on_epoch(epoch, metrics)
     trainer.model.load_state_dict(best)
     train_predictions, _, _ = trainer.predict(trainer.in_order("train", None))
