@@ -1,0 +1,122 @@
+"""The docs' commands and params blocks, as a user would type them.
+
+Every fenced block of README.md and docs/*.md is one of:
+- yaml: each `#`-introduced alternative, merged into params.yaml, passes the params schema;
+- bash: every `s2f ...` line parses with the CLI's own parser, its `--set` keys and `--params` file (written
+  earlier in the block, or params.yaml) pass the schema; its `make` targets exist in the Makefile; a block that
+  only a slow test can run says so, and that test runs it (test_the_real_clips_recipe_of_outputs_md_runs);
+- a block that cannot run offline or here says why in an HTML comment right above it:
+  `<!-- not run by tests: REASON -->` (a cloud remote, a GPU, several machines, a server left running);
+- or output shown to the reader (no language, or json).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from flows.cli import _parser
+from s2f.config import apply_overrides, read_params_file, validate
+from tests.conftest import PROJECT
+
+DOCS = [PROJECT / "README.md", *sorted((PROJECT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"(?:<!-- (?P<mark>[^>]*) -->\n)?(?P<indent>[ ]*)```(?P<lang>\w*)\n(?P<body>.*?)^(?P=indent)```",
+                   re.S | re.M)
+NOT_RUN = "not run by tests: "
+
+
+def blocks(lang: str) -> list[tuple[str, str, str | None]]:
+    """(doc:line, body, mark) of every block in `lang`."""
+    out = []
+    for doc in DOCS:
+        text = doc.read_text()
+        for m in BLOCK.finditer(text):
+            if m["lang"] == lang:
+                body = "\n".join(line.removeprefix(m["indent"]) for line in m["body"].splitlines())
+                out.append((f"{doc.relative_to(PROJECT)}:{text[:m.start('body')].count(chr(10))}", body, m["mark"]))
+    return out
+
+
+def commands(body: str) -> list[str]:
+    """Shell lines of a block, continuation lines joined, comments dropped, heredocs skipped."""
+    lines, out, heredoc = body.replace("\\\n", " ").splitlines(), [], None
+    for line in lines:
+        if heredoc:
+            heredoc = None if line.strip() == heredoc else heredoc
+            continue
+        if m := re.search(r"<<'?(\w+)'?", line):
+            heredoc = m[1]
+        code = line.split(" #")[0].strip()
+        if code and not code.startswith("#"):
+            out.append(code)
+    return out
+
+
+def heredoc_files(body: str) -> dict[str, str]:
+    """`cat > FILE <<'EOF' ... EOF` in a block: the file's text."""
+    return {m[1]: m[3] for m in re.finditer(r"cat > (\S+) <<'?(\w+)'?\n(.*?)\n\2\n", body + "\n", re.S)}
+
+
+def make_targets() -> set[str]:
+    return set(re.findall(r"^([\w-]+):", (PROJECT / "Makefile").read_text(), re.M))
+
+
+def test_every_yaml_block_passes_the_params_schema():
+    found = blocks("yaml")
+    assert found, "docs/data.md's real-data block"
+    base = read_params_file(PROJECT / "params.yaml")
+    for where, body, _ in found:
+        alternatives = re.split(r"^(?=#)", body, flags=re.M)
+        for alt in filter(str.strip, alternatives):
+            snippet = yaml.safe_load(alt) or {}
+            merged = {k: {**base.get(k, {}), **v} if isinstance(v, dict) else v for k, v in snippet.items()}
+            validate(merged, where)  # raises with the key and what is allowed
+
+
+def test_every_s2f_command_parses_and_its_settings_pass_the_schema():
+    parser, targets, checked = _parser(), make_targets(), 0
+    for where, body, mark in blocks("bash"):
+        if mark and mark.startswith(NOT_RUN):
+            assert len(mark) > len(NOT_RUN) + 10, f"{where}: say why it is not run"
+            continue
+        files = heredoc_files(body)
+        for line in commands(body):
+            for part in re.split(r";|&&|\bdo\b|\bdone\b", line):
+                words = shlex.split(part.replace("$stage", "ingest").replace("$out", "/tmp/out"))
+                at = next((i for i, w in enumerate(words) if Path(w).name == "s2f"), None)  # torchrun ... s2f ...
+                if at is not None and words[0] != "for":
+                    args, extra = parser.parse_known_args(words[at + 1:])
+                    assert not extra, f"{where}: {part!r}: unknown arguments {extra}"
+                    if args.command == "run":
+                        base = read_params_file(PROJECT / "params.yaml")
+                        raw = yaml.safe_load(files[args.params]) if args.params in files else base
+                        merged = {k: {**base.get(k, {}), **v} if isinstance(v, dict) else v for k, v in raw.items()}
+                        validate(apply_overrides({**base, **merged}, args.overrides), f"{where}: {part!r}")
+                    checked += 1
+                elif words[:1] == ["make"]:
+                    target = next((w for w in words[1:] if "=" not in w), None)
+                    assert target is None or target in targets, f"{where}: no make target {target!r}"
+                    checked += 1
+    assert checked >= 20
+
+
+@pytest.mark.slow
+def test_the_real_clips_recipe_of_outputs_md_runs(realdata: Path, tmp_path: Path):
+    """docs/outputs.md's recipe for the real clips, run as written (its /tmp paths moved under tmp_path), from the
+    project folder: ingest, faces and audio on ../shared/realdata, then the contact sheet."""
+    (body,) = [b for w, b, _ in blocks("bash") if w.startswith("docs/outputs.md") and "/tmp/real.yaml" in b]
+    script = body.replace("/tmp/", f"{tmp_path}/").replace("s2f ", f"{PROJECT}/.venv/bin/s2f ")
+    done = subprocess.run(["bash", "-e", "-c", script], cwd=PROJECT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    import pandas as pd
+
+    clips = pd.read_parquet(tmp_path / "real" / "clips")
+    assert len(clips) == 33 and set(clips.gender) == {"f", "m"}
+    assert len(pd.read_parquet(tmp_path / "real" / "face_features")) >= 30
+    assert len(pd.read_parquet(tmp_path / "real" / "spectrograms", columns=["clip_id"])) >= 30
+    assert (tmp_path / "real" / "contact_sheet.png").stat().st_size > 10_000
