@@ -100,6 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     ref = sub.add_parser("params", help="docs/parameters.md (every parameter, default, meaning) from the schema")
     ref.add_argument("--write", metavar="FILE", help="write it there (default: print it)")
     ref.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from what the schema gives")
+    ref.add_argument("--merge", metavar="FILE", help="instead: write FILE's keys into params.yaml (or --write's file), "
+                                                     "checked first; e.g. configs/real-videos.yaml (comments are lost)")
     report = sub.add_parser("report", help="render report.html again from the files in paths.reports (with "
                                            "seeds.json and real_voices.json where they exist)")
     report.add_argument("--reports", help="(default: paths.reports)")
@@ -156,6 +158,8 @@ def _params_doc(args: argparse.Namespace) -> int:
     from s2f.atomic import atomic_write_bytes
     from s2f.config import params_markdown
 
+    if args.merge:
+        return _merge_params(args.merge, args.write or "params.yaml")
     text = params_markdown()
     if args.check:
         if not Path(args.check).is_file() or Path(args.check).read_text() != text:
@@ -168,6 +172,23 @@ def _params_doc(args: argparse.Namespace) -> int:
         print(f"wrote {args.write} from s2f/config.py")
         return 0
     print(text, end="")
+    return 0
+
+
+def _merge_params(extra: str, target: str) -> int:
+    import yaml
+
+    from s2f.atomic import atomic_write_bytes
+    from s2f.config import read_params_file, validate
+
+    def merged(base: dict, over: dict) -> dict:
+        return {**base, **{k: merged(base.get(k) or {}, v) if isinstance(v, dict) and isinstance(base.get(k), dict)
+                           else v for k, v in over.items()}}
+
+    raw = merged(read_params_file(target), read_params_file(extra) or {})
+    validate(raw, f"{target} with {extra}")  # a bad key stops it before anything is written
+    atomic_write_bytes(target, yaml.safe_dump(raw, sort_keys=False).encode())
+    print(f"wrote {target} with the keys of {extra}")
     return 0
 
 

@@ -1,0 +1,48 @@
+"""Real videos end to end: configs/real-videos.yaml merged into params.yaml with `s2f params --merge`, then
+`s2f repro evaluate` on ../shared/realdata (ingest to evaluate, a few epochs) and `s2f report`; skips without
+the clips."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from s2f.tables import read_dataset
+from tests.conftest import PROJECT
+from tests.test_pipeline import _dvc, _env, prefect_api  # noqa: F401  (the fixture)
+
+pytestmark = pytest.mark.slow
+
+
+def test_real_videos_run_from_ingest_to_the_report(prefect_api, realdata: Path, tmp_path: Path):  # noqa: F811
+    for name in ("dvc.yaml", "params.yaml", "s2f", "flows", "configs"):
+        src = PROJECT / name
+        (shutil.copytree(src, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__")) if src.is_dir()
+         else shutil.copy(src, tmp_path / name))
+    config = tmp_path / "configs" / "real-videos.yaml"  # as committed, its ../shared pointed at this machine's
+    config.write_text(config.read_text().replace("../shared/realdata", str(realdata)))
+    _dvc("init", "--no-scm", "-q", cwd=tmp_path)
+    s2f = str(Path(sys.executable).parent / "s2f")
+    for command in (["params", "--merge", "configs/real-videos.yaml"], ["repro", "evaluate"], ["report"]):
+        done = subprocess.run([s2f, *command], cwd=tmp_path, env=_env(), capture_output=True, text=True,
+                              timeout=1200)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    clips = read_dataset(tmp_path / "data/processed/clips")
+    manifest = __import__("pandas").read_csv(realdata / "manifest.csv")
+    assert len(clips) == len(manifest) and set(clips.gender) == {"f", "m"}
+    # by speaker: a person's several files stay in one split, and every split has people in it
+    assert clips.groupby("speaker_id").split.nunique().max() == 1 and set(clips.split) == {"train", "val", "test"}
+    assert len(read_dataset(tmp_path / "data/processed/face_features")) >= len(clips) - 3
+    card = json.loads((tmp_path / "models/voice_encoder/config.json").read_text())
+    assert card["trained_on"] == "folder"
+    metrics = json.loads((tmp_path / "reports/metrics.json").read_text())
+    assert metrics["test"]["speakers"] == clips[clips.split == "test"].speaker_id.nunique() >= 2
+    assert {"voice", "resemblyzer", "mean", "chance"} <= set(metrics["6s"])
+    html = (tmp_path / "reports/report.html").read_text()
+    assert "resemblyzer + ridge" in html and html.count("data:image/png;base64,") >= 3
