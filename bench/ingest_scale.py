@@ -1,6 +1,6 @@
 """`ingest` at VoxCeleb2's size: a generated VoxCeleb2 tree and meta CSV of `--clips` clips, through `s2f run ingest`.
 
-    python bench/ingest_scale.py [--clips 1000000] [--valid 0.01] [--runs 1] [--workdir DIR]
+    python bench/ingest_scale.py [--clips 1092009] [--valid 0.01] [--runs 1] [--shard-size 64] [--workdir DIR]
 
 VoxCeleb2's dev set has 1,092,009 clips of 5,994 people in 145,569 videos. The tree has that shape, scaled to
 `--clips` (speakers idNNNNN/ with ~7.5 clips a video); a `--valid` fraction of the clips are copies of one
@@ -76,7 +76,7 @@ def listing(tree: Path, csv: Path) -> dict:
             "list_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def ingest(tree: Path, csv: Path, out: Path) -> dict:
+def ingest(tree: Path, csv: Path, out: Path, shard_size: int) -> dict:
     """Wall seconds and the largest process's peak RSS of `s2f run ingest` on the tree, in a fresh process."""
     code = ("import json, resource, subprocess, sys, time\n"
             "t = time.perf_counter()\n"
@@ -86,7 +86,7 @@ def ingest(tree: Path, csv: Path, out: Path) -> dict:
             "'peak_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))")
     s2f = str(Path(sys.executable).parent / "s2f")
     sets = ["ingest.source=voxceleb2", f"paths.videos={tree}", f"paths.videos_csv={csv}",
-            f"paths.clips={out}/clips", f"paths.clips_rejects={out}/clips_rejects"]
+            f"paths.clips={out}/clips", f"paths.clips_rejects={out}/clips_rejects", f"ingest.shard_size={shard_size}"]
     args = [s2f, "run", "ingest", "--params", str(ROOT / "params.yaml"), *(a for s in sets for a in ("--set", s))]
     done = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -104,6 +104,7 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=VOX_CLIPS)
     ap.add_argument("--valid", type=float, default=0.01, help="fraction of clips that are real videos")
     ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--shard-size", type=int, default=64, help="ingest.shard_size: clips per task (default 64)")
     ap.add_argument("--workdir", help="where to build the tree (default: a temporary folder, removed after)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ingest_scale_", dir=args.workdir))
@@ -116,7 +117,7 @@ def main() -> None:
         runs = []
         for _ in range(args.runs):
             shutil.rmtree(work / "out", ignore_errors=True)
-            runs.append(ingest(tree, csv, work / "out"))
+            runs.append(ingest(tree, csv, work / "out", args.shard_size))
             print(json.dumps(runs[-1]), flush=True)
         print(json.dumps({"median_wall_s": statistics.median(r["wall_s"] for r in runs),
                           "median_peak_mb": statistics.median(r["peak_mb"] for r in runs)}))
