@@ -18,7 +18,7 @@ T = TypeVar("T")
 
 
 def task_runner(p: RunnerParams) -> TaskRunner:
-    """threads (default), local processes, or Dask: an existing cluster at `address`, else a LocalCluster."""
+    """Local processes (the default), threads, or Dask: an existing cluster at `address`, else a LocalCluster."""
     if p.kind == "processes":
         return ProcessPoolTaskRunner(max_workers=p.workers, initializer=exit_with_parent)
     if p.kind == "dask":

@@ -407,3 +407,20 @@ def test_face_decoder_trains_on_the_tiny_corpus(tiny_processed: Path):
     assert len(logged) == 2 and logged[1]["train_l1"] < logged[0]["train_l1"]
     assert {"val_l1", "val_descriptor_cos", "val_identity_top1"} <= set(metrics)
     assert -1 <= metrics["val_descriptor_cos"] <= 1 and np.isfinite(metrics["val_l1"])
+
+
+def test_train_clips_without_spectrograms_stop_training_with_one_line(tiny_processed: Path, tmp_path: Path):
+    """Face features for the train clips but no spectrogram of any of them: no batch can be formed, and training
+    says so (this path once raised an AttributeError instead)."""
+    import shutil
+
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    shutil.copytree(tiny_processed / "face_features", tmp_path / "face_features")
+    shutil.copytree(tiny_processed / "spectrograms", tmp_path / "spectrograms")
+    for part in (tmp_path / "spectrograms").glob("*.parquet"):
+        table = pq.read_table(part)
+        pq.write_table(table.filter(pc.not_equal(table["split"], "train")), part)
+    with pytest.raises(InputError, match="fewer than 2 train clips with both a spectrogram and a face feature"):
+        _train(tmp_path, _voice_params(epochs=1), tmp_path / "ck")

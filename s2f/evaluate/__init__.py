@@ -1,1 +1,2 @@
-"""Evaluation on held-out speakers: the paper's metrics, its baselines, the report, and inference."""
+"""Evaluation on held-out speakers: the paper's metrics, its baselines, the report, and the real-voice check
+(inference itself is s2f/predict.py)."""
