@@ -31,10 +31,10 @@ def main() -> int:
 
     import pandas as pd
 
-    from s2f.evaluate.real import real_voice_gender, run_summary
     from s2f.evaluate.report import REPORT_DATA, render_report
     from s2f.evaluate.results import EvaluationResults, SeedResults
     from s2f.predict import Predictor
+    from s2f.real_voices import real_voice_gender, run_summary
 
     def score(models: Path):
         return real_voice_gender(Predictor(models / "voice_encoder", models / "face_decoder",

@@ -206,3 +206,31 @@ def test_every_key_that_moved_to_paths_names_catalog_keys_and_is_no_key_today():
         assert key not in Params.model_fields[section].annotation.model_fields, old
         named = {word.strip(",()").removeprefix("paths.") for word in new.split() if word.startswith("paths.")}
         assert named and named <= catalog, (old, new)
+
+
+def test_no_import_circle_between_the_librarys_packages_and_modules():
+    """s2f's top-level packages and modules (s2f.evaluate, s2f.predict, ...) import each other without a circle."""
+    import ast
+
+    def node(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    graph: dict[str, set[str]] = {}
+    for path in (PROJECT / "s2f").rglob("*.py"):
+        here = node(".".join(path.relative_to(PROJECT).with_suffix("").parts))
+        for stmt in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in stmt.names] if isinstance(stmt, ast.Import)
+                     else [stmt.module] if isinstance(stmt, ast.ImportFrom) and stmt.module else [])
+            graph.setdefault(here, set()).update(node(n) for n in names if n.startswith("s2f.") and node(n) != here)
+
+    def reach(start: str) -> set[str]:
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in graph.get(todo.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+
+    circles = sorted(n for n in graph if n in reach(n))
+    assert not circles, f"import circles through {circles}"

@@ -167,10 +167,10 @@ def test_a_stage_stops_on_a_damaged_model_before_prefect_starts(tiny_models: Pat
 
 
 def test_real_voices_are_scored_against_the_annotated_gender(realdata: Path, tiny_models: Path, tmp_path: Path):
-    from s2f.evaluate.real import real_voice_gender, run_summary
     from s2f.evaluate.results import RealVoices
     from s2f.predict import Predictor
     from s2f.readme import real_voices_markdown
+    from s2f.real_voices import real_voice_gender, run_summary
 
     manifest = pd.read_csv(realdata / "manifest.csv").head(4)
     short = espeak_wav(tmp_path / "hi.wav", "Hi.")

@@ -163,7 +163,7 @@ class RealVoicesRun(_Schema):
 
 
 class RealVoices(BaseModel):
-    """reports/real_voices.json: the trained models on real voices (s2f.evaluate.real; scripts/real_voices.py
+    """reports/real_voices.json: the trained models on real voices (s2f.real_voices; scripts/real_voices.py
     writes it after `make run`, the README block, `s2f results` and the app read it)."""
 
     model_config = ConfigDict(extra="forbid")
