@@ -9,7 +9,7 @@ export DVC_NO_ANALYTICS := 1
 
 PREFECT_PORT ?= 4200
 
-.PHONY: setup run reproduce test lint app server serve clean
+.PHONY: setup run reproduce test test-fast lint app server serve clean
 
 setup:
 	@bash scripts/setup.sh
@@ -35,6 +35,10 @@ PYTEST_ARGS ?= -n auto --dist worksteal
 
 test: setup
 	python -m pytest $(PYTEST_ARGS)
+
+# The fast tier: every test that runs no pipeline end to end (not marked slow); `make test` stays the whole suite.
+test-fast: setup
+	python -m pytest $(PYTEST_ARGS) -m "not slow"
 
 # ruff's rules are in pyproject.toml ([tool.ruff]); CI runs this before the tests.
 lint: setup
