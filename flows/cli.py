@@ -156,7 +156,7 @@ def _results(args: argparse.Namespace) -> int:
 
 def _params_doc(args: argparse.Namespace) -> int:
     from s2f.atomic import atomic_write_bytes
-    from s2f.config import params_markdown
+    from s2f.params_doc import params_markdown
 
     if args.merge:
         return _merge_params(args.merge, args.write or "params.yaml")

@@ -173,7 +173,7 @@ def test_a_missing_face_detector_model_stops_faces_and_is_never_downloaded(tmp_p
 
 
 def test_docs_parameters_is_generated_from_the_schema_and_every_key_is_described():
-    from s2f.config import params_markdown
+    from s2f.params_doc import params_markdown
 
     text = params_markdown()
     assert (PROJECT / "docs" / "parameters.md").read_text() == text, "run `s2f params --write docs/parameters.md`"
