@@ -1,30 +1,17 @@
-"""The `s2f` command line: `s2f run STAGE` runs one pipeline stage (DVC's stages call exactly this)."""
+"""The `s2f` command line: the parser and the dispatch, and the commands that write docs and reports. Running a stage
+is flows/run_stage.py (`s2f run STAGE`, which DVC's stages call, `s2f repro`, `s2f pipeline`), predicting
+flows/predict_cmd.py (`s2f predict`, `s2f app`)."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib
-import os
-import signal
 import sys
 from pathlib import Path
-from typing import Any
 
+from flows import predict_cmd, run_stage
 from flows.env import configure
-from flows.server import start_stage_server
-from s2f.atomic import discard_under_way
-from s2f.config import (
-    Params,
-    ParamsError,
-    PathsParams,
-    PredictParams,
-    check_paths,
-    load_params,
-    model_inputs,
-)
+from s2f.config import Params, ParamsError, PathsParams, load_params
 from s2f.errors import InputError
-from s2f.processes import kill_and_wait, reap_on_death
 
 STAGES = ("synth", "ingest", "faces", "audio", "train_face", "train_voice", "evaluate", "reproduce")
 
@@ -242,236 +229,11 @@ def _contact_sheet(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predict_outputs(inputs: list[str], out: str | None) -> list[tuple[Path, Path]]:
-    """(input, face PNG) pairs, refused before any work when an input is missing or two would write one file."""
-    sources = [Path(i) for i in inputs]
-    for source in sources:
-        if not source.is_file():
-            raise InputError(f"{source}: no such file")
-    if len(sources) == 1:
-        return [(sources[0], Path(out or f"{sources[0].stem}.face.png"))]
-    folder = Path(out or ".")
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"-o {folder}: with several inputs, -o names a folder (this is a file)")
-    pairs = [(s, folder / f"{s.stem}.face.png") for s in sources]
-    clash = next((s for s, o in pairs if sum(o == other for _, other in pairs) > 1), None)
-    if clash is not None:
-        raise InputError(f"two inputs are named {clash.stem}: their faces would overwrite each other; "
-                         "predict them in separate runs")
-    return pairs
 
 
-def _predict_one(predictor: Any, source: Path, out: Path, p: PredictParams, compare: bool) -> dict[str, Any]:
-    from s2f.images import write_png
-    from s2f.predict import predict_file
-
-    pred = predict_file(predictor, source, p, compare)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_png(pred.face, out)
-    row = None
-    if pred.compare is not None:
-        row = str(write_png(pred.compare, out.with_suffix(".compare.png")))
-    elif compare:
-        print(f"s2f predict: no usable face in {source}; no comparison written", file=sys.stderr)
-    return pred.to_json(str(out), row)
-
-
-def _model_paths(paths: PathsParams, models: str | None) -> tuple[str, str, str]:
-    if models:
-        return tuple(str(Path(models) / name) for name in ("voice_encoder", "face_decoder", "attributes.json"))
-    return paths.voice_encoder, paths.face_decoder, paths.classifiers
-
-
-def _app(args: argparse.Namespace) -> int:
-    """Load the models once, then serve the page and API until Ctrl-C."""
-    import uvicorn
-
-    from s2f.app.api import create_app
-    from s2f.predict import Predictor
-
-    params = _params(args)
-    if not 0 < args.port < 65536:
-        raise InputError(f"--port {args.port}: give a port between 1 and 65535")
-    import socket
-
-    with socket.socket() as probe:  # a taken port is refused before the models load
-        try:
-            probe.bind((args.host, args.port))
-        except OSError as err:
-            raise InputError(f"cannot listen on {args.host}:{args.port} ({err.strerror}); "
-                             "choose another with --port (or --host)") from None
-    predictor = Predictor(*_model_paths(params.paths, args.models))
-    app = create_app(predictor, params.predict, params.app, params.paths.reports)
-    print(f"s2f app: http://{args.host}:{args.port}/ (API docs at /docs; Ctrl-C stops it)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
-    return 0
-
-
-def _predict(args: argparse.Namespace) -> int:
-    """One face per input; an input that fails is reported on its own line and the others go on (exit 1)."""
-    import json
-
-    from s2f.predict import Predictor
-
-    params = _params(args)
-    p = params.predict
-    pairs = _predict_outputs(args.inputs, args.out)
-    predictor = Predictor(*_model_paths(params.paths, args.models))
-    if predictor.trained_on == "synth" and not args.json:  # JSON says it in every result's "trained_on"
-        print("note: this model was trained on the synthetic corpus (drawn faces, espeak-ng voices); the face it "
-              "draws says little about a real voice")
-    results, failed = [], 0
-    for source, out in pairs:
-        try:
-            result = _predict_one(predictor, source, out, p, args.compare)
-        except InputError as err:
-            print(f"s2f predict: {f'{source}: ' if len(pairs) > 1 else ''}{err}", file=sys.stderr)
-            results.append({"input": str(source), "error": str(err)})
-            failed += 1
-            continue
-        results.append(result)
-        if not args.json:
-            guess = ", ".join(f"{k} {next(iter(v))} ({next(iter(v.values())):.0%})"
-                              for k, v in result["attributes"].items())
-            print(f"wrote {out} from {p.seconds:g} s of speech at {result['window_start_s']:.1f} s"
-                  f"{' (tiled)' if result['tiled'] else ''} in {result['seconds']:.2f} s"
-                  + (f"; looks like: {guess}" if guess else ""))
-            if result.get("compare"):
-                print(f"wrote {result['compare']}: real face | F2F | S2F")
-    if args.json and (len(pairs) > 1 or not failed):
-        print(json.dumps(results if len(pairs) > 1 else results[0], indent=2))
-    return 1 if failed else 0
-
-
-def _shared_server() -> None:
-    """One Prefect API server for this command and every stage it starts, unless PREFECT_API_URL names one: each
-    `s2f run` would otherwise start its own (seconds a stage: docs/benchmarks.md). The server runs in a session of
-    its own (Ctrl-C reaches the stages, which report their interruption to it), stops when this command exits, and
-    the watchdog stops it and anything else this command started if it is killed."""
-    reap_on_death(os.getpid())
-    start_stage_server()
-
-
-def _repro(args: argparse.Namespace) -> int:
-    import subprocess
-
-    from flows import dvc_command
-
-    if not Path("dvc.yaml").is_file():
-        print(f"s2f repro: no dvc.yaml in {Path.cwd()}; run it in the project folder", file=sys.stderr)
-        return 1
-    try:  # dvc's own options pass through: then, or when dvc status fails (dvc repro says why), assume work to do
-        to_run = any(t.startswith("-") for t in args.targets) or dvc_command.changed(args.targets, Path.cwd())
-    except (RuntimeError, ValueError):
-        to_run = True
-    if to_run:  # a run with nothing to do starts no server
-        _shared_server()
-    # dvc and its stages start with Ctrl-C's default even where this process was started with it ignored (an
-    # ignored signal stays ignored across exec, down to the stage's shell and its commands)
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    repro = subprocess.Popen(dvc_command.command(["repro", *args.targets]), env=dvc_command.env())
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is dvc's and its stage's to handle: wait for them
-    try:
-        code = repro.wait()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    return 128 - code if code < 0 else code  # a signal's death as a shell reports it
-
-
-def _pipeline(args: argparse.Namespace) -> int:
-    root = str(Path(args.root).resolve())
-    if not (Path(root) / "dvc.yaml").is_file():
-        print(f"s2f {args.command}: no dvc.yaml in {root}", file=sys.stderr)
-        return 1
-    if args.command == "pipeline":
-        _shared_server()  # before Prefect is imported: its exit handlers then run before the server stops
-    from flows.pipeline import pipeline_flow
-
-    if args.command == "serve":
-        if not os.environ.get("PREFECT_API_URL"):
-            print("s2f serve: schedules need a running Prefect server; start one with `make server`, then\n"
-                  "  export PREFECT_API_URL=http://127.0.0.1:4200/api   (or run `make serve`)", file=sys.stderr)
-            return 1
-        pipeline_flow.serve(name=args.name, cron=args.cron, parameters={"root": root})
-        return 0
-    result = pipeline_flow(root=root)
-    print("ran stages: " + ", ".join(result["stages"]) if result["ran"] else "nothing to do: everything is up to date")
-    return 0
-
-
-_KEEP: set[int] = set()  # the watchdog and the stage's Prefect server: they outlive the unwinding
-_SIGNAL = [signal.SIGINT]
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    """Ctrl-C or a kill: stop this stage's worker processes now (a worker would finish its shard first; the
-    shard it leaves is never half-written), then unwind the stage as KeyboardInterrupt, which Prefect reports to
-    its server as a crash before the command exits 130."""
-    import psutil
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while unwinding changes nothing
-    _SIGNAL[0] = signum
-    workers = []
-    for proc in psutil.Process().children(recursive=True):
-        with contextlib.suppress(psutil.NoSuchProcess):  # multiprocessing's resource tracker cleans up after them
-            if proc.pid not in _KEEP and "resource_tracker" not in " ".join(proc.cmdline()):
-                workers.append(proc)
-    kill_and_wait(workers)  # ended before discard_under_way removes what they were writing
-    raise KeyboardInterrupt
-
-
-def _check_models(params: Any, stage: str) -> None:
-    """Check the model files a stage reads (the face detector by hash; trained models by their card and their
-    weights' header), so a missing or damaged one stops it before Prefect starts."""
-    if stage == "faces":
-        from s2f.blazeface import require_model
-
-        require_model()
-    inputs = model_inputs(params, stage)
-    if inputs:
-        from s2f.models.zoo import check_model
-
-        for key, folder in inputs:  # checked without loading: the stage loads them once
-            check_model(folder, "voice_encoder" if key.endswith("encoder") else "face_decoder")
-
-
-# what an interrupted stage leaves for its rerun (s2f.atomic: never a half-written file)
-_SHARDS_KEPT = "finished shards are kept, rerun to go on from them"
-_AFTER_INTERRUPT = {"faces": _SHARDS_KEPT, "audio": _SHARDS_KEPT,
-                    "train_voice": "its last checkpoint is kept, rerun to resume from it"}
-_NOTHING_KEPT = "nothing half-written is left, rerun to start it again"
-
-
-def _run(args: argparse.Namespace) -> int:
-    try:  # every parameter and path checked before Prefect or any work starts: exit 2, as for a bad parameter
-        params = load_params(args.params, args.overrides)
-        check_paths(params, args.stage)
-        _check_models(params, args.stage)
-    except InputError as err:
-        print(f"s2f {args.stage}: {err}", file=sys.stderr)
-        return 2
-    # Workers stopped by Ctrl-C leave semaphores that multiprocessing's tracker frees, with a warning that says
-    # nothing to a user.
-    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"),
-                                                          "ignore:resource_tracker:UserWarning"]))
-    _KEEP.add(reap_on_death(os.getpid()).pid)  # however this process ends, the server and workers end with it
-    # in its own session: Ctrl-C reaches the stage, not the server; torchrun's processes past the first run no flow
-    server = start_stage_server() if int(os.environ.get("RANK", "0")) == 0 else None
-    if server is not None:
-        _KEEP.add(server.pid)
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        stage = importlib.import_module(f"flows.{args.stage}")
-        stage.run(params)
-    except KeyboardInterrupt:
-        discard_under_way()  # what the stage was still writing, whether or not its own code could unwind
-        print(f"s2f {args.stage}: interrupted; {_AFTER_INTERRUPT.get(args.stage, _NOTHING_KEPT)}", file=sys.stderr)
-        return 128 + _SIGNAL[0]
-    return 0
-
-
-COMMANDS = {"run": _run, "repro": _repro, "pipeline": _pipeline, "serve": _pipeline, "predict": _predict, "app": _app,
+COMMANDS = {"run": run_stage.run, "repro": run_stage.repro, "pipeline": run_stage.pipeline, "serve": run_stage.pipeline,
+            "predict": lambda args: predict_cmd.predict(args, _params(args)),
+            "app": lambda args: predict_cmd.app(args, _params(args)),
             "contact-sheet": _contact_sheet, "face-grid": _face_grid, "plots": _plots, "report": _report,
             "results": _results, "params": _params_doc}
 
