@@ -11,7 +11,8 @@ from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTa
 from prefect.utilities.annotations import unmapped
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from s2f.config import Params, RunnerParams, check_paths
+from s2f.catalog import check_paths
+from s2f.config import Params, RunnerParams
 from s2f.processes import exit_with_parent
 
 T = TypeVar("T")
@@ -33,7 +34,7 @@ def task_runner(p: RunnerParams) -> TaskRunner:
 
 def with_runner(flow: Flow, params: Params) -> Flow:
     """The stage's flow with the task runner `runner.*` asks for, once the paths it reads and writes are checked
-    (s2f.config.check_paths: the one list of each stage's inputs; `s2f run` checks them before Prefect starts)."""
+    (s2f.catalog.check_paths: the one list of each stage's inputs; `s2f run` checks them before Prefect starts)."""
     check_paths(params, flow.name)
     return flow.with_options(task_runner=task_runner(params.runner))
 

@@ -11,7 +11,8 @@ from prefect import flow, get_run_logger
 
 from flows import evaluate, train_face, train_voice
 from flows.common import with_runner
-from s2f.config import Params, check_paths, for_run
+from s2f.catalog import check_paths
+from s2f.config import Params, for_run
 from s2f.errors import InputError
 from s2f.evaluate.report import render_report
 from s2f.evaluate.results import EvaluationResults

@@ -15,7 +15,8 @@ from typing import Any
 
 from flows.server import start_stage_server
 from s2f.atomic import discard_under_way
-from s2f.config import check_paths, load_params, model_inputs
+from s2f.catalog import check_paths, model_inputs
+from s2f.config import load_params
 from s2f.errors import InputError
 from s2f.processes import kill_and_wait, reap_on_death
 

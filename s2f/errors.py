@@ -1,6 +1,6 @@
 """The error a user can fix: a missing or unusable input named by its params key. The CLI prints it plainly.
 
-Which inputs each stage reads, and the checks on them, are in s2f.config.check_paths."""
+Which inputs each stage reads, and the checks on them, are in s2f.catalog.check_paths."""
 
 
 class InputError(ValueError):

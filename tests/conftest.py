@@ -130,7 +130,8 @@ def copy_clip(src: Path, dst: Path) -> Path:
 def outputs_under(stage: str, folder: Path) -> list[str]:
     """`--set` arguments that send every catalog entry `stage` writes into `folder`, each under its default name
     (paths.faces -> FOLDER/faces, paths.classifiers -> FOLDER/attributes.json)."""
-    from s2f.config import PathsParams, relocate, writes
+    from s2f.catalog import relocate, writes
+    from s2f.config import PathsParams
 
     moved = relocate(PathsParams(), (stage,), folder)
     return [a for name in writes(stage) for a in ("--set", f"paths.{name}={getattr(moved, name)}")]

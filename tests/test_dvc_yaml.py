@@ -48,8 +48,8 @@ def test_each_stage_depends_on_the_code_its_flow_imports(stage: str):
     package = "models" if stage.startswith("train") else "evaluate" if stage == "reproduce" else stage
     assert any(f.parts[1] == package for f in used)  # the reader found the stage's own library code
     deps = [Path(d) for d in yaml.safe_load((PROJECT / "dvc.yaml").read_text())["stages"][stage]["deps"]]
-    exempt = {Path("s2f/__init__.py"), Path("s2f/config.py"), Path("s2f/errors.py"), Path("s2f/processes.py"),
-              Path("flows/__init__.py")}
+    exempt = {Path("s2f/__init__.py"), Path("s2f/config.py"), Path("s2f/catalog.py"), Path("s2f/errors.py"),
+              Path("s2f/processes.py"), Path("flows/__init__.py")}
     missing = {f for f in used - exempt if not any(f == d or d in f.parents for d in deps)}
     assert not missing, f"dvc.yaml stage {stage} misses deps {sorted(map(str, missing))}"
 
@@ -59,3 +59,28 @@ def test_the_import_reader_finds_lazy_imports_and_packages():
     assert {Path("s2f/models/networks.py"), Path("s2f/models/__init__.py"), Path("flows/common.py")} <= files
     assert Path("s2f/evaluate/report.py") in _module_files("flows.evaluate")
     assert Path("s2f/models/networks.py") not in _module_files("flows.ingest")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_stage_reads_and_writes_in_dvc_yaml_what_the_catalog_says(stage: str):
+    """s2f/catalog.py's reads and writes of a stage and dvc.yaml's deps, params and outs name the same entries."""
+    from s2f.catalog import _READS, _WRITES
+
+    spec = yaml.safe_load((PROJECT / "dvc.yaml").read_text())["stages"][stage]
+
+    def named(*fields: str) -> set[str]:
+        out = set()
+        for field in fields:
+            for item in spec.get(field, []):
+                text = item if isinstance(item, str) else next(iter(item))
+                if text.startswith("${paths."):
+                    out.add(text.removeprefix("${paths.").split("}")[0])
+                elif text.startswith("paths."):
+                    out.add(text.removeprefix("paths."))
+        return out
+
+    reads, writes = {key for key, _ in _READS[stage]}, {key for key, _ in _WRITES[stage]}
+    deps, outs, params = named("deps"), named("outs", "metrics", "plots"), named("params")
+    assert deps <= reads and outs <= writes  # a dependency is read, an output written
+    assert reads - deps <= params and writes - outs <= params  # the rest (a CSV, checkpoints) are params
+    assert reads | writes == deps | outs | params
