@@ -146,7 +146,7 @@ def step_gflop(kind: str, params, train_speakers: int = 1) -> float:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from s2f.models.losses import VoiceLossWeights, VoiceTargets, adversarial, voice_loss
+    from s2f.models.losses import VoiceTargets, adversarial, voice_loss
     from s2f.models.networks import DecoderConfig, EncoderConfig, FaceDecoder, PatchDiscriminator, VoiceEncoder
 
     with FlopCounterMode(display=False) as counter:
@@ -163,7 +163,7 @@ def step_gflop(kind: str, params, train_speakers: int = 1) -> float:
             faces = torch.nn.functional.normalize(torch.randn(train_speakers, 128), dim=1)
             targets = VoiceTargets(faces, torch.ones(128), torch.nn.Linear(128, 2048), torch.nn.Linear(128, 560))
             speaker = torch.randint(0, train_speakers, (p.batch_size,))
-            weights = VoiceLossWeights(**p.loss.model_dump())
+            weights = p.loss
             voice_loss(pred, faces[speaker], speaker, targets, weights)["loss"].backward()
     return counter.get_total_flops() / 1e9
 

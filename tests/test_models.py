@@ -19,7 +19,6 @@ from s2f.models import data as model_data
 from s2f.models import train_voice
 from s2f.models.data import SpectrogramStream, SplitRecords, load_features, load_voice_data
 from s2f.models.losses import (
-    VoiceLossWeights,
     VoiceTargets,
     adversarial,
     distillation,
@@ -179,12 +178,12 @@ def test_loss_terms_on_hand_made_inputs():
         math.log(1 + math.exp(-2)))
     faces = torch.eye(2)
     targets = VoiceTargets(faces, torch.ones(2), fc, clf)
-    w = VoiceLossWeights(contrastive=0.5, standardized_l2=0.1, fc_l1=1.0, feature_l2=0.025, distill=200.0)
+    w = VoiceLossParams(contrastive=0.5, standardized_l2=0.1, fc_l1=1.0, feature_l2=0.025, distill=200.0)
     terms = voice_loss(pred, true, torch.tensor([0]), targets, w)
     weighted = (0.5 * terms["contrastive"] + 0.1 * terms["standardized_l2"] + terms["fc_l1"]
                 + 0.025 * terms["feature_l2"] + 200 * terms["distill"])
     assert terms["loss"].item() == pytest.approx(weighted.item())
-    only = voice_loss(pred, true, torch.tensor([0]), VoiceTargets(faces, torch.ones(2)), VoiceLossWeights())
+    only = voice_loss(pred, true, torch.tensor([0]), VoiceTargets(faces, torch.ones(2)), VoiceLossParams())
     assert set(only) == {"contrastive", "standardized_l2", "loss"}  # the default: no decoder, no teacher needed
     assert adversarial(torch.zeros(2, 1, 4, 4), real=True).item() == pytest.approx(math.log(2))
 
@@ -195,7 +194,7 @@ def test_three_training_steps_lower_the_loss_on_a_tiny_batch(preset: str):
     model = _encoder(preset, frames=100, width=0.0625)
     spec, true = torch.randn(4, 2, 100, 257), nn.functional.normalize(torch.eye(4, 128) + 0.1, dim=1)
     targets = VoiceTargets(true, torch.full((128,), 0.1), nn.Linear(128, 64))
-    weights = VoiceLossWeights(fc_l1=1.0)
+    weights = VoiceLossParams(fc_l1=1.0)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     losses = []
     for _ in range(3):

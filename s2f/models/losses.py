@@ -17,16 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-@dataclass(frozen=True)
-class VoiceLossWeights:
-    contrastive: float = 1.0
-    temperature: float = 0.01
-    standardized_l2: float = 0.1
-    fc_l1: float = 0.0
-    feature_l2: float = 0.0
-    distill: float = 0.0
-    distill_temperature: float = 2.0
+from s2f.config import VoiceLossParams  # the weights, with their defaults and checks
 
 
 @dataclass(frozen=True)
@@ -68,7 +59,7 @@ def distillation(classifier: nn.Module, true: torch.Tensor, pred: torch.Tensor, 
 
 
 def voice_loss(pred: torch.Tensor, true: torch.Tensor, speaker: torch.Tensor, targets: VoiceTargets,
-               w: VoiceLossWeights) -> dict[str, torch.Tensor]:
+               w: VoiceLossParams) -> dict[str, torch.Tensor]:
     """The weighted sum (`loss`) and each term with a non-zero weight. `speaker`: each clip's row in
     `targets.faces`."""
     terms: dict[str, torch.Tensor] = {}

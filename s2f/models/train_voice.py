@@ -32,7 +32,7 @@ from s2f.hashing import sha256_file
 from s2f.models.augment import Augmentation, augment
 from s2f.models.data import FeatureSplit, SpectrogramStream, VoiceData
 from s2f.models.distributed import barrier, parallel, start, total
-from s2f.models.losses import VoiceLossWeights, VoiceTargets, voice_loss
+from s2f.models.losses import VoiceTargets, voice_loss
 from s2f.models.networks import EncoderConfig, VoiceEncoder, pick_device
 from s2f.models.spread import spread_factor
 from s2f.models.store import load_checkpoint, save_checkpoint
@@ -104,7 +104,7 @@ class VoiceTrainer:
     def __init__(self, p: VoiceModelParams, fc: nn.Linear, data: VoiceData):
         self.p, self.data = p, data
         self.ranks, self.device = start(pick_device())  # one process, or one of torchrun's
-        self.weights = VoiceLossWeights(**p.loss.model_dump())
+        self.weights = p.loss
         self.augmentation = Augmentation(**p.augment.model_dump())
         train, val = data.train, data.val
         teacher = (fit_identity_classifier(train.features, train.speakers, p.identity_steps, p.seed,
