@@ -120,3 +120,17 @@ def test_the_real_clips_recipe_of_outputs_md_runs(realdata: Path, tmp_path: Path
     assert len(pd.read_parquet(tmp_path / "real" / "face_features")) >= 30
     assert len(pd.read_parquet(tmp_path / "real" / "spectrograms", columns=["clip_id"])) >= 30
     assert (tmp_path / "real" / "contact_sheet.png").stat().st_size > 10_000
+
+
+def test_docs_outputs_names_every_column_of_every_dataset_schema():
+    """Each dataset's bullet in docs/outputs.md names every column of the schema it is written with."""
+    from s2f.audio.stage import SPECTROGRAMS_SCHEMA
+    from s2f.faces.stage import FACE_FEATURES_SCHEMA, FACES_SCHEMA
+    from s2f.ingest.table import CLIPS_SCHEMA, REJECTS_SCHEMA
+
+    text = (PROJECT / "docs" / "outputs.md").read_text()
+    bullets = {m[1]: m[2] for m in re.finditer(r"^- `data/processed/(\w+)/` — (.*?)(?=^- |^$)", text, re.M | re.S)}
+    for dataset, schema in (("clips", CLIPS_SCHEMA), ("clips_rejects", REJECTS_SCHEMA), ("faces", FACES_SCHEMA),
+                            ("face_features", FACE_FEATURES_SCHEMA), ("spectrograms", SPECTROGRAMS_SCHEMA)):
+        named = set(re.findall(r"`(\w+)`", bullets[dataset]))
+        assert set(schema.names) <= named, f"docs/outputs.md, {dataset}: {sorted(set(schema.names) - named)}"

@@ -54,6 +54,13 @@ def read_seconds(p: AudioParams) -> float:
     return p.seconds * p.segments_per_clip + LEAD_SECONDS
 
 
+# The spectrograms dataset, written here and nowhere else: each segment's float16 values, flattened, with its shape
+# (2, frames, 257) (docs/outputs.md lists the columns; s2f.tables.list_arrays reads them back).
+SPECTROGRAMS_SCHEMA = pa.schema([("clip_id", pa.string()), ("speaker_id", pa.string()), ("split", pa.string()),
+                                 ("segment", pa.int32()), ("segment_start", pa.float64()),
+                                 ("shape", pa.list_(pa.int32())), ("values", pa.list_(pa.float16()))])
+
+
 def run_shard(shard: Shard, p: AudioParams, out: AudioOutputs, meta: dict[str, Any]) -> dict[str, Any]:
     """Process a shard unless its parts already exist; returns counts for the log."""
     dirs = out.dirs
@@ -75,15 +82,8 @@ def run_shard(shard: Shard, p: AudioParams, out: AudioOutputs, meta: dict[str, A
             rows.append({**ident, "split": clip["split"], "segment": k, "segment_start": seg.start,
                          "shape": list(spec.shape)})
             specs.append(spec.astype(np.float16))
-    table = pa.table({
-        "clip_id": pa.array([r["clip_id"] for r in rows], pa.string()),
-        "speaker_id": pa.array([r["speaker_id"] for r in rows], pa.string()),
-        "split": pa.array([r["split"] for r in rows], pa.string()),
-        "segment": pa.array([r["segment"] for r in rows], pa.int32()),
-        "segment_start": pa.array([r["segment_start"] for r in rows], pa.float64()),
-        "shape": pa.array([r["shape"] for r in rows], pa.list_(pa.int32())),
-        "values": list_column(specs, pa.float16()),
-    })
+    plain = [pa.array([r[f.name] for r in rows], f.type) for f in SPECTROGRAMS_SCHEMA if f.name != "values"]
+    table = pa.Table.from_arrays([*plain, list_column(specs, pa.float16())], schema=SPECTROGRAMS_SCHEMA)
     rej = rejects_table(rejects)
     write_parts({dirs[1]: rej, dirs[0]: table}, shard.key, schema_version=SCHEMA_VERSION, params=meta)
     return {"clips": len(shard.clips), "segments": len(rows), "rejects": len(rejects)}

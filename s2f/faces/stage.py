@@ -48,29 +48,25 @@ def _aligner() -> Aligner:
     return _local.aligner
 
 
-def _faces_table(rows: list[dict[str, Any]]) -> pa.Table:
-    def col(name: str) -> list:
-        return [r[name] for r in rows]
-
-    return pa.table({
-        "clip_id": pa.array(col("clip_id"), pa.string()), "speaker_id": pa.array(col("speaker_id"), pa.string()),
-        "split": pa.array(col("split"), pa.string()), "time": pa.array(col("time"), pa.float64()),
-        "box": list_column(col("box"), pa.float32()), "score": pa.array(col("score"), pa.float32()),
-        "keypoints": list_column(col("keypoints"), pa.float32()),
-        "landmarks": list_column(col("landmarks"), pa.float32()),
-        "frontality": pa.array(col("frontality"), pa.float32()), "crop": pa.array(col("crop"), pa.binary()),
-        "descriptor": list_column(col("descriptor"), pa.float32()),
-    })
+# The faces stage's two datasets, written here and nowhere else (docs/outputs.md lists their columns).
+_LIST_F32 = pa.list_(pa.float32())
+FACES_SCHEMA = pa.schema([("clip_id", pa.string()), ("speaker_id", pa.string()), ("split", pa.string()),
+                          ("time", pa.float64()), ("box", _LIST_F32), ("score", pa.float32()),
+                          ("keypoints", _LIST_F32), ("landmarks", _LIST_F32), ("frontality", pa.float32()),
+                          ("crop", pa.binary()), ("descriptor", _LIST_F32)])
+FACE_FEATURES_SCHEMA = pa.schema([("clip_id", pa.string()), ("speaker_id", pa.string()), ("split", pa.string()),
+                                  ("feature", _LIST_F32), ("n_frames", pa.int32())])
 
 
-def _features_table(rows: list[dict[str, Any]]) -> pa.Table:
-    return pa.table({
-        "clip_id": pa.array([r["clip_id"] for r in rows], pa.string()),
-        "speaker_id": pa.array([r["speaker_id"] for r in rows], pa.string()),
-        "split": pa.array([r["split"] for r in rows], pa.string()),
-        "feature": list_column([r["feature"] for r in rows], pa.float32()),
-        "n_frames": pa.array([r["n_frames"] for r in rows], pa.int32()),
-    })
+def _table(schema: pa.Schema, rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows (dicts of a schema's columns; numpy arrays for list columns) as a table of that schema."""
+    def column(field: pa.Field) -> pa.Array:
+        values = [r[field.name] for r in rows]
+        if pa.types.is_list(field.type):
+            return list_column(values, field.type.value_type)
+        return pa.array(values, field.type)
+
+    return pa.Table.from_arrays([column(f) for f in schema], schema=schema)
 
 
 def run_shard(shard: Shard, p: FacesParams, out: FacesOutputs, meta: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +95,8 @@ def run_shard(shard: Shard, p: FacesParams, out: FacesOutputs, meta: dict[str, A
             features.append({**ident, **res.feature})
     rej = rejects_table(rejects)
     # faces last: a shard counts as done only when all three parts exist
-    write_parts({dirs[2]: rej, dirs[1]: _features_table(features), dirs[0]: _faces_table(frames)}, shard.key,
+    tables = {dirs[2]: rej, dirs[1]: _table(FACE_FEATURES_SCHEMA, features), dirs[0]: _table(FACES_SCHEMA, frames)}
+    write_parts(tables, shard.key,
                 schema_version=SCHEMA_VERSION, params=meta)
     return {"clips": len(shard.clips), "features": len(features), "rejects": len(rejects), "frames": decoded,
             "kept": len(frames), **{f"drop {k}": v for k, v in drops.items()},
