@@ -10,6 +10,7 @@ from pathlib import Path
 
 from flows import predict_cmd, run_stage
 from flows.env import configure
+from s2f.catalog import METRICS_JSON
 from s2f.config import Params, ParamsError, PathsParams, load_params
 from s2f.errors import InputError
 
@@ -113,11 +114,11 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _results(args: argparse.Namespace) -> int:
+    from s2f.catalog import SEEDS
     from s2f.evaluate.results import EvaluationResults, RealVoices, SeedResults
-    from s2f.evaluate.seeds import SEEDS
     from s2f.readme import results_markdown, with_results, within_seeds
 
-    args.metrics = args.metrics or str(Path(_catalog(args).reports) / "metrics.json")
+    args.metrics = args.metrics or str(Path(_catalog(args).reports) / METRICS_JSON)
     metrics = EvaluationResults.read(args.metrics)
     if args.within is not None:  # reads only the SEEDS file it names
         print(within_seeds(metrics, Path(args.metrics), Path(args.within or Path(args.metrics).with_name(SEEDS))))

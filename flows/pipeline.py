@@ -17,6 +17,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows import dvc_command
+from s2f.catalog import METRICS_JSON
 from s2f.config import load_params
 from s2f.evaluate.results import EvaluationResults
 from s2f.readme import results_markdown
@@ -75,7 +76,7 @@ def pipeline_flow(root: str = ".", wait_s: float = 6 * 3600) -> dict[str, Any]:
         log.info("changed: %s; running dvc repro", ", ".join(changed))
         ran = repro(path)
         pushed = push(path)
-        metrics = path / load_params(path / "params.yaml").paths.reports / "metrics.json"
+        metrics = path / load_params(path / "params.yaml").paths.reports / METRICS_JSON
         if metrics.is_file():
             create_markdown_artifact(results_markdown(EvaluationResults.read(metrics)), key="s2f-evaluation",
                                      description="s2f evaluation on the test split")

@@ -11,12 +11,12 @@ from prefect import flow, get_run_logger
 
 from flows import evaluate, train_face, train_voice
 from flows.common import with_runner
-from s2f.catalog import check_paths
+from s2f.catalog import METRICS_JSON, PER_QUERY, SEEDS, check_paths
 from s2f.config import Params, for_run
 from s2f.errors import InputError
 from s2f.evaluate.report import render_report
 from s2f.evaluate.results import EvaluationResults
-from s2f.evaluate.seeds import PER_QUERY, SEEDS, seed_results
+from s2f.evaluate.seeds import seed_results
 
 
 @flow(name="reproduce", validate_parameters=False)
@@ -36,7 +36,7 @@ def reproduce_flow(params: Params) -> Path:
             raise InputError(f"{path} not found: run the evaluate stage first (`make run`)")
         tables.append(pd.read_csv(path, dtype={"length": str, "method": str, "clip_id": str, "speaker_id": str}))
     seeds = [{"face_model": p.face_model.seed, "voice_model": p.voice_model.seed} for p in runs]
-    made = EvaluationResults.read(Path(params.paths.reports) / "metrics.json").fingerprint()  # run 1's
+    made = EvaluationResults.read(Path(params.paths.reports) / METRICS_JSON).fingerprint()  # run 1's
     out = seed_results(tables, seeds, seed=params.evaluate.seed, evaluation=made).write(
         Path(params.paths.reports) / SEEDS)
     log.info("wrote %s: %d runs; the report's seeds section in %s", out, len(runs),

@@ -13,6 +13,15 @@ from s2f.errors import InputError
 if TYPE_CHECKING:
     from s2f.config import Params, PathsParams
 
+# The files inside the `paths.reports` folder, named once (dvc.yaml names the ones that are stage outputs).
+METRICS_JSON = "metrics.json"  # evaluate's test scores (s2f.evaluate.results.EvaluationResults)
+SEEDS = "seeds.json"  # make reproduce's intervals over seeds (SeedResults)
+REAL_VOICES_JSON = "real_voices.json"  # scripts/real_voices.py's check (RealVoices)
+PER_QUERY = "per_query.csv"  # each test clip's headline scores, which make reproduce reads
+REPORT_DATA = "report_data.json"  # what report.html shows beyond metrics.json
+FACES_GRID_PNG = "faces_grid.png"
+REPORT_HTML = "report.html"  # rendered from the files above, not a stage output
+
 
 def relocate(paths: PathsParams, stages: tuple[str, ...], folder: str | Path) -> PathsParams:
     """`paths` with every catalog entry `stages` write moved into `folder`, each under its default name

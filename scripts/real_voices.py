@@ -18,6 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from s2f.catalog import REAL_VOICES_JSON  # noqa: E402
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -26,12 +28,13 @@ def main() -> int:
     parser.add_argument("--runs", default=str(ROOT / "runs"), help="make reproduce's trainings (run<k>/)")
     parser.add_argument("--if-present", action="store_true",
                         help="without the clips, say so and exit 0 (make run and make reproduce use this)")
-    parser.add_argument("-o", "--out", default=str(ROOT / "reports" / "real_voices.json"))
+    parser.add_argument("-o", "--out", default=str(ROOT / "reports" / REAL_VOICES_JSON))
     args = parser.parse_args()
 
     import pandas as pd
 
-    from s2f.evaluate.report import REPORT_DATA, render_report
+    from s2f.catalog import METRICS_JSON, REPORT_DATA, SEEDS
+    from s2f.evaluate.report import render_report
     from s2f.evaluate.results import EvaluationResults, SeedResults
     from s2f.predict import Predictor
     from s2f.real_voices import real_voice_gender, run_summary
@@ -49,11 +52,11 @@ def main() -> int:
     result = score(Path(args.models))
     result.source = f"{manifest.parent.name}/manifest.csv: {len(table)} clips of {table.speaker_id.nunique()} people"
     result.runs = [run_summary(result, Path(args.models).name)]
-    metrics = Path(args.out).with_name("metrics.json")  # the evaluation of these models, if it ran
+    metrics = Path(args.out).with_name(METRICS_JSON)  # the evaluation of these models, if it ran
     if metrics.is_file():
         evaluation = EvaluationResults.read(metrics)
         result.evaluation = evaluation.fingerprint()
-        if SeedResults.read(metrics.with_name("seeds.json"), evaluation) is not None:  # make reproduce ran for them
+        if SeedResults.read(metrics.with_name(SEEDS), evaluation) is not None:  # make reproduce ran for them
             for run in sorted(Path(args.runs).glob("run*"), key=lambda d: int(d.name[3:] or 0)):
                 if (run / "voice_encoder").is_dir() and (run / "attributes.json").is_file():
                     result.runs.append(run_summary(score(run), f"{Path(args.runs).name}/{run.name}"))
@@ -63,7 +66,7 @@ def main() -> int:
               f"{run.men[0]} of {run.men[1]} men; mean pairwise cosine {run.distinct:.2f}; ages {run.ages}")
     print(f"wrote {args.out}")
     reports = Path(args.out).parent
-    if Path(args.out).name == "real_voices.json" and (reports / REPORT_DATA).is_file():  # beside an evaluation
+    if Path(args.out).name == REAL_VOICES_JSON and (reports / REPORT_DATA).is_file():  # beside an evaluation
         print(f"wrote {render_report(reports)}")
     return 0
 

@@ -292,7 +292,8 @@ def test_the_report_is_rendered_from_reports_with_seeds_and_real_voices_where_th
     import shutil
 
     from flows.cli import main
-    from s2f.evaluate.report import REPORT_DATA, render_report
+    from s2f.catalog import REPORT_DATA
+    from s2f.evaluate.report import render_report
     from s2f.evaluate.results import Estimate, EvaluationResults, RealVoices, RealVoicesRun, ReportData, SeedResults
     from s2f.images import png_bytes
     from s2f.readme import RESULTS_BEGIN, RESULTS_END

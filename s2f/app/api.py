@@ -30,6 +30,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from s2f.catalog import METRICS_JSON, REPORT_HTML
 from s2f.config import AppParams, PathsParams, PredictParams
 from s2f.errors import InputError
 from s2f.evaluate.results import EvaluationResults, RealVoices
@@ -106,8 +107,8 @@ def create_app(predictor: Predictor, predict: PredictParams, params: AppParams,
     reports = PathsParams().reports if reports is None else reports
     app = FastAPI(title="s2f", summary="Speech2Face on this machine: a face from a voice recording",
                   version="1", docs_url="/docs", redoc_url=None)
-    report_html = Path(reports) / "report.html"
-    card = ModelSummary.read(predictor.trained_on, Path(reports) / "metrics.json")
+    report_html = Path(reports) / REPORT_HTML
+    card = ModelSummary.read(predictor.trained_on, Path(reports) / METRICS_JSON)
     page = files("s2f.app").joinpath("page.html").read_text()
     limit = int(params.max_upload_mb * 1024 * 1024)
 

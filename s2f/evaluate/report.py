@@ -22,10 +22,10 @@ import pandas as pd  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
 from s2f.atomic import atomic_write_bytes  # noqa: E402
+from s2f.catalog import FACES_GRID_PNG, METRICS_JSON, PER_QUERY, REPORT_DATA, REPORT_HTML, SEEDS  # noqa: E402
 from s2f.errors import InputError  # noqa: E402
 from s2f.evaluate.craniofacial import MEASURES  # noqa: E402
 from s2f.evaluate.results import EvaluationResults, RealVoices, ReportData, Scores, SeedResults  # noqa: E402
-from s2f.evaluate.seeds import PER_QUERY, SEEDS  # noqa: E402
 from s2f.images import png_bytes  # noqa: E402
 from s2f.metrics import KS, METRICS  # noqa: E402
 
@@ -305,7 +305,6 @@ def html_report(results: EvaluationResults, data: ReportData, grid_png: bytes, s
         real=real_voices_text(real) if real else None)
 
 
-REPORT_DATA = "report_data.json"  # in the reports folder, beside metrics.json
 
 
 def render_report(reports: str | Path) -> Path:
@@ -313,14 +312,14 @@ def render_report(reports: str | Path) -> Path:
     evaluate stage's), seeds.json and real_voices.json where they exist. Not a DVC output: every command that
     writes one of those files renders it again (`s2f report` does it by hand)."""
     reports = Path(reports)
-    results = EvaluationResults.read(reports / "metrics.json")
+    results = EvaluationResults.read(reports / METRICS_JSON)
     data = ReportData.read(reports / REPORT_DATA)
-    grid = reports / "faces_grid.png"
+    grid = reports / FACES_GRID_PNG
     if not grid.is_file():
         raise InputError(f"no {grid}: run `make run` (or `dvc repro evaluate`) first")
     html = html_report(results, data, grid.read_bytes(), SeedResults.read(reports / SEEDS, results),
-                       RealVoices.read_beside(reports / "metrics.json", results))
-    return atomic_write_bytes(reports / "report.html", html.encode())
+                       RealVoices.read_beside(reports / METRICS_JSON, results))
+    return atomic_write_bytes(reports / REPORT_HTML, html.encode())
 
 
 def write_outputs(results: EvaluationResults, curves: dict[str, np.ndarray], confusions: dict[str, dict[str, Any]],
@@ -332,6 +331,6 @@ def write_outputs(results: EvaluationResults, curves: dict[str, np.ndarray], con
     extra = [] if per_query is None else [atomic_write_bytes(out / PER_QUERY, per_query.to_csv(index=False).encode())]
     data = ReportData(context=context, curves={k: [float(x) for x in c] for k, c in curves.items()},
                       confusions=confusions)
-    written = [*extra, results.write(out / "metrics.json"), atomic_write_bytes(out / "faces_grid.png", png_bytes(grid)),
+    written = [*extra, results.write(out / METRICS_JSON), atomic_write_bytes(out / FACES_GRID_PNG, png_bytes(grid)),
                data.write(out / REPORT_DATA)]
     return [*written, render_report(out)]

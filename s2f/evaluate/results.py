@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from s2f.atomic import atomic_write_bytes
+from s2f.catalog import REAL_VOICES_JSON
 from s2f.errors import InputError
 
 LENGTH_KEY = re.compile(r"^\d+(\.\d+)?s$")  # "3s", "6s", "1.5s": f"{seconds:g}s"
@@ -194,7 +195,7 @@ class RealVoices(BaseModel):
         """real_voices.json beside the evaluation's `metrics` where it was made with `results` (that file's
         evaluation, read); None where the script has not run since (or `results` is None: nothing to tell
         which models it scored). A damaged file is one InputError naming it and the fix."""
-        path = Path(metrics).with_name("real_voices.json")
+        path = Path(metrics).with_name(REAL_VOICES_JSON)
         if not path.is_file():
             return None
         return _made_with(_validated(cls, path, "remake it with `python scripts/real_voices.py`"), results)

@@ -13,8 +13,6 @@ from s2f import metrics as m
 from s2f.evaluate.results import Estimate, SeedResults
 
 METRICS = ("R@1", "R@10", "1:2", "gender")  # the headline metrics, as per_query.csv names its columns
-PER_QUERY = "per_query.csv"  # in the evaluate stage's reports folder
-SEEDS = "seeds.json"  # in the reports folder: `make reproduce`'s results
 
 
 def per_query_table(per_query: dict[str, dict[str, dict[str, object]]], clip_ids: list[str],
