@@ -11,7 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
+
+pytestmark = pytest.mark.slow  # torchrun starts 2 processes a run: 80 s in all here
 
 SCRIPT = Path(__file__).with_name("ddp_train.py")
 
