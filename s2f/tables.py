@@ -75,6 +75,17 @@ def list_column(arrays: list[np.ndarray], value_type: pa.DataType) -> pa.ListArr
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values.astype(value_type.to_pandas_dtype())))
 
 
+def rows_table(schema: pa.Schema, rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows (dicts holding a schema's columns; numpy arrays or lists for its list columns) as a table of it."""
+    def column(field: pa.Field) -> pa.Array:
+        values = [r[field.name] for r in rows]
+        if pa.types.is_list(field.type):
+            return list_column(values, field.type.value_type)
+        return pa.array(values, field.type)
+
+    return pa.Table.from_arrays([column(f) for f in schema], schema=schema)
+
+
 def list_arrays(batch: pa.RecordBatch, values: str = "values", shape: str = "shape") -> list[np.ndarray]:
     """The inverse of `list_column` on a record batch: each row's values as a numpy view of its `shape`.
 

@@ -16,7 +16,7 @@ from s2f.audio.speech import segments
 from s2f.config import AudioParams
 from s2f.media import decode_audio, ffmpeg_message, segment_cut
 from s2f.shards import Shard, is_done, rejects_table, write_parts
-from s2f.tables import list_column
+from s2f.tables import rows_table
 
 SCHEMA_VERSION = 1
 
@@ -66,7 +66,7 @@ def run_shard(shard: Shard, p: AudioParams, out: AudioOutputs, meta: dict[str, A
     dirs = out.dirs
     if is_done(dirs, shard.key):
         return {"skipped": 1}
-    rows, specs, rejects = [], [], []
+    rows, rejects = [], []
     for clip in shard.clips:
         ident = {"clip_id": clip["clip_id"], "speaker_id": clip["speaker_id"]}
         try:
@@ -80,10 +80,8 @@ def run_shard(shard: Shard, p: AudioParams, out: AudioOutputs, meta: dict[str, A
         for k, seg in enumerate(pieces):
             spec = spectrogram(seg.samples)
             rows.append({**ident, "split": clip["split"], "segment": k, "segment_start": seg.start,
-                         "shape": list(spec.shape)})
-            specs.append(spec.astype(np.float16))
-    plain = [pa.array([r[f.name] for r in rows], f.type) for f in SPECTROGRAMS_SCHEMA if f.name != "values"]
-    table = pa.Table.from_arrays([*plain, list_column(specs, pa.float16())], schema=SPECTROGRAMS_SCHEMA)
+                         "shape": list(spec.shape), "values": spec.astype(np.float16)})
+    table = rows_table(SPECTROGRAMS_SCHEMA, rows)
     rej = rejects_table(rejects)
     write_parts({dirs[1]: rej, dirs[0]: table}, shard.key, schema_version=SCHEMA_VERSION, params=meta)
     return {"clips": len(shard.clips), "segments": len(rows), "rejects": len(rejects)}

@@ -15,7 +15,7 @@ from s2f.faces.align import Aligner
 from s2f.faces.clip import ClipFaces, process_clip
 from s2f.faces.detect import FaceDetector
 from s2f.shards import Shard, is_done, rejects_table, write_parts
-from s2f.tables import list_column
+from s2f.tables import rows_table
 
 SCHEMA_VERSION = 1
 
@@ -58,17 +58,6 @@ FACE_FEATURES_SCHEMA = pa.schema([("clip_id", pa.string()), ("speaker_id", pa.st
                                   ("feature", _LIST_F32), ("n_frames", pa.int32())])
 
 
-def _table(schema: pa.Schema, rows: list[dict[str, Any]]) -> pa.Table:
-    """Rows (dicts of a schema's columns; numpy arrays for list columns) as a table of that schema."""
-    def column(field: pa.Field) -> pa.Array:
-        values = [r[field.name] for r in rows]
-        if pa.types.is_list(field.type):
-            return list_column(values, field.type.value_type)
-        return pa.array(values, field.type)
-
-    return pa.Table.from_arrays([column(f) for f in schema], schema=schema)
-
-
 def run_shard(shard: Shard, p: FacesParams, out: FacesOutputs, meta: dict[str, Any]) -> dict[str, Any]:
     """Process a shard unless its parts already exist; returns counts and timings for the log."""
     dirs = out.dirs
@@ -95,9 +84,9 @@ def run_shard(shard: Shard, p: FacesParams, out: FacesOutputs, meta: dict[str, A
             features.append({**ident, **res.feature})
     rej = rejects_table(rejects)
     # faces last: a shard counts as done only when all three parts exist
-    tables = {dirs[2]: rej, dirs[1]: _table(FACE_FEATURES_SCHEMA, features), dirs[0]: _table(FACES_SCHEMA, frames)}
-    write_parts(tables, shard.key,
-                schema_version=SCHEMA_VERSION, params=meta)
+    tables = {dirs[2]: rej, dirs[1]: rows_table(FACE_FEATURES_SCHEMA, features),
+              dirs[0]: rows_table(FACES_SCHEMA, frames)}
+    write_parts(tables, shard.key, schema_version=SCHEMA_VERSION, params=meta)
     return {"clips": len(shard.clips), "features": len(features), "rejects": len(rejects), "frames": decoded,
             "kept": len(frames), **{f"drop {k}": v for k, v in drops.items()},
             **{f"s_{k}": v for k, v in seconds.items()}}
