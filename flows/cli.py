@@ -167,13 +167,9 @@ def _merge_params(extra: str, target: str) -> int:
     import yaml
 
     from s2f.atomic import atomic_write_bytes
-    from s2f.config import read_params_file, validate
+    from s2f.config import merge_params, read_params_file, validate
 
-    def merged(base: dict, over: dict) -> dict:
-        return {**base, **{k: merged(base.get(k) or {}, v) if isinstance(v, dict) and isinstance(base.get(k), dict)
-                           else v for k, v in over.items()}}
-
-    raw = merged(read_params_file(target), read_params_file(extra) or {})
+    raw = merge_params(read_params_file(target), read_params_file(extra) or {})
     validate(raw, f"{target} with {extra}")  # a bad key stops it before anything is written
     atomic_write_bytes(target, yaml.safe_dump(raw, sort_keys=False).encode())
     print(f"wrote {target} with the keys of {extra}")

@@ -25,7 +25,7 @@ def train(params: Params, log: logging.Logger | logging.LoggerAdapter) -> Path |
     """The stage's work, in one process or in each of torchrun's (s2f/models/distributed.py); process 0 logs and
     writes the model, and returns its folder."""
     p, paths = params.voice_model, params.paths
-    main = ranks().main
+    r = ranks()
     decoder, decoder_card = load_decoder(paths.face_decoder)
     data_version = f"{dataset_version(paths.spectrograms)}-{dataset_version(paths.face_features)}"
     data = load_voice_data(paths.face_features, paths.spectrograms, p.memory_gb)
@@ -33,15 +33,15 @@ def train(params: Params, log: logging.Logger | logging.LoggerAdapter) -> Path |
     log.info("training the %s voice encoder (%s, %d-frame crops) on %s against %s (%s in memory)%s", p.preset,
              arch["arch"], arch["frames"], paths.spectrograms, paths.face_features,
              "train and val" if data.train_records and data.val_records else "not all",
-             f"; process {ranks().rank} of {ranks().world}" if ranks().world > 1 else "")
-    live = (Live(dir=paths.train_voice_reports, dvcyaml=None, save_dvc_exp=False, monitor_system=False) if main
+             f"; process {r.rank} of {r.world}" if r.world > 1 else "")
+    live = (Live(dir=paths.train_voice_reports, dvcyaml=None, save_dvc_exp=False, monitor_system=False) if r.main
             else contextlib.nullcontext())
     with live:
         encoder, metrics = train_voice_encoder(p, decoder.fc, data, data_version, paths.checkpoints,
-                                               live_logger(live) if main else None)
-        if main:
+                                               live_logger(live) if r.main else None)
+        if r.main:
             live.summary.update(metrics)
-    if not main:
+    if not r.main:
         return None
     card = ModelCard(model="voice_encoder", arch=encoder.cfg.to_json(), preset=p.preset,
                      trained_on=trained_on(paths.spectrograms), params=p.model_dump(mode="json"),

@@ -498,6 +498,12 @@ def _describe(err: ValidationError, origin: str) -> str:
     return "\n".join([f"{origin}: {len(lines)} invalid parameters (nothing was run):"] + [f"  - {x}" for x in lines])
 
 
+def merge_params(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `over`'s keys written in, section by section and key by key (`s2f params --merge`)."""
+    return {**base, **{k: merge_params(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+                       for k, v in over.items()}}
+
+
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply `key.path=value` overrides (values parsed as YAML) to a params dict, returning a new dict."""
     out = json.loads(json.dumps(raw))

@@ -121,6 +121,17 @@ def realdata() -> Path:
     return REALDATA
 
 
+def copy_project(dst: Path, names: tuple[str, ...]) -> Path:
+    """A copy of the project's files and folders `names` (dvc.yaml, s2f, flows, ...) in dst, for a pipeline run."""
+    for name in names:
+        src = PROJECT / name
+        if src.is_dir():
+            shutil.copytree(src, dst / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, dst / name)
+    return dst
+
+
 def copy_clip(src: Path, dst: Path) -> Path:
     dst.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, dst)

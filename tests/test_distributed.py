@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,22 +13,18 @@ from pathlib import Path
 import pytest
 import torch
 
+from flows.server import free_port
+
 pytestmark = pytest.mark.slow  # torchrun starts 2 processes a run: 80 s in all here
 
 SCRIPT = Path(__file__).with_name("ddp_train.py")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _train(mode: str, processed: Path, out: Path, processes: int, epochs: int) -> dict[str, torch.Tensor]:
     """Run tests/ddp_train.py in `processes` processes; what process 0 saved."""
     args = [str(SCRIPT), mode, str(processed), str(out), str(epochs)]
     launch = ([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(processes),
-               "--master-addr", "127.0.0.1", "--master-port", str(_free_port())] if processes > 1 else [sys.executable])
+               "--master-addr", "127.0.0.1", "--master-port", str(free_port())] if processes > 1 else [sys.executable])
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run([*launch, *args], check=True, capture_output=True, env=env, timeout=300)
     return torch.load(out / "model.pt")

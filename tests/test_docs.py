@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from flows.cli import _parser
-from s2f.config import apply_overrides, read_params_file, validate
+from s2f.config import apply_overrides, merge_params, read_params_file, validate
 from tests.conftest import PROJECT
 
 DOCS = [PROJECT / "README.md", *sorted((PROJECT / "docs").glob("*.md"))]
@@ -73,9 +73,7 @@ def test_every_yaml_block_passes_the_params_schema():
     for where, body, _ in found:
         alternatives = re.split(r"^(?=#)", body, flags=re.M)
         for alt in filter(str.strip, alternatives):
-            snippet = yaml.safe_load(alt) or {}
-            merged = {k: {**base.get(k, {}), **v} if isinstance(v, dict) else v for k, v in snippet.items()}
-            validate(merged, where)  # raises with the key and what is allowed
+            validate(merge_params(base, yaml.safe_load(alt) or {}), where)  # raises naming the key
 
 
 def test_every_s2f_command_parses_and_its_settings_pass_the_schema():
@@ -95,8 +93,7 @@ def test_every_s2f_command_parses_and_its_settings_pass_the_schema():
                     if args.command == "run":
                         base = read_params_file(PROJECT / "params.yaml")
                         raw = yaml.safe_load(files[args.params]) if args.params in files else base
-                        merged = {k: {**base.get(k, {}), **v} if isinstance(v, dict) else v for k, v in raw.items()}
-                        validate(apply_overrides({**base, **merged}, args.overrides), f"{where}: {part!r}")
+                        validate(apply_overrides(merge_params(base, raw), args.overrides), f"{where}: {part!r}")
                     checked += 1
                 elif words[:1] == ["make"]:
                     target = next((w for w in words[1:] if "=" not in w), None)

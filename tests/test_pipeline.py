@@ -15,7 +15,7 @@ import yaml
 from flows.env import configure
 from s2f.evaluate.results import EvaluationResults, SeedResults
 from s2f.tables import read_dataset
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, copy_project
 
 pytestmark = pytest.mark.slow
 
@@ -64,12 +64,7 @@ def _dvc(*args: str, cwd: Path) -> str:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A copy of the pipeline definition and the code it depends on, with tiny params."""
-    for name in ("dvc.yaml", "s2f", "flows"):
-        src = PROJECT / name
-        if src.is_dir():
-            shutil.copytree(src, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, tmp_path / name)
+    copy_project(tmp_path, ("dvc.yaml", "s2f", "flows"))
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
     _dvc("init", "--no-scm", "-q", cwd=tmp_path)
     return tmp_path

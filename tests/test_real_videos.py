@@ -5,7 +5,6 @@ the clips."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,17 +12,14 @@ from pathlib import Path
 import pytest
 
 from s2f.tables import read_dataset
-from tests.conftest import PROJECT
+from tests.conftest import copy_project
 from tests.test_pipeline import _dvc, _env, prefect_api  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.slow
 
 
 def test_real_videos_run_from_ingest_to_the_report(prefect_api, realdata: Path, tmp_path: Path):  # noqa: F811
-    for name in ("dvc.yaml", "params.yaml", "s2f", "flows", "configs"):
-        src = PROJECT / name
-        (shutil.copytree(src, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__")) if src.is_dir()
-         else shutil.copy(src, tmp_path / name))
+    copy_project(tmp_path, ("dvc.yaml", "params.yaml", "s2f", "flows", "configs"))
     config = tmp_path / "configs" / "real-videos.yaml"  # as committed, its ../shared pointed at this machine's
     config.write_text(config.read_text().replace("../shared/realdata", str(realdata)))
     _dvc("init", "--no-scm", "-q", cwd=tmp_path)
