@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from flows.server import start_stage_server
-from s2f.atomic import discard_under_way
-from s2f.catalog import check_paths, model_inputs
+from s2f.atomic import discard_under_way, remove_leftovers
+from s2f.catalog import check_paths, model_inputs, outputs
 from s2f.config import load_params
 from s2f.errors import InputError
 from s2f.processes import kill_and_wait, reap_on_death
@@ -83,8 +83,8 @@ _SIGNAL = [signal.SIGINT]
 
 def _interrupt(signum: int, frame: Any) -> None:
     """Ctrl-C or a kill: stop this stage's worker processes now (a worker would finish its shard first; the
-    shard it leaves is never half-written), then unwind the stage as KeyboardInterrupt, which Prefect reports to
-    its server as a crash before the command exits 130."""
+    temporary file a killed one leaves, `run` sweeps from the outputs), then unwind the stage as
+    KeyboardInterrupt, which Prefect reports to its server as a crash before the command exits 130."""
     import psutil
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while unwinding changes nothing
@@ -94,7 +94,7 @@ def _interrupt(signum: int, frame: Any) -> None:
         with contextlib.suppress(psutil.NoSuchProcess):  # multiprocessing's resource tracker cleans up after them
             if proc.pid not in _KEEP and "resource_tracker" not in " ".join(proc.cmdline()):
                 workers.append(proc)
-    kill_and_wait(workers)  # ended before discard_under_way removes what they were writing
+    kill_and_wait(workers)  # ended before the stage removes what they were writing (run: the sweep)
     raise KeyboardInterrupt
 
 
@@ -120,6 +120,11 @@ _AFTER_INTERRUPT = {"faces": _SHARDS_KEPT, "audio": _SHARDS_KEPT,
 _NOTHING_KEPT = "nothing half-written is left, rerun to start it again"
 
 
+def _sweep(params: Any, stage: str) -> None:
+    for path in outputs(params, stage):
+        remove_leftovers(path)
+
+
 def run(args: argparse.Namespace) -> int:
     try:  # every parameter and path checked before Prefect or any work starts: exit 2, as for a bad parameter
         params = load_params(args.params, args.overrides)
@@ -134,16 +139,20 @@ def run(args: argparse.Namespace) -> int:
                                                           "ignore:resource_tracker:UserWarning"]))
     _KEEP.add(reap_on_death(os.getpid()).pid)  # however this process ends, the server and workers end with it
     # in its own session: Ctrl-C reaches the stage, not the server; torchrun's processes past the first run no flow
-    server = start_stage_server() if int(os.environ.get("RANK", "0")) == 0 else None
+    first = int(os.environ.get("RANK", "0")) == 0
+    server = start_stage_server() if first else None
     if server is not None:
         _KEEP.add(server.pid)
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
+    if first:  # what a killed run's writes left (not torchrun's other processes: they start beside this one)
+        _sweep(params, args.stage)
     try:
         stage = importlib.import_module(f"flows.{args.stage}")
         stage.run(params)
     except KeyboardInterrupt:
         discard_under_way()  # what the stage was still writing, whether or not its own code could unwind
+        _sweep(params, args.stage)  # and what its killed workers were writing, which only they knew of
         print(f"s2f {args.stage}: interrupted; {_AFTER_INTERRUPT.get(args.stage, _NOTHING_KEPT)}", file=sys.stderr)
         return 128 + _SIGNAL[0]
     return 0

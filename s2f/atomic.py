@@ -32,6 +32,30 @@ def _beside(path: Path, tag: str) -> Path:
     return path.with_name(f".{path.stem}.{uuid.uuid4().hex}.{tag}{path.suffix}")
 
 
+_ANY_LEFTOVER = re.compile(r"\..+\.[0-9a-f]{32}\.(tmp|staging|old)(\.[^.]+)?")
+
+
+def remove_leftovers(path: str | Path) -> None:
+    """Remove what killed writes left at an output `path`: its own `_beside` copies next to it and, if it is a
+    folder, every `_beside` name inside it. A stage's worker processes write with their own `_UNDER_WAY`, which the
+    stage process cannot see: once it has killed them, it sweeps its outputs with this."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return
+    found = [p for tag in ("tmp", "staging", "old") for p in _leftovers(path, tag)]
+    if path.is_dir():
+        for root, dirs, files in os.walk(path):
+            for name in dirs + files:
+                if _ANY_LEFTOVER.fullmatch(name):
+                    found.append(Path(root, name))
+            dirs[:] = [d for d in dirs if not _ANY_LEFTOVER.fullmatch(d)]
+    for leftover in found:
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
 def _leftovers(path: Path, tag: str) -> list[Path]:
     """`_beside` copies of `path` that a killed run left behind; nothing else writes them while a stage holds
     DVC's lock, and an exception path already removes its own."""

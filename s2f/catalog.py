@@ -69,6 +69,11 @@ _HINTS = {"videos": "the folder holding the videos", "videos_csv": "a CSV file, 
           "attributes": "a per-speaker label table, or null for clip-table gender only"}
 
 
+def outputs(params: Params, stage: str) -> list[Path]:
+    """The paths `stage` writes (folders and files), for sweeping what an interrupted run left there."""
+    return [Path(getattr(params.paths, name)) for name in writes(stage)]
+
+
 def model_inputs(params: Params, stage: str) -> list[tuple[str, str]]:
     """(catalog key, folder) of each trained model `stage` loads, for a full check before the stage starts."""
     return [(f"paths.{key}", getattr(params.paths, key)) for key, kind in _READS[stage] if kind == "model"]

@@ -91,6 +91,10 @@ def test_an_interrupt_stops_a_stage_in_seconds_with_one_line_and_keeps_finished_
     which must outlive the interrupt's report and then end with the stage. The SIGTERM is sent to a stage reporting
     to the run's server (as under `s2f repro` or `make server`), which spares this test a server start."""
     out = tmp_path / "out"
+    # what a killed run's writes left: the rerun sweeps it away before its work starts
+    stale = out / "face_features" / f".part-{'0' * 20}.{'a' * 32}.tmp.parquet"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"half")
     env = _stage_env(tmp_path, None if how == "ctrl-c" else request.getfixturevalue("prefect_api_url"))
     stage = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "s2f"), "run", "faces", "--params",
                               os.path.join(PROJECT, "params.yaml"), "--set", f"paths.clips={tiny_processed / 'clips'}",
@@ -104,6 +108,10 @@ def test_an_interrupt_stops_a_stage_in_seconds_with_one_line_and_keeps_finished_
         assert stage.poll() is None, "the stage ended before the first shard: nothing to interrupt"
         mine = ["s2f.processes", str(stage.pid)]
         token = next(c for c in map(_cmdline, psutil.process_iter()) if c[-3:-1] == mine)[-1]  # the stage's mark
+        assert not stale.exists()
+        # A worker killed mid-write leaves its temporary part, which only it knew of (a race the CI once lost):
+        # one planted here stands for it.
+        (out / "faces" / f".part-{'1' * 20}.{'b' * 32}.tmp.parquet").write_bytes(b"half")
         if how == "ctrl-c":
             os.killpg(stage.pid, signal.SIGINT)
         else:

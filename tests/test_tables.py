@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from s2f.atomic import atomic_dir, atomic_write
+from s2f.atomic import atomic_dir, atomic_write, remove_leftovers
 from s2f.images import write_png
 from s2f.tables import list_arrays, list_column
 
@@ -59,6 +59,27 @@ def test_directory_write_clears_what_a_killed_run_left_and_nothing_else(tmp_path
     atomic_dir(tmp_path / "corpus", lambda d: (d / "a.txt").write_text("1"))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["corpus", *(d.name for d in kept)])
     assert [p.name for p in (tmp_path / "corpus").iterdir()] == ["a.txt"]
+
+
+def test_leftovers_of_killed_writes_are_swept_from_an_output_and_nothing_else(tmp_path: Path):
+    """What a stage process sweeps from its outputs once it has killed its workers, or before a rerun starts."""
+    faces, model = tmp_path / "faces", tmp_path / "model"
+    hexes = iter(f"{i:x}" * 32 for i in range(10))
+    killed = [faces / f".part-abc.{next(hexes)}.tmp.parquet", model / "sub" / f".weights.{next(hexes)}.tmp.bin",
+              tmp_path / f".faces.{next(hexes)}.staging", tmp_path / f".model.{next(hexes)}.old"]
+    kept = [faces / "part-abc.parquet", faces / ".notes.tmp", model / "sub" / "weights.bin",
+            tmp_path / f".faces2.{next(hexes)}.staging", tmp_path / "other" / f".x.{next(hexes)}.tmp.csv"]
+    for path in killed + kept:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix in (".staging", ".old"):
+            path.mkdir()
+            (path / "half.parquet").write_bytes(b"half")
+        else:
+            path.write_bytes(b"half")
+    for output in (faces, model, tmp_path / "missing" / "out"):
+        remove_leftovers(output)
+    assert not any(p.exists() for p in killed)
+    assert all(p.exists() for p in kept)
 
 
 def test_list_arrays_inverts_list_column():
