@@ -15,9 +15,15 @@ STAGES = ("synth", "ingest", "faces", "audio", "train_face", "train_voice", "eva
 
 
 def _imports(path: Path) -> set[str]:
-    """The s2f and flows modules a source file imports anywhere in it (lazy imports in functions included)."""
+    """The s2f and flows modules a source file imports anywhere in it (lazy imports in functions included), not
+    those under `if TYPE_CHECKING:` (annotations only: nothing runs them)."""
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    typing_only = {id(n) for stmt in ast.walk(tree) if isinstance(stmt, ast.If)
+                   and getattr(stmt.test, "id", "") == "TYPE_CHECKING" for n in ast.walk(stmt)}
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             names |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

@@ -394,6 +394,7 @@ def test_the_evaluation_runs_on_in_memory_tables_and_models(monkeypatch: pytest.
     from s2f.evaluate import stage
     from s2f.evaluate.evaluation import TestClips
     from s2f.evaluate.results import EvaluationResults
+    from s2f.faces.align import Aligner
     from s2f.images import png_bytes
     from s2f.models.networks import DecoderConfig, EncoderConfig, FaceDecoder, VoiceEncoder
 
@@ -403,6 +404,9 @@ def test_the_evaluation_runs_on_in_memory_tables_and_models(monkeypatch: pytest.
     for name in ("read_dataset", "load_features", "read_spectrograms", "load_encoder", "load_decoder"):
         monkeypatch.setattr(stage, name, no_disk)
     monkeypatch.setattr(stage.pq, "read_table", no_disk)
+    # dlib's descriptors in this process: in worker processes they are the same numbers (test_faces.py), and
+    # starting a pool per evaluation took most of this test's time
+    monkeypatch.setattr(stage, "Aligner", lambda workers: Aligner(1))
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
 

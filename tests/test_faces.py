@@ -153,7 +153,7 @@ def test_resume_after_a_lost_shard_gives_the_same_output(tiny_corpus: Path, tmp_
     from tests.conftest import ingest_to
 
     clips = ingest_to("synth", tiny_corpus, None, tmp_path)
-    p, out = FacesParams(shard_size=3), stage.FacesOutputs.under(tmp_path / "run")
+    p, out = FacesParams(shard_size=3, per_clip=2), stage.FacesOutputs.under(tmp_path / "run")
     first = run_stage(stage.run_shard, p, clips, out)
     assert first["clips"] == len(list(tiny_corpus.glob("mp4/*/*/*.mp4"))) and first["skipped"] == 0
     parts = {f: f.read_bytes() for d in out.dirs for f in sorted(d.glob("part-*"))}

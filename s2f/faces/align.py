@@ -12,12 +12,15 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import dlib
 import numpy as np
 
-from s2f.faces.detect import Detection
 from s2f.processes import exit_with_parent
+
+if TYPE_CHECKING:  # a type only: dlib's worker processes need not import mediapipe
+    from s2f.faces.detect import Detection
 
 CHIP_PADDING = 0.25  # dlib's default: the face fills the middle 2/3 of a chip
 DESCRIPTOR_CHIP = 150  # the size dlib's recognition network expects
