@@ -90,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     ref.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from what the schema gives")
     ref.add_argument("--merge", metavar="FILE", help="instead: write FILE's keys into params.yaml (or --write's file), "
                                                      "checked first; e.g. configs/real-videos.yaml (comments are lost)")
+    cols = sub.add_parser("columns", help="docs/outputs.md's column tables from the dataset schemas (s2f/schemas.py)")
+    cols.add_argument("--write", metavar="FILE", help="rewrite the tables between the columns markers in it")
+    cols.add_argument("--check", metavar="FILE", help="exit 1 if a table in FILE differs from the schemas")
     report = sub.add_parser("report", help="render report.html again from the files in paths.reports (with "
                                            "seeds.json and real_voices.json where they exist)")
     report.add_argument("--reports", help="(default: paths.reports)")
@@ -163,6 +166,32 @@ def _params_doc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _columns_doc(args: argparse.Namespace) -> int:
+    from s2f.atomic import atomic_write_bytes
+    from s2f.columns_doc import columns_table, with_columns
+    from s2f.schemas import DATASETS
+
+    if not (args.write or args.check):
+        print("\n\n".join(f"{name}\n{columns_table(columns)}" for name, columns in DATASETS.items()))
+        return 0
+    doc = Path(args.write or args.check)
+    try:
+        text = doc.read_text()
+        new = with_columns(text)
+    except (OSError, ValueError) as err:
+        print(f"s2f columns: {doc}: {err}", file=sys.stderr)
+        return 1
+    if args.check:
+        if new != text:
+            print(f"s2f columns: {doc}'s column tables are not what s2f/schemas.py gives; run "
+                  f"`s2f columns --write {doc}`", file=sys.stderr)
+            return 1
+        return 0
+    atomic_write_bytes(doc, new.encode())
+    print(f"wrote the column tables of {doc} from s2f/schemas.py")
+    return 0
+
+
 def _merge_params(extra: str, target: str) -> int:
     import yaml
 
@@ -232,7 +261,7 @@ COMMANDS = {"run": run_stage.run, "repro": run_stage.repro, "pipeline": run_stag
             "predict": lambda args: predict_cmd.predict(args, _params(args)),
             "app": lambda args: predict_cmd.app(args, _params(args)),
             "contact-sheet": _contact_sheet, "face-grid": _face_grid, "plots": _plots, "report": _report,
-            "results": _results, "params": _params_doc}
+            "results": _results, "params": _params_doc, "columns": _columns_doc}
 
 
 def main(argv: list[str] | None = None) -> int:

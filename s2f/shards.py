@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from s2f.schemas import SHARD_REJECTS
 from s2f.tables import write_parquet
 
-REJECTS_SCHEMA = pa.schema([("clip_id", pa.string()), ("speaker_id", pa.string()), ("path", pa.string()),
-                            ("reason", pa.string()), ("detail", pa.string())])
+REJECTS_SCHEMA = SHARD_REJECTS.schema
 
 
 @dataclass(frozen=True)

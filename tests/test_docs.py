@@ -119,15 +119,26 @@ def test_the_real_clips_recipe_of_outputs_md_runs(realdata: Path, tmp_path: Path
     assert (tmp_path / "real" / "contact_sheet.png").stat().st_size > 10_000
 
 
-def test_docs_outputs_names_every_column_of_every_dataset_schema():
-    """Each dataset's bullet in docs/outputs.md names every column of the schema it is written with."""
+def test_docs_outputs_column_tables_are_the_schemas_the_stages_write():
+    """docs/outputs.md's column tables are what s2f/schemas.py gives (`s2f columns --write docs/outputs.md`), every
+    dataset has one, and the schemas there are the ones the stages write with."""
     from s2f.audio.stage import SPECTROGRAMS_SCHEMA
+    from s2f.columns_doc import with_columns
     from s2f.faces.stage import FACE_FEATURES_SCHEMA, FACES_SCHEMA
     from s2f.ingest.table import CLIPS_SCHEMA, REJECTS_SCHEMA
+    from s2f.schemas import DATASETS
+    from s2f.shards import REJECTS_SCHEMA as SHARD_REJECTS_SCHEMA
 
     text = (PROJECT / "docs" / "outputs.md").read_text()
-    bullets = {m[1]: m[2] for m in re.finditer(r"^- `data/processed/(\w+)/` — (.*?)(?=^- |^$)", text, re.M | re.S)}
-    for dataset, schema in (("clips", CLIPS_SCHEMA), ("clips_rejects", REJECTS_SCHEMA), ("faces", FACES_SCHEMA),
-                            ("face_features", FACE_FEATURES_SCHEMA), ("spectrograms", SPECTROGRAMS_SCHEMA)):
-        named = set(re.findall(r"`(\w+)`", bullets[dataset]))
-        assert set(schema.names) <= named, f"docs/outputs.md, {dataset}: {sorted(set(schema.names) - named)}"
+    assert with_columns(text) == text, "run `s2f columns --write docs/outputs.md`"
+    written = {"clips": CLIPS_SCHEMA, "clips_rejects": REJECTS_SCHEMA, "faces": FACES_SCHEMA,
+               "face_features": FACE_FEATURES_SCHEMA, "faces_rejects": SHARD_REJECTS_SCHEMA,
+               "spectrograms": SPECTROGRAMS_SCHEMA, "audio_rejects": SHARD_REJECTS_SCHEMA}
+    assert written.keys() == DATASETS.keys()
+    for name, schema in written.items():
+        assert schema.equals(DATASETS[name].schema, check_metadata=True), name
+        assert all(meaning.strip() for _, _, meaning in DATASETS[name].columns), name
+    with pytest.raises(ValueError, match="no columns block for .*spectrograms"):
+        with_columns(re.sub(r"<!-- columns: spectrograms -->.*?<!-- /columns -->", "", text, flags=re.S))
+    stale = text.replace("| `n_frames` | int32 |", "| `n_frames` | int64 |")
+    assert stale != text and with_columns(stale) == text

@@ -9,12 +9,12 @@ from typing import Any
 import ffmpeg
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from s2f.audio.spectrogram import SAMPLE_RATE, spectrogram
 from s2f.audio.speech import segments
 from s2f.config import AudioParams
 from s2f.media import decode_audio, ffmpeg_message, segment_cut
+from s2f.schemas import SPECTROGRAMS
 from s2f.shards import Shard, is_done, rejects_table, write_parts
 from s2f.tables import rows_table
 
@@ -55,10 +55,8 @@ def read_seconds(p: AudioParams) -> float:
 
 
 # The spectrograms dataset, written here and nowhere else: each segment's float16 values, flattened, with its shape
-# (2, frames, 257) (docs/outputs.md lists the columns; s2f.tables.list_arrays reads them back).
-SPECTROGRAMS_SCHEMA = pa.schema([("clip_id", pa.string()), ("speaker_id", pa.string()), ("split", pa.string()),
-                                 ("segment", pa.int32()), ("segment_start", pa.float64()),
-                                 ("shape", pa.list_(pa.int32())), ("values", pa.list_(pa.float16()))])
+# (2, frames, 257) (its columns: s2f/schemas.py; s2f.tables.list_arrays reads them back).
+SPECTROGRAMS_SCHEMA = SPECTROGRAMS.schema
 
 
 def run_shard(shard: Shard, p: AudioParams, out: AudioOutputs, meta: dict[str, Any]) -> dict[str, Any]:

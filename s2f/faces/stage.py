@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from s2f.config import FacesParams
 from s2f.faces.align import Aligner
 from s2f.faces.clip import ClipFaces, process_clip
 from s2f.faces.detect import FaceDetector
+from s2f.schemas import FACE_FEATURES, FACES
 from s2f.shards import Shard, is_done, rejects_table, write_parts
 from s2f.tables import rows_table
 
@@ -48,14 +47,9 @@ def _aligner() -> Aligner:
     return _local.aligner
 
 
-# The faces stage's two datasets, written here and nowhere else (docs/outputs.md lists their columns).
-_LIST_F32 = pa.list_(pa.float32())
-FACES_SCHEMA = pa.schema([("clip_id", pa.string()), ("speaker_id", pa.string()), ("split", pa.string()),
-                          ("time", pa.float64()), ("box", _LIST_F32), ("score", pa.float32()),
-                          ("keypoints", _LIST_F32), ("landmarks", _LIST_F32), ("frontality", pa.float32()),
-                          ("crop", pa.binary()), ("descriptor", _LIST_F32)])
-FACE_FEATURES_SCHEMA = pa.schema([("clip_id", pa.string()), ("speaker_id", pa.string()), ("split", pa.string()),
-                                  ("feature", _LIST_F32), ("n_frames", pa.int32())])
+# The faces stage's two datasets, written here and nowhere else (their columns: s2f/schemas.py).
+FACES_SCHEMA = FACES.schema
+FACE_FEATURES_SCHEMA = FACE_FEATURES.schema
 
 
 def run_shard(shard: Shard, p: FacesParams, out: FacesOutputs, meta: dict[str, Any]) -> dict[str, Any]:

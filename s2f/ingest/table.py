@@ -12,18 +12,11 @@ import pyarrow as pa
 
 from s2f.config import SplitParams
 from s2f.ingest.sources import Reject
+from s2f.schemas import CLIPS, CLIPS_REJECTS
 
 SCHEMA_VERSION = 1
-CLIPS_SCHEMA = pa.schema([
-    ("clip_id", pa.string()), ("speaker_id", pa.string()), ("split", pa.string()), ("source", pa.string()),
-    ("path", pa.string()), ("source_row", pa.string()), ("duration", pa.float64()), ("fps", pa.float64()),
-    ("width", pa.int32()), ("height", pa.int32()), ("video_codec", pa.string()),
-    ("audio_sample_rate", pa.int32()), ("audio_channels", pa.int32()), ("audio_codec", pa.string()),
-    ("segment_start", pa.float64()), ("segment_end", pa.float64()), ("face_x", pa.float64()),
-    ("face_y", pa.float64()), ("gender", pa.string()), ("size_bytes", pa.int64()), ("sha256", pa.string()),
-])
-REJECTS_SCHEMA = pa.schema([("path", pa.string()), ("source_row", pa.string()), ("reason", pa.string()),
-                            ("detail", pa.string())])
+CLIPS_SCHEMA = CLIPS.schema
+REJECTS_SCHEMA = CLIPS_REJECTS.schema
 
 
 def clip_id(source: str, row: dict[str, Any]) -> str:
