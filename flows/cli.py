@@ -133,41 +133,41 @@ def _results(args: argparse.Namespace) -> int:
         return 0
     readme = Path(args.write or args.check)
     text = readme.read_text()
-    new = with_results(text, metrics, real, seeds)
-    if args.check:
+    return _generated("results", readme, text, with_results(text, metrics, real, seeds), "the results block",
+                      args.metrics, check=bool(args.check))
+
+
+def _generated(command: str, path: Path, text: str, new: str, what: str, source: str, check: bool) -> int:
+    """`s2f COMMAND --check PATH` (exit 1 where `text`, the file's, is not `new`, what `source` gives) or
+    `--write PATH`; `what`: the file, or the generated part of it."""
+    from s2f.atomic import atomic_write_bytes
+
+    if check:
         if new != text:
-            print(f"s2f results: {readme}'s results block is not what {args.metrics} gives; run "
-                  f"`s2f results --write {readme}`", file=sys.stderr)
+            print(f"s2f {command}: {path}: {what} is not what {source} gives; run `s2f {command} --write {path}`",
+                  file=sys.stderr)
             return 1
         return 0
-    readme.write_text(new)
-    print(f"wrote the results block of {readme} from {args.metrics}")
+    atomic_write_bytes(path, new.encode())
+    print(f"wrote {what} of {path} from {source}")
     return 0
 
 
 def _params_doc(args: argparse.Namespace) -> int:
-    from s2f.atomic import atomic_write_bytes
     from s2f.params_doc import params_markdown
 
     if args.merge:
         return _merge_params(args.merge, args.write or "params.yaml")
     text = params_markdown()
-    if args.check:
-        if not Path(args.check).is_file() or Path(args.check).read_text() != text:
-            print(f"s2f params: {args.check} is not what s2f/config.py gives; run `s2f params --write {args.check}`",
-                  file=sys.stderr)
-            return 1
+    if not (args.write or args.check):
+        print(text, end="")
         return 0
-    if args.write:
-        atomic_write_bytes(args.write, text.encode())
-        print(f"wrote {args.write} from s2f/config.py")
-        return 0
-    print(text, end="")
-    return 0
+    path = Path(args.write or args.check)
+    old = path.read_text() if path.is_file() else ""
+    return _generated("params", path, old, text, "the parameter reference", "s2f/config.py", check=bool(args.check))
 
 
 def _columns_doc(args: argparse.Namespace) -> int:
-    from s2f.atomic import atomic_write_bytes
     from s2f.columns_doc import columns_table, with_columns
     from s2f.schemas import DATASETS
 
@@ -179,17 +179,9 @@ def _columns_doc(args: argparse.Namespace) -> int:
         text = doc.read_text()
         new = with_columns(text)
     except (OSError, ValueError) as err:
-        print(f"s2f columns: {doc}: {err}", file=sys.stderr)
+        print(f"s2f columns: {doc}: {getattr(err, 'strerror', None) or err}", file=sys.stderr)
         return 1
-    if args.check:
-        if new != text:
-            print(f"s2f columns: {doc}'s column tables are not what s2f/schemas.py gives; run "
-                  f"`s2f columns --write {doc}`", file=sys.stderr)
-            return 1
-        return 0
-    atomic_write_bytes(doc, new.encode())
-    print(f"wrote the column tables of {doc} from s2f/schemas.py")
-    return 0
+    return _generated("columns", doc, text, new, "the column tables", "s2f/schemas.py", check=bool(args.check))
 
 
 def _merge_params(extra: str, target: str) -> int:

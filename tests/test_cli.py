@@ -24,7 +24,10 @@ from tests.conftest import PROJECT
      "s2f results: {tmp}/none.json: no such file; run `make reproduce`"),
     (["results", "--metrics", str(PROJECT / "reports/metrics.json"), "--within", "{tmp}/bad.json"],
      "s2f results: {tmp}/bad.json: damaged or from an older s2f; remake it with `make reproduce`"),
-    (["params", "--check", "{tmp}/none.md"], "s2f params: {tmp}/none.md is not what s2f/config.py gives"),
+    (["params", "--check", "{tmp}/none.md"], "s2f params: {tmp}/none.md: the parameter reference is not what "
+                                             "s2f/config.py gives"),
+    (["columns", "--check", str(PROJECT / "README.md")], f"s2f columns: {PROJECT / 'README.md'}: no columns block"),
+    (["columns", "--check", "{tmp}/none.md"], "s2f columns: {tmp}/none.md: No such file or directory"),
     (["predict", "{tmp}/none.wav"], "s2f predict: {tmp}/none.wav: no such file"),
     (["app", "--models", "{tmp}/none", "--port", "1"], "s2f app: "),
 ])
