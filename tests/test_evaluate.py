@@ -401,9 +401,10 @@ def test_the_evaluation_runs_on_in_memory_tables_and_models(monkeypatch: pytest.
     def no_disk(*args, **kwargs):
         raise AssertionError("evaluate read from disk")
 
-    for name in ("read_dataset", "load_features", "read_spectrograms", "load_encoder", "load_decoder"):
+    for name in ("read_dataset", "load_features", "read_spectrograms", "spectrogram_ids", "load_encoder",
+                 "load_decoder"):
         monkeypatch.setattr(stage, name, no_disk)
-    monkeypatch.setattr(stage.pq, "read_table", no_disk)
+    monkeypatch.setattr("pyarrow.parquet.read_table", no_disk)
     # dlib's descriptors in this process: in worker processes they are the same numbers (test_faces.py), and
     # starting a pool per evaluation took most of this test's time
     monkeypatch.setattr(stage, "Aligner", lambda workers: Aligner(1))

@@ -15,7 +15,6 @@ from typing import Any
 import cv2
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 import torch
 from sklearn.pipeline import Pipeline
 
@@ -25,7 +24,6 @@ from s2f.evaluate.craniofacial import MEASURES, measures
 from s2f.faces.align import Aligner
 from s2f.models.inference import decode, descriptors_of, to_uint8
 from s2f.models.networks import FaceDecoder, VoiceEncoder
-from s2f.tables import list_arrays
 
 
 @dataclass
@@ -34,16 +32,6 @@ class TestClips:
     speakers: list[str]
     features: np.ndarray  # (n, 128) true face features, normalised
     specs: list[np.ndarray]  # (2, frames, 257) float32, each clip's first segment
-
-
-def read_spectrograms(path: str, split: str) -> dict[str, np.ndarray]:
-    """First-segment spectrograms of one split, by clip id (only that split is read)."""
-    table = pq.read_table(path, columns=["clip_id", "segment", "shape", "values"], filters=[("split", "=", split)])
-    return {clip: spec.astype(np.float32)
-            for batch in table.to_batches()
-            for clip, segment, spec in zip(batch.column("clip_id").to_pylist(), batch.column("segment").to_pylist(),
-                                           list_arrays(batch), strict=True)
-            if segment == 0}
 
 
 @torch.no_grad()

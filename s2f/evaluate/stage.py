@@ -12,7 +12,6 @@ from typing import Any, NamedTuple
 import cv2
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from s2f import metrics as m
 from s2f.audio.spectrogram import SAMPLE_RATE
@@ -21,12 +20,12 @@ from s2f.audio.stage import clip_audio
 from s2f.config import AudioParams, EvaluateParams, PathsParams
 from s2f.evaluate import baselines as base
 from s2f.evaluate.attributes import fit_classifiers, speaker_labels
-from s2f.evaluate.evaluation import FaceReader, Reconstructions, Scorer, TestClips, predict_voice, read_spectrograms
+from s2f.evaluate.evaluation import FaceReader, Reconstructions, Scorer, TestClips, predict_voice
 from s2f.evaluate.results import EvaluationResults
 from s2f.evaluate.seeds import per_query_table
 from s2f.faces.align import Aligner
 from s2f.images import decode_png, tile, upscale
-from s2f.models.data import load_features
+from s2f.models.data import load_features, read_spectrograms, spectrogram_ids
 from s2f.models.networks import FaceDecoder, VoiceEncoder
 from s2f.models.store import ModelCard
 from s2f.models.zoo import load_decoder, load_encoder
@@ -101,12 +100,6 @@ def first_waves(clips: pd.DataFrame, ids: list[str], audio: AudioParams, workers
 
     with ThreadPoolExecutor(max(1, workers)) as pool:  # ffmpeg runs outside the GIL
         return list(pool.map(first, rows))
-
-
-def spectrogram_ids(path: str, split: str) -> set[str]:
-    """Clips of a split that the audio stage accepted (read without their values)."""
-    table = pq.read_table(path, columns=["clip_id"], filters=[("split", "=", split)])
-    return set(table.column("clip_id").to_pylist())
 
 
 def load_test(features: str, spectrograms: str) -> TestClips:

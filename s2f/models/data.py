@@ -1,4 +1,5 @@
-"""Training data: spectrograms streamed from Parquet, paired with their clip's face feature.
+"""The spectrograms and face features as training and evaluation read them (the one place that reads those two
+datasets): for training, spectrograms streamed from Parquet, paired with their clip's face feature.
 
 The spectrogram set can be far larger than memory, so it is read one record batch at a time and shuffled
 through a bounded buffer; DataLoader workers take disjoint part files. When a split fits in memory
@@ -31,6 +32,22 @@ def load_features(path: str | Path, split: str | None = None) -> tuple[list[str]
     table = table.sort_values("clip_id")
     dim = len(table.feature.iloc[0]) if len(table) else 0
     return table.clip_id.tolist(), table.speaker_id.tolist(), stack_column(table.feature, (dim,)).astype(np.float32)
+
+
+def read_spectrograms(path: str | Path, split: str) -> dict[str, np.ndarray]:
+    """First-segment spectrograms of one split, by clip id (only that split is read): the evaluation's queries."""
+    table = pq.read_table(path, columns=["clip_id", "segment", "shape", "values"], filters=[("split", "=", split)])
+    return {clip: spec.astype(np.float32)
+            for batch in table.to_batches()
+            for clip, segment, spec in zip(batch.column("clip_id").to_pylist(), batch.column("segment").to_pylist(),
+                                           list_arrays(batch), strict=True)
+            if segment == 0}
+
+
+def spectrogram_ids(path: str | Path, split: str) -> set[str]:
+    """Clips of a split that the audio stage accepted (read without their values)."""
+    table = pq.read_table(path, columns=["clip_id"], filters=[("split", "=", split)])
+    return set(table.column("clip_id").to_pylist())
 
 
 Record = tuple[str, np.ndarray]  # (clip id, float16 (2, frames, 257) spectrogram)
