@@ -167,6 +167,8 @@ class FaceModelParams(_Section):
     """Adam learning rate (beta1 0.5)."""
     gan_weight: float = Field(0.005, ge=0.0)
     """Patch-discriminator loss weight; 0 turns the GAN off."""
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    """Training steps in bf16 autocast (`bf16`), in fp32, or `auto`: bf16 on a GPU that has it, fp32 on the CPU."""
     seed: int = Field(0, ge=0)
     """Training seed."""
 
@@ -261,6 +263,8 @@ class VoiceModelParams(_Section):
     """Dropout before the last layer (regularisation for small training sets)."""
     patience: int = Field(50, ge=1)
     """Early stopping: epochs without a better val loss (the best epoch is kept either way)."""
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    """Training steps in bf16 autocast (`bf16`), in fp32, or `auto`: bf16 on a GPU that has it, fp32 on the CPU."""
     workers: int = Field(0, ge=0, le=64)
     """DataLoader workers."""
     shuffle_buffer: int = Field(64, ge=1)

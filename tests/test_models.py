@@ -34,6 +34,7 @@ from s2f.models.networks import (
     FaceDecoder,
     PatchDiscriminator,
     VoiceEncoder,
+    bf16_on,
     forward_gflops,
     log_power,
 )
@@ -423,3 +424,28 @@ def test_train_clips_without_spectrograms_stop_training_with_one_line(tiny_proce
         pq.write_table(table.filter(pc.not_equal(table["split"], "train")), part)
     with pytest.raises(InputError, match="fewer than 2 train clips with both a spectrogram and a face feature"):
         _train(tmp_path, _voice_params(epochs=1), tmp_path / "ck")
+
+
+def test_bf16_trains_both_models_and_auto_on_the_cpu_is_fp32(tiny_processed: Path, tmp_path: Path):
+    """`precision: bf16` runs the training steps under bf16 autocast (on the CPU here; a GPU's `auto`): both models
+    train, their weights stay fp32, and they differ from fp32 training; `auto` on the CPU is fp32, bit for bit."""
+    assert bf16_on(torch.device("cpu"), "bf16") and not bf16_on(torch.device("cpu"), "auto")
+    spec = torch.randn(2, 2, 100, 257)
+    voice = {}
+    for precision in ("fp32", "auto", "bf16"):
+        torch.manual_seed(0)
+        encoder, metrics = _train(tiny_processed, _voice_params(epochs=2, precision=precision),
+                                  tmp_path / precision)
+        assert all(t.dtype == torch.float32 for t in encoder.state_dict().values() if t.is_floating_point())
+        assert np.isfinite(metrics["val_loss"])
+        voice[precision] = encoder(spec)
+    assert torch.equal(voice["auto"], voice["fp32"]) and not torch.equal(voice["bf16"], voice["fp32"])
+    train = {"train": load_face_data(tiny_processed / "faces", 64)["train"]}  # no val: no dlib scoring
+    face = {}
+    for precision in ("fp32", "auto", "bf16"):
+        logged: list[dict] = []
+        decoder, _ = train_face_decoder(FaceModelParams(epochs=2, batch_size=8, precision=precision), train,
+                                        lambda e, m, seen=logged: seen.append(m))
+        assert logged[1]["train_l1"] < logged[0]["train_l1"] and decoder.fc.weight.dtype == torch.float32
+        face[precision] = decoder(train["train"].features[:2])
+    assert torch.equal(face["auto"], face["fp32"]) and not torch.equal(face["bf16"], face["fp32"])

@@ -13,6 +13,7 @@ again) and the encoder answered every voice with the same face.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import asdict, dataclass
 
@@ -243,6 +244,22 @@ class VoiceEncoder(nn.Module):
 def pick_device() -> torch.device:
     """CUDA when present, else CPU: the same code path either way."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def bf16_on(device: torch.device, precision: str) -> bool:
+    """Whether training steps run in bf16: asked for (`bf16`), or `auto` on a GPU that has it (Ampere and later);
+    `auto` on the CPU is fp32, the arithmetic the committed models and dvc.lock were made with."""
+    if precision == "auto":
+        return device.type == "cuda" and torch.cuda.is_bf16_supported()
+    return precision == "bf16"
+
+
+def mixed_precision(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """What a training step's forward pass and loss run under: bf16 autocast (weights, gradients and the optimiser
+    stay fp32; batch norm and the losses' reductions run in fp32, as autocast keeps them) or nothing."""
+    if not bf16_on(device, precision):
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
 def forward_gflops(model: nn.Module, example: torch.Tensor) -> float:

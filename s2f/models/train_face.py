@@ -20,7 +20,7 @@ from s2f.faces.align import Aligner
 from s2f.images import decode_png, tile
 from s2f.models.inference import decode, descriptors_of, to_float, to_uint8
 from s2f.models.losses import adversarial
-from s2f.models.networks import DecoderConfig, FaceDecoder, PatchDiscriminator, pick_device
+from s2f.models.networks import DecoderConfig, FaceDecoder, PatchDiscriminator, mixed_precision, pick_device
 from s2f.tables import read_dataset, stack_column
 
 EpochLog = Callable[[int, dict[str, float]], None]
@@ -78,6 +78,7 @@ def train_face_decoder(p: FaceModelParams, data: dict[str, FaceData],
     opt_d = torch.optim.Adam(critic.parameters(), lr=p.lr, betas=(0.5, 0.999)) if critic else None
     metrics: dict[str, float] = {}
     n = len(train.features)
+    bf16 = mixed_precision(device, p.precision)  # reentrant: a null context, or autocast
     for epoch in range(p.epochs):
         decoder.train()
         sums = {"train_l1": 0.0, "train_adv": 0.0, "critic": 0.0}
@@ -86,15 +87,26 @@ def train_face_decoder(p: FaceModelParams, data: dict[str, FaceData],
             flip = torch.rand(len(idx), generator=gen) < 0.5  # a mirrored face keeps its identity
             real[flip] = real[flip].flip(-1)
             real = real.to(device, memory_format=fast)
-            fake = decoder(train.features[idx].to(device))
+            with bf16:  # the networks' passes; the losses in fp32
+                fake = decoder(train.features[idx].to(device))
             if critic is not None:
                 opt_d.zero_grad()
-                d_loss = adversarial(critic(real), True) + adversarial(critic(fake.detach()), False)
+                with bf16:
+                    on_real = critic(real)
+                d_real = adversarial(on_real.float(), True)
+                with bf16:
+                    on_fake = critic(fake.detach())
+                d_loss = d_real + adversarial(on_fake.float(), False)
                 d_loss.backward()
                 opt_d.step()
                 sums["critic"] += d_loss.item() * len(idx)
-            l1 = (fake - real).abs().mean()
-            adv = adversarial(critic(fake), True) if critic is not None else torch.zeros(())
+            l1 = (fake.float() - real).abs().mean()
+            if critic is not None:
+                with bf16:
+                    score = critic(fake)
+                adv = adversarial(score.float(), True)
+            else:
+                adv = torch.zeros(())
             opt_g.zero_grad()
             (l1 + p.gan_weight * adv).backward()
             opt_g.step()

@@ -33,7 +33,7 @@ from s2f.models.augment import Augmentation, augment
 from s2f.models.data import FeatureSplit, SpectrogramStream, VoiceData
 from s2f.models.distributed import barrier, parallel, start, total
 from s2f.models.losses import VoiceTargets, voice_loss
-from s2f.models.networks import EncoderConfig, VoiceEncoder, pick_device
+from s2f.models.networks import EncoderConfig, VoiceEncoder, mixed_precision, pick_device
 from s2f.models.spread import spread_factor
 from s2f.models.store import load_checkpoint, save_checkpoint
 
@@ -137,7 +137,9 @@ class VoiceTrainer:
         return SpectrogramStream(self.data.spectrograms, rows, split, frames, False, records=records)
 
     def loader(self, dataset: SpectrogramStream) -> DataLoader:
-        return DataLoader(dataset, batch_size=self.p.batch_size, num_workers=self.p.workers)
+        """Batches of `dataset`, in page-locked memory for a GPU (copied to it while the next batch is read)."""
+        return DataLoader(dataset, batch_size=self.p.batch_size, num_workers=self.p.workers,
+                          pin_memory=self.device.type == "cuda")
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
         self.model.train()
@@ -153,8 +155,12 @@ class VoiceTrainer:
                 spec, rows = spec[mine], rows[mine]
             rows = rows.to(self.device)
             spec = augment(spec, self.augmentation, (self.p.seed * 100_003 + epoch) * 10_007 + batch, mine)
-            terms = voice_loss(self.net(spec.to(self.device)), faces.features[rows], faces.speaker[rows],
-                               self.targets["train"], self.weights)
+            with mixed_precision(self.device, self.p.precision):  # the network; its loss in fp32 (below)
+                pred = self.net(spec.to(self.device, non_blocking=True))
+            # fp32: faces of different people have cosines of 0.8-0.95, which bf16 (8 bits) cannot tell apart
+            # at InfoNCE's temperature
+            terms = voice_loss(pred.float(), faces.features[rows], faces.speaker[rows], self.targets["train"],
+                               self.weights)
             self.opt.zero_grad()
             terms["loss"].backward()
             self.opt.step()
