@@ -3,10 +3,12 @@
 Every fenced block of README.md and docs/*.md is one of:
 - yaml: each `#`-introduced alternative, merged into params.yaml, passes the params schema;
 - bash: every `s2f ...` line parses with the CLI's own parser, its `--set` keys and `--params` file (written
-  earlier in the block, or params.yaml) pass the schema; its `make` targets exist in the Makefile; a block that
-  only a slow test can run says so, and that test runs it (test_the_real_clips_recipe_of_outputs_md_runs);
+  earlier in the block, or params.yaml) pass the schema; its `make` targets exist in the Makefile; and a slow
+  test runs the block as written (RUN_BY names which: `run_block` runs it, with placeholders such as
+  /path/to/models swapped for the test's folders);
 - a block that cannot run offline or here says why in an HTML comment right above it:
-  `<!-- not run by tests: REASON -->` (a cloud remote, a GPU, several machines, a server left running);
+  `<!-- not run by tests: REASON -->` (a cloud remote, a GPU, several machines, a server left running, the
+  full-size pipeline);
 - or output shown to the reader (no language, or json).
 """
 
@@ -28,6 +30,17 @@ DOCS = [PROJECT / "README.md", *sorted((PROJECT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"(?:<!-- (?P<mark>[^>]*) -->\n)?(?P<indent>[ ]*)```(?P<lang>\w*)\n(?P<body>.*?)^(?P=indent)```",
                    re.S | re.M)
 NOT_RUN = "not run by tests: "
+# Every bash block not marked NOT_RUN, by its first command, and the slow test that runs it with `run_block`.
+RUN_BY = {
+    "s2f predict clip.mp4": "tests/test_pipeline.py::run_doc_blocks",  # README.md's and docs/predict.md's
+    "out=/tmp/ablation/infonce_only/seed0": "tests/test_pipeline.py::run_doc_blocks",
+    "s2f run synth --set synth.speakers=10": "tests/test_pipeline.py::run_doc_blocks",
+    "dvc metrics show": "tests/test_pipeline.py::run_doc_blocks",
+    "s2f contact-sheet": "tests/test_pipeline.py::run_doc_blocks",
+    "s2f params --merge configs/real-videos.yaml":
+        "tests/test_real_videos.py::test_real_videos_run_from_ingest_to_the_report",
+    "cat > /tmp/real.yaml <<'EOF'": "tests/test_docs.py::test_the_real_clips_recipe_of_outputs_md_runs",
+}
 
 
 def blocks(lang: str) -> list[tuple[str, str, str | None]]:
@@ -60,6 +73,26 @@ def commands(body: str) -> list[str]:
 def heredoc_files(body: str) -> dict[str, str]:
     """`cat > FILE <<'EOF' ... EOF` in a block: the file's text."""
     return {m[1]: m[3] for m in re.finditer(r"cat > (\S+) <<'?(\w+)'?\n(.*?)\n\2\n", body + "\n", re.S)}
+
+
+def run_block(first: str, cwd: Path, swap: dict[str, str] | None = None, timeout: int = 900) -> list[str]:
+    """Run every unmarked bash block whose first command is `first` with `bash -e`, in `cwd`, this environment's
+    bin first on PATH (s2f, dvc), each `swap` key replaced by its value; assert each succeeds; their outputs."""
+    import os
+    import sys
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    found = [(w, b) for w, b, mark in blocks("bash") if not mark and commands(b)[:1] == [first]]
+    assert found, f"no unmarked bash block starts with {first!r}"
+    outputs = []
+    for where, body in found:
+        for old, new in (swap or {}).items():
+            body = body.replace(old, new)
+        done = subprocess.run(["bash", "-e", "-c", body], cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=timeout)
+        assert done.returncode == 0, f"{where}:\n{body}\n{done.stdout[-2000:]}{done.stderr[-3000:]}"
+        outputs.append(done.stdout)
+    return outputs
 
 
 def make_targets() -> set[str]:
@@ -102,14 +135,20 @@ def test_every_s2f_command_parses_and_its_settings_pass_the_schema():
     assert checked >= 20
 
 
+def test_every_bash_block_is_run_by_a_test_or_says_why_not():
+    """A new command block in the docs is either run by a slow test (RUN_BY, and that test exists) or marked."""
+    firsts = {commands(body)[0] for _, body, mark in blocks("bash") if not mark and commands(body)}
+    assert firsts == set(RUN_BY), f"run by no test: {sorted(firsts - set(RUN_BY))}; gone: {set(RUN_BY) - firsts}"
+    for test in set(RUN_BY.values()):
+        path, name = test.split("::")
+        assert re.search(rf"^def {name}", (PROJECT / path).read_text(), re.M), test
+
+
 @pytest.mark.slow
 def test_the_real_clips_recipe_of_outputs_md_runs(realdata: Path, tmp_path: Path):
     """docs/outputs.md's recipe for the real clips, run as written (its /tmp paths moved under tmp_path), from the
     project folder: ingest, faces and audio on ../shared/realdata, then the contact sheet."""
-    (body,) = [b for w, b, _ in blocks("bash") if w.startswith("docs/outputs.md") and "/tmp/real.yaml" in b]
-    script = body.replace("/tmp/", f"{tmp_path}/").replace("s2f ", f"{PROJECT}/.venv/bin/s2f ")
-    done = subprocess.run(["bash", "-e", "-c", script], cwd=PROJECT, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-2000:]
+    run_block("cat > /tmp/real.yaml <<'EOF'", PROJECT, {"/tmp/": f"{tmp_path}/"})
     import pandas as pd
 
     clips = pd.read_parquet(tmp_path / "real" / "clips")

@@ -165,3 +165,53 @@ def test_pipeline_flow_runs_what_changed_once_pushes_and_pulls(prefect_api, proj
     html = (project / "reports/report.html").read_text()  # rendered again with the seeds section
     assert "2 trainings of both models" in html and "land inside the interval in" in html
     assert "changed" not in _dvc("status", cwd=project)
+
+    run_doc_blocks(project, tmp_path_factory.mktemp("docs"))
+
+
+def run_doc_blocks(project: Path, tmp: Path) -> None:
+    """The docs' command blocks that need a project with trained models and reports, as written (test_docs.py's
+    RUN_BY): the inputs they name are made here, placeholders swapped for this project's folders."""
+    from tests.conftest import espeak_wav
+    from tests.test_docs import run_block
+
+    video = sorted((project / "data/raw/synth/mp4").rglob("*.mp4"))[0]  # a drawn face, looped under real speech
+    speech = espeak_wav(project / "speech.wav", "The quick brown fox jumps over the lazy dog, and then it rests "
+                                                "for a while in the warm afternoon sun.")
+    ffmpeg = ["ffmpeg", "-v", "error", "-y"]
+    subprocess.run([*ffmpeg, "-stream_loop", "-1", "-i", str(video), "-i", str(speech), "-map", "0:v", "-map",
+                    "1:a", "-shortest", "-c:v", "libx264", "-c:a", "aac", str(project / "clip.mp4")], check=True)
+    subprocess.run([*ffmpeg, "-i", str(speech), "-c:a", "aac", str(project / "talk.m4a")], check=True)
+    (project / "clips").mkdir()
+    for name in ("interview.mp4", "clips/a.mp4", "clips/b.mp4"):
+        shutil.copy(project / "clip.mp4", project / name)
+    run_block("s2f predict clip.mp4", project, {"/path/to/models": str(project / "models")})
+    for made in ("clip.face.png", "face.png", "interview.face.png", "interview.face.compare.png", "speech.face.png",
+                 "faces/a.face.png", "faces/b.face.png"):
+        assert (project / made).stat().st_size > 1000, made
+
+    run_block("s2f contact-sheet", project, {"/tmp/real/faces": "data/processed/faces"})
+    assert (project / "reports/contact_sheet.png").is_file() and (project / "real.png").is_file()
+    # dvc metrics diff compares with the last git commit: the project becomes a git repository with one
+    subprocess.run("git init -q && git add dvc.yaml dvc.lock params.yaml && git -c user.name=s2f "
+                   "-c user.email=s2f@localhost commit -q -m tiny", shell=True, cwd=project, check=True)
+    _dvc("config", "core.no_scm", "false", cwd=project)
+    (shown,) = run_block("dvc metrics show", project)
+    assert "val_loss" in shown
+    assert (project / "reports/dvc_plots/index.html").is_file() and (project / "reports/face_grid_val.png").is_file()
+
+    out = tmp / "ablation/infonce_only/seed0"
+    run_block("out=/tmp/ablation/infonce_only/seed0", project, {"/tmp/": f"{tmp}/"})
+    card = json.loads((out / "model/config.json").read_text())
+    assert card["params"]["loss"]["standardized_l2"] == 0 and (out / "reports/metrics.json").is_file()
+
+    videos = tmp / "videos"  # /data/videos: a folder of people, one subfolder each
+    for i, clip in enumerate(sorted((project / "data/raw/synth/mp4").rglob("*.mp4"))):
+        person = videos / f"person{i % 3}"
+        person.mkdir(parents=True, exist_ok=True)
+        shutil.copy(clip, person / f"{i}.mp4")
+    shutil.copy(project / "params.yaml", project / "my_params.yaml")
+    run_block("s2f run synth --set synth.speakers=10", project, {"/data/videos": str(videos)})
+    assert len(list((project / "data/raw/synth/mp4").iterdir())) == 10
+    clips = read_dataset(project / "data/processed/clips")
+    assert set(clips.source) == {"folder"} and set(clips.speaker_id) == {"person0", "person1", "person2"}

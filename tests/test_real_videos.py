@@ -1,19 +1,18 @@
-"""Real videos end to end: configs/real-videos.yaml merged into params.yaml with `s2f params --merge`, then
-`s2f repro evaluate` on ../shared/realdata (ingest to evaluate, a few epochs) and `s2f report`; skips without
-the clips."""
+"""Real videos end to end, as docs/data.md's block says: configs/real-videos.yaml merged into params.yaml with
+`s2f params --merge`, then `s2f repro evaluate` on ../shared/realdata (ingest to evaluate, a few epochs) and
+`s2f report`; skips without the clips."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from s2f.tables import read_dataset
 from tests.conftest import copy_project
-from tests.test_pipeline import _dvc, _env, prefect_api  # noqa: F401  (the fixture)
+from tests.test_docs import run_block
+from tests.test_pipeline import _dvc, prefect_api  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -23,11 +22,8 @@ def test_real_videos_run_from_ingest_to_the_report(prefect_api, realdata: Path, 
     config = tmp_path / "configs" / "real-videos.yaml"  # as committed, its ../shared pointed at this machine's
     config.write_text(config.read_text().replace("../shared/realdata", str(realdata)))
     _dvc("init", "--no-scm", "-q", cwd=tmp_path)
-    s2f = str(Path(sys.executable).parent / "s2f")
-    for command in (["params", "--merge", "configs/real-videos.yaml"], ["repro", "evaluate"], ["report"]):
-        done = subprocess.run([s2f, *command], cwd=tmp_path, env=_env(), capture_output=True, text=True,
-                              timeout=1200)
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    # docs/data.md's block as written; its `make run` is the set-up (done) and then `s2f repro evaluate`
+    run_block("s2f params --merge configs/real-videos.yaml", tmp_path, {"make run": "s2f repro evaluate"}, 1800)
 
     clips = read_dataset(tmp_path / "data/processed/clips")
     manifest = __import__("pandas").read_csv(realdata / "manifest.csv")
