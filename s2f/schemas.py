@@ -29,7 +29,7 @@ _IDS = (("clip_id", pa.string(), "the clip's id (`clips`)"), ("speaker_id", pa.s
 CLIPS = Columns((
     ("clip_id", pa.string(), "a stable hash of the source, the path and the segment (not of run order)"),
     ("speaker_id", pa.string(), "the speaker, from the source's layout or the speakers CSV"),
-    ("split", pa.string(), "`train`, `val` or `test`: a seeded hash order of the speakers cut by `split.*`"),
+    ("split", pa.string(), "`train`, `val` or `test`: a seeded hash order of the speakers cut by `ingest.split`"),
     ("source", pa.string(), "`synth`, `voxceleb2`, `avspeech` or `folder`"),
     ("path", pa.string(), "the file, as the stages open it (below `paths.videos`)"),
     ("source_row", pa.string(), "where the source named it: the file below the corpus, or a CSV's file and line"),
