@@ -79,6 +79,13 @@ def train_face_decoder(p: FaceModelParams, data: dict[str, FaceData],
     metrics: dict[str, float] = {}
     n = len(train.features)
     bf16 = mixed_precision(device, p.precision)  # reentrant: a null context, or autocast
+
+    def judged(images: torch.Tensor, real: bool) -> torch.Tensor:
+        """The critic's loss on `images` as real or fake: its pass under `bf16`, the loss in fp32."""
+        with bf16:
+            score = critic(images)
+        return adversarial(score.float(), real)
+
     for epoch in range(p.epochs):
         decoder.train()
         sums = {"train_l1": 0.0, "train_adv": 0.0, "critic": 0.0}
@@ -91,22 +98,12 @@ def train_face_decoder(p: FaceModelParams, data: dict[str, FaceData],
                 fake = decoder(train.features[idx].to(device))
             if critic is not None:
                 opt_d.zero_grad()
-                with bf16:
-                    on_real = critic(real)
-                d_real = adversarial(on_real.float(), True)
-                with bf16:
-                    on_fake = critic(fake.detach())
-                d_loss = d_real + adversarial(on_fake.float(), False)
+                d_loss = judged(real, True) + judged(fake.detach(), False)
                 d_loss.backward()
                 opt_d.step()
                 sums["critic"] += d_loss.item() * len(idx)
             l1 = (fake.float() - real).abs().mean()
-            if critic is not None:
-                with bf16:
-                    score = critic(fake)
-                adv = adversarial(score.float(), True)
-            else:
-                adv = torch.zeros(())
+            adv = judged(fake, True) if critic is not None else torch.zeros(())
             opt_g.zero_grad()
             (l1 + p.gan_weight * adv).backward()
             opt_g.step()
