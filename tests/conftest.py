@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -182,6 +183,11 @@ def real_clips(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     """The 33 real clips through ingest (folder source, manifest as speakers CSV): the folder of the clips table."""
     return shared(tmp_path_factory, "real",
                   lambda out: ingest_to("folder", realdata / "clips", realdata / "manifest.csv", out))
+
+
+def bin_first_env() -> dict[str, str]:
+    """This environment with its bin first on PATH, for commands that call `s2f` or `dvc` by name."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
 
 
 def real_stage(name: str, out: Path) -> Path:

@@ -24,7 +24,7 @@ import yaml
 
 from flows.cli import _parser
 from s2f.config import apply_overrides, merge_params, read_params_file, validate
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, bin_first_env
 
 DOCS = [PROJECT / "README.md", *sorted((PROJECT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"(?:<!-- (?P<mark>[^>]*) -->\n)?(?P<indent>[ ]*)```(?P<lang>\w*)\n(?P<body>.*?)^(?P=indent)```",
@@ -78,17 +78,13 @@ def heredoc_files(body: str) -> dict[str, str]:
 def run_block(first: str, cwd: Path, swap: dict[str, str] | None = None, timeout: int = 900) -> list[str]:
     """Run every unmarked bash block whose first command is `first` with `bash -e`, in `cwd`, this environment's
     bin first on PATH (s2f, dvc), each `swap` key replaced by its value; assert each succeeds; their outputs."""
-    import os
-    import sys
-
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     found = [(w, b) for w, b, mark in blocks("bash") if not mark and commands(b)[:1] == [first]]
     assert found, f"no unmarked bash block starts with {first!r}"
     outputs = []
     for where, body in found:
         for old, new in (swap or {}).items():
             body = body.replace(old, new)
-        done = subprocess.run(["bash", "-e", "-c", body], cwd=cwd, env=env, capture_output=True, text=True,
+        done = subprocess.run(["bash", "-e", "-c", body], cwd=cwd, env=bin_first_env(), capture_output=True, text=True,
                               timeout=timeout)
         assert done.returncode == 0, f"{where}:\n{body}\n{done.stdout[-2000:]}{done.stderr[-3000:]}"
         outputs.append(done.stdout)

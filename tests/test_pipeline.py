@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import yaml
 from flows.env import configure
 from s2f.evaluate.results import EvaluationResults, SeedResults
 from s2f.tables import read_dataset
-from tests.conftest import PROJECT, copy_project
+from tests.conftest import PROJECT, bin_first_env, copy_project
 
 pytestmark = pytest.mark.slow
 
@@ -50,13 +49,8 @@ def prefect_api(prefect_api_url: str):
         yield
 
 
-def _env() -> dict[str, str]:
-    """This environment's bin first on PATH (the stages call the `s2f` script)."""
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-
-
 def _dvc(*args: str, cwd: Path) -> str:
-    done = subprocess.run(["dvc", *args], cwd=cwd, env=_env(), capture_output=True, text=True)
+    done = subprocess.run(["dvc", *args], cwd=cwd, env=bin_first_env(), capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
@@ -72,7 +66,7 @@ def project(tmp_path: Path) -> Path:
 
 def _pipeline(cwd: Path) -> subprocess.Popen:
     """`s2f pipeline` (the flow a schedule runs) as its own process, in the project folder."""
-    return subprocess.Popen([str(Path(sys.executable).parent / "s2f"), "pipeline"], cwd=cwd, env=_env(),
+    return subprocess.Popen([str(Path(sys.executable).parent / "s2f"), "pipeline"], cwd=cwd, env=bin_first_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
