@@ -246,7 +246,7 @@ class VoiceModelParams(_Section):
     """Multiplies the preset's channels and hidden units."""
     frames: int | None = Field(None, ge=40, le=6000)
     """Overrides the preset's training crop, in STFT frames (100 a second)."""
-    epochs: int = Field(50, ge=1)
+    epochs: int = Field(30, ge=1)
     """Most training epochs (early stopping may end sooner)."""
     batch_size: int = Field(32, ge=2)
     """Batch size, at least 2 (the encoder batch-normalises over the batch)."""
@@ -274,6 +274,19 @@ class VoiceModelParams(_Section):
     1e-5 on every bin's power), by its level (power over the clip's mean, floored 40 dB below it: the recording's gain
     and a quiet noise floor change nothing), or by each frequency's mean over the clip (cepstral mean
     normalisation: removes a fixed channel such as a microphone's colouring, and the voice's average spectrum)."""
+    speaker: Literal["none", "concat", "only"] = "only"
+    """A frozen speaker embedding trained on real speech (resemblyzer's GE2E, s2f/models/speaker.py) fed to the
+    encoder's head: instead of the preset's convolutions (`only`: the head learns from it alone), beside them
+    (`concat`), or not at all (`none`: the preset's network alone)."""
+    speaker_views: int = Field(8, ge=0, le=64)
+    """`speaker`: augmented copies of each train clip (besides the clean one) whose speaker embeddings are computed
+    once before training; each training crop takes one of them at random."""
+    speaker_nuisance: int = Field(8, ge=0, le=128)
+    """`speaker`: directions projected out of the embedding: those along which the augmented copies' embeddings move
+    most from the clean ones' (the recording channel's, measured on train clips before training)."""
+    speaker_keep: int = Field(0, ge=0, le=256)
+    """`speaker`: of the rest, the directions along which the train clips' embeddings vary most that are kept (0:
+    all): a direction no train clip moves along reaches no weight of the head."""
     memory_gb: float = Field(2.0, ge=0.0)
     """A split whose spectrograms (float16) fit in this many GB is read into memory once; a larger one is streamed from
     Parquet every epoch (same batches either way)."""
@@ -293,6 +306,10 @@ class VoiceModelParams(_Section):
             arch["frames"] = self.frames
         if arch["arch"] == "conv1d":
             arch["input_norm"] = self.input_norm
+        if self.speaker != "none":
+            arch["speaker"] = self.speaker
+            arch["speaker_nuisance"] = self.speaker_nuisance
+            arch["speaker_keep"] = self.speaker_keep
         if self.width and arch["arch"] == "paper":
             arch["width"] = self.width
         elif self.width:

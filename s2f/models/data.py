@@ -11,6 +11,7 @@ batches.
 from __future__ import annotations
 
 import random
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -21,6 +22,8 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from s2f.errors import InputError
+from s2f.models.augment import Augmentation, augment
+from s2f.models.speaker import SpeakerEmbedding, crop_partials, mean_of, partial_starts
 from s2f.tables import list_arrays, read_dataset, stack_column
 
 
@@ -86,11 +89,50 @@ def load_voice_data(features: str | Path, spectrograms: str | Path, memory_gb: f
                      SplitRecords.load(spectrograms, "val", set(val.ids), budget))
 
 
+def split_records(part_file: Path, split: str, clips: set[str]) -> list[Record]:
+    """The records of one part file that belong to `split` and `clips`, in file order."""
+    out: list[Record] = []
+    for batch in pq.ParquetFile(part_file).iter_batches(batch_size=64, columns=["clip_id", "split", "shape",
+                                                                               "values"]):
+        for clip, part, spec in zip(batch.column("clip_id").to_pylist(), batch.column("split").to_pylist(),
+                                    list_arrays(batch)):
+            if part == split and clip in clips:
+                out.append((clip, spec.copy()))
+    return out
+
+
+@dataclass(frozen=True)
+class Views:
+    """The views of a clip whose frozen speaker embedding training uses: the clean recording and `augmented` copies
+    with the training augmentation's effects, each drawn once from (seed, clip, copy). Computed once per record:
+    the embedding network runs on none of the training steps (that would triple a CPU training's time), and its
+    head still sees a clip through rooms, microphones and channels."""
+
+    augmentation: Augmentation
+    augmented: int
+    seed: int
+
+    @torch.no_grad()
+    def partials(self, speaker: SpeakerEmbedding, clip: str, index: int, spec: np.ndarray) -> np.ndarray:
+        """(1 + augmented, partials, 256) for one record (the `index`th of its part file in the split)."""
+        clean = torch.from_numpy(spec.astype(np.float32))[None]
+        copies = [clean] + [augment(clean, self.augmentation, (self.seed * 7919 + zlib.crc32(f"{clip}/{index}".encode())
+                                                               ) * 31 + k) for k in range(1, self.augmented + 1)
+                            if self.augmentation.active]
+        return speaker.partials(torch.cat(copies)).numpy()
+
+
 class SplitRecords:
     """One split's spectrograms held in memory (float16, as stored), grouped by part file."""
 
     def __init__(self, by_file: dict[Path, list[Record]]):
         self.by_file = by_file
+        self.partials: dict[Path, list[np.ndarray]] | None = None  # `embed`: each record's speaker partials
+
+    def embed(self, speaker: SpeakerEmbedding, views: Views) -> None:
+        """Compute every record's speaker-embedding partials once, for each of its views (`Views`)."""
+        self.partials = {f: [views.partials(speaker, clip, k, spec) for k, (clip, spec) in enumerate(records)]
+                         for f, records in self.by_file.items()}
 
     @classmethod
     def load(cls, spectrograms: str | Path, split: str, clips: set[str], max_bytes: float) -> "SplitRecords | None":
@@ -103,14 +145,7 @@ class SplitRecords:
                 need += 2 * int(np.prod(shape)) if part == split and clip in clips else 0
         if need > max_bytes:
             return None
-        by_file: dict[Path, list[Record]] = {}
-        for f in files:
-            for batch in pq.ParquetFile(f).iter_batches(batch_size=64, columns=["clip_id", "split", "shape",
-                                                                               "values"]):
-                for clip, part, spec in zip(batch.column("clip_id").to_pylist(), batch.column("split").to_pylist(),
-                                            list_arrays(batch)):
-                    if part == split and clip in clips:
-                        by_file.setdefault(f, []).append((clip, spec.copy()))
+        by_file = {f: found for f in files if (found := split_records(f, split, clips))}
         return cls(by_file)
 
 
@@ -119,42 +154,60 @@ class SpectrogramStream(IterableDataset):
     split's FeatureSplit (its face feature and speaker); clips not in it are skipped."""
 
     def __init__(self, spectrograms: str | Path, rows: dict[str, int], split: str, frames: int | None,
-                 train: bool, seed: int = 0, buffer: int = 64, records: SplitRecords | None = None):
+                 train: bool, seed: int = 0, buffer: int = 64, records: SplitRecords | None = None,
+                 speaker: SpeakerEmbedding | None = None, views: Views | None = None):
         self.files = sorted(Path(spectrograms).glob("part-*.parquet"))
         self.records = records
+        self.speaker = speaker  # given: each item also has its crop's speaker embedding, of one of its `views`
+        self.views = views or Views(Augmentation(), 0, seed)
         self.rows, self.split, self.frames = rows, split, frames
         self.train, self.seed, self.buffer, self.epoch = train, seed, buffer, 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def _crop(self, spec: np.ndarray, rng: random.Random) -> np.ndarray:
+    def _crop(self, spec: np.ndarray, rng: random.Random) -> tuple[np.ndarray, int, int]:
         """A `frames`-long window: random when training, the first `frames` otherwise (evaluate scores a clip's first
-        seconds); tiled if the input is shorter. `frames` None: the whole spectrogram."""
+        seconds); tiled if the input is shorter. `frames` None: the whole spectrogram. With its start and length."""
         if self.frames is None:
-            return spec
+            return spec, 0, spec.shape[1]
         have = spec.shape[1]
         if have < self.frames:
             spec = np.concatenate([spec] * (-(-self.frames // have)), axis=1)
             have = spec.shape[1]
         start = rng.randrange(have - self.frames + 1) if self.train else 0
-        return spec[:, start:start + self.frames]
+        return spec[:, start:start + self.frames], start, self.frames
 
-    def _records(self, files: list[Path]) -> Iterator[tuple[np.ndarray, int]]:
+    def _item(self, spec: np.ndarray, row: int, rng: random.Random, clip: str, index: int,
+              partials: np.ndarray | None) -> tuple:
+        crop, start, length = self._crop(spec, rng)
+        if self.speaker is None:
+            return crop.astype(np.float32), row
+        if partials is None:  # streamed: the record's partials, as SplitRecords.embed computes them
+            partials = self.views.partials(self.speaker, clip, index, spec)
+        view = partials[rng.randrange(len(partials)) if self.train else 0]
+        chosen = crop_partials(partial_starts(spec.shape[1]), start, length) if length < spec.shape[1] else None
+        picked = torch.from_numpy(view if chosen is None else view[chosen])
+        return crop.astype(np.float32), row, mean_of(picked[None])[0]
+
+    def _records(self, files: list[Path]) -> Iterator[tuple]:
         rng = random.Random(f"{self.seed}/{self.epoch}/crop")  # str seeds are hashed stably
         if self.records is not None:
             for f in files:
-                for clip, spec in self.records.by_file.get(f, []):
+                cached = self.records.partials.get(f) if self.records.partials is not None else None
+                for i, (clip, spec) in enumerate(self.records.by_file.get(f, [])):
                     if clip in self.rows:
-                        yield self._crop(spec, rng).astype(np.float32), self.rows[clip]
+                        yield self._item(spec, self.rows[clip], rng, clip, i, cached[i] if cached else None)
             return
         for f in files:
+            index = 0  # the record's place among its part file's records of the split (as SplitRecords numbers them)
             for batch in pq.ParquetFile(f).iter_batches(batch_size=16, columns=["clip_id", "split", "shape",
                                                                                "values"]):
                 for clip, split, spec in zip(batch.column("clip_id").to_pylist(), batch.column("split").to_pylist(),
                                              list_arrays(batch)):
                     if split == self.split and clip in self.rows:
-                        yield self._crop(spec.astype(np.float32), rng), self.rows[clip]
+                        yield self._item(spec, self.rows[clip], rng, clip, index, None)
+                    index += split == self.split and clip in self.rows
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, int]]:
         files = list(self.files)
@@ -164,15 +217,15 @@ class SpectrogramStream(IterableDataset):
         info = get_worker_info()
         if info is not None:
             files = files[info.id::info.num_workers]
-        buffer: list[tuple[np.ndarray, int]] = []
+        buffer: list[tuple] = []
         for item in self._records(files):
             if not self.train:
-                yield torch.from_numpy(item[0]), item[1]
+                yield (torch.from_numpy(item[0]), *item[1:])
                 continue
             buffer.append(item)
             if len(buffer) >= self.buffer:
-                spec, row = buffer.pop(rng.randrange(len(buffer)))
-                yield torch.from_numpy(spec), row
+                item = buffer.pop(rng.randrange(len(buffer)))
+                yield (torch.from_numpy(item[0]), *item[1:])
         rng.shuffle(buffer)
-        for spec, row in buffer:
-            yield torch.from_numpy(spec), row
+        for item in buffer:
+            yield (torch.from_numpy(item[0]), *item[1:])

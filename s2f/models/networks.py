@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from s2f.audio.spectrogram import POWER
+from s2f.models.speaker import DIM as SPEAKER_DIM, SpeakerEmbedding
 
 # The encoder's 4x4 kernels with padding="same" make torch warn, on every forward pass of a new shape, that it
 # pads a copy of the input: true, cheap at these sizes, and noise in `s2f predict`'s output.
@@ -86,6 +87,7 @@ PAPER_BLOCKS = ((64, False, 1), (64, False, 1), (128, True, 1), (128, True, 1), 
                 (512, False, 1), (512, False, 2), (512, False, 2))
 PAPER_FC = 4096
 ARCHS = ("conv1d", "paper")
+SPEAKER = ("none", "concat", "only")
 
 
 @dataclass(frozen=True)
@@ -101,10 +103,15 @@ class EncoderConfig:
     hidden: int = 256  # the head's hidden layer (paper: PAPER_FC x width)
     width: float = 1.0  # paper: multiplier on every layer's channels and on PAPER_FC
     dropout: float = 0.0  # before the last FC layer (regularises small training sets)
+    speaker: str = "none"  # the frozen speaker embedding (s2f/models/speaker.py): none | concat (beside the trunk) | only
+    speaker_nuisance: int = 0  # channel directions projected out of the embedding (speaker.projection)
+    speaker_keep: int = 0  # principal directions of the train embeddings kept (0: all; speaker.projection)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
             raise ValueError(f"unknown encoder arch {self.arch!r}; allowed: {', '.join(ARCHS)}")
+        if self.speaker not in SPEAKER:
+            raise ValueError(f"unknown encoder speaker {self.speaker!r}; allowed: {', '.join(SPEAKER)}")
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -203,11 +210,15 @@ class VoiceEncoder(nn.Module):
     def __init__(self, cfg: EncoderConfig):
         super().__init__()
         self.cfg = cfg
-        self.trunk = LogPowerConvs(cfg) if cfg.arch == "conv1d" else PaperConvs(cfg)
+        self.trunk = None if cfg.speaker == "only" else LogPowerConvs(cfg) if cfg.arch == "conv1d" else PaperConvs(cfg)
+        self.speaker = None if cfg.speaker == "none" else SpeakerEmbedding()
+        if self.speaker is not None:  # what the embedding is projected on (speaker.projection; set in training)
+            self.register_buffer("projection", torch.eye(SPEAKER_DIM))
         hidden = cfg.hidden if cfg.arch == "conv1d" else _scaled(PAPER_FC, cfg.width)
+        inputs = (self.trunk.out_features if self.trunk else 0) + (SPEAKER_DIM if self.speaker else 0)
         # No dropout before the batch norm: its running variance would be the noisier training one, and at eval
         # the hidden layer would come out at ~0.7x its training spread (measured).
-        self.head = nn.Sequential(nn.Linear(self.trunk.out_features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+        self.head = nn.Sequential(nn.Linear(inputs, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
                                   nn.Dropout(cfg.dropout), nn.Linear(hidden, cfg.feature_dim))
         self.register_buffer("out_mean", torch.zeros(cfg.feature_dim))
         self.register_buffer("out_scale", torch.ones(cfg.feature_dim))
@@ -233,8 +244,15 @@ class VoiceEncoder(nn.Module):
         predictions' common offset free, and training ends with every voice's face moved one way from the mean."""
         self.head[-1].bias.sub_((mean_prediction - self.out_mean) / self.out_scale)
 
-    def forward(self, spec: torch.Tensor) -> torch.Tensor:
-        return self.out_mean + self.out_scale * self.head(self.trunk(spec))
+    def forward(self, spec: torch.Tensor, speaker: torch.Tensor | None = None) -> torch.Tensor:
+        """`speaker`: the clip's speaker embedding when already known (training reads it from a cache); computed
+        from `spec` otherwise."""
+        parts = [self.trunk(spec)] if self.trunk is not None else []
+        if self.speaker is not None:
+            emb = (self.speaker(spec) if speaker is None or not speaker.numel() else speaker.to(spec.device)).float()
+            emb = emb @ self.projection
+            parts.append(emb * SPEAKER_DIM ** 0.5)  # unit vectors -> about unit variance per dimension
+        return self.out_mean + self.out_scale * self.head(torch.cat(parts, 1))
 
     def for_decoder(self, feature: torch.Tensor) -> torch.Tensor:
         """A prediction moved `spread` times as far from the train-mean face, along its direction: what is drawn."""

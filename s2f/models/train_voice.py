@@ -13,6 +13,7 @@ its val retrieval scores (the same metrics as the evaluation's, on val speakers)
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import dataclass
@@ -30,10 +31,11 @@ from s2f.config import VoiceModelParams
 from s2f.errors import InputError
 from s2f.hashing import sha256_file
 from s2f.models.augment import Augmentation, augment
-from s2f.models.data import FeatureSplit, SpectrogramStream, VoiceData
+from s2f.models.data import FeatureSplit, SpectrogramStream, Views, VoiceData, split_records
 from s2f.models.distributed import barrier, parallel, start, total
 from s2f.models.losses import VoiceTargets, voice_loss
 from s2f.models.networks import EncoderConfig, VoiceEncoder, mixed_precision, pick_device
+from s2f.models.speaker import DIM, SpeakerEmbedding, mean_of, projection
 from s2f.models.spread import spread_factor
 from s2f.models.store import load_checkpoint, save_checkpoint
 
@@ -119,14 +121,39 @@ class VoiceTrainer:
         self.cfg = EncoderConfig(**p.architecture(), feature_dim=train.features.shape[1], dropout=p.dropout)
         self.model = VoiceEncoder(self.cfg)
         self.model.start_at(self.mean_feature, spread)
+        speaker, views = None, Views(self.augmentation, p.speaker_views, p.seed)
+        if self.model.speaker is not None:  # frozen: each clip's embeddings are computed once, on the CPU
+            speaker = copy.deepcopy(self.model.speaker.load_pretrained())
+            if data.train_records is not None:
+                data.train_records.embed(speaker, views)
+            if self.cfg.speaker_nuisance or self.cfg.speaker_keep:
+                self.model.projection.copy_(projection(self.view_embeddings(speaker, views), self.cfg.speaker_nuisance,
+                                                       self.cfg.speaker_keep))
         self.model.to(self.device)
         self.net = parallel(self.model, self.ranks, self.device)  # what a training step calls
         self.train_set = SpectrogramStream(data.spectrograms, {c: i for i, c in enumerate(train.ids)}, "train",
-                                           self.cfg.frames, True, p.seed, p.shuffle_buffer, data.train_records)
+                                           self.cfg.frames, True, p.seed, p.shuffle_buffer, data.train_records,
+                                           speaker, views)
         self.val_set = self.in_order("val", self.cfg.frames)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
         self.sched = (torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=p.epochs)
                       if p.lr_schedule == "cosine" else torch.optim.lr_scheduler.ExponentialLR(self.opt, p.lr_decay))
+
+    def view_embeddings(self, speaker: SpeakerEmbedding, views: Views, most: int = 2000) -> torch.Tensor:
+        """(clips, 1 + copies, 256): the whole-clip embeddings of each view of up to `most` train records (from the
+        cache when the split is in memory)."""
+        records = self.data.train_records
+        if records is not None and records.partials is not None:
+            found = [p for parts in records.partials.values() for p in parts][:most]
+        else:
+            found = []
+            for f in sorted(self.data.spectrograms.glob("part-*.parquet")):
+                found += [views.partials(speaker, clip, k, spec)
+                          for k, (clip, spec) in enumerate(split_records(f, "train", set(self.data.train.ids)))]
+                if len(found) >= most:
+                    break
+        return (torch.stack([mean_of(torch.from_numpy(p)) for p in found]) if found
+                else torch.zeros(0, 1, DIM))
 
     def in_order(self, split: str, frames: int | None) -> SpectrogramStream:
         """A split's clips in order, each its first `frames` (None: whole), unaugmented: val scoring, and the train
@@ -146,17 +173,22 @@ class VoiceTrainer:
         self.train_set.set_epoch(epoch)
         faces = self.train_faces
         loss_sum, count = 0.0, 0
-        for batch, (spec, rows) in enumerate(self.loader(self.train_set)):
+        for batch, (spec, rows, *known) in enumerate(self.loader(self.train_set)):
             if len(rows) < 2 * self.ranks.world:  # under 2 clips a process cannot batch-normalise; reshuffled next epoch
                 continue
+            speaker = known[0] if known else None  # the clean crops' speaker embeddings (cfg.speaker)
             mine = None
             if self.ranks.world > 1:  # this process's share of the batch, each with the effects it gets in one
                 mine = self.ranks.share(len(rows))
                 spec, rows = spec[mine], rows[mine]
+                speaker = speaker[mine] if speaker is not None else None
             rows = rows.to(self.device)
-            spec = augment(spec, self.augmentation, (self.p.seed * 100_003 + epoch) * 10_007 + batch, mine)
+            if self.model.trunk is not None:  # the embedding alone (`speaker: only`) comes from the cached views
+                spec = augment(spec, self.augmentation, (self.p.seed * 100_003 + epoch) * 10_007 + batch, mine)
+            if speaker is not None:
+                speaker = speaker.to(self.device, non_blocking=True)
             with mixed_precision(self.device, self.p.precision):  # the network; its loss in fp32 (below)
-                pred = self.net(spec.to(self.device, non_blocking=True))
+                pred = self.net(spec.to(self.device, non_blocking=True), speaker)
             # fp32: faces of different people have cosines of 0.8-0.95, which bf16 (8 bits) cannot tell apart
             # at InfoNCE's temperature
             terms = voice_loss(pred.float(), faces.features[rows], faces.speaker[rows], self.targets["train"],

@@ -1,0 +1,135 @@
+"""A frozen speaker embedding trained on real speech, computed from the stored spectrogram: resemblyzer's GE2E
+encoder (Wan et al. 2018; 3 LSTM layers over 40 mel bands, trained by its authors on thousands of real speakers
+of LibriSpeech and VoxCeleb 1 and 2), read from the weights bundled in the resemblyzer wheel (checked by hash).
+
+A voice encoder trained on a few hundred synthetic speakers has to learn from them alone what a real recording
+channel does to a voice; this network has heard real rooms, microphones and codecs. The voice encoder feeds its
+embedding to its head beside its own convolutional features (`EncoderConfig.speaker`).
+
+Its input is what resemblyzer computes from a waveform (16 kHz, 25 ms Hann windows every 10 ms, the power in 40
+mel bands, the recording at -30 dBFS), here from the Speech2Face spectrogram the audio stage stores: the
+compression undone, the power summed into the same mel bands (a 512-point FFT of the same 400-sample frames:
+the band powers come out 512/400 times resemblyzer's, which is divided out), the level set from the frames'
+mean power (Parseval). The band powers agree with resemblyzer's own to about 2% on real clips.
+
+Like resemblyzer's `embed_utterance`, a clip's embedding is the normalised mean of the embeddings of its
+1.6 s partials (160 frames), one every 0.8 s from its start; a clip shorter than 1.6 s is one partial.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from s2f.audio.spectrogram import NFFT, POWER, SAMPLE_RATE, WIN
+from s2f.errors import InputError
+from s2f.hashing import sha256_file
+
+MELS, HIDDEN, DIM = 40, 256, 256
+PARTIAL, PARTIAL_HOP = 160, 80  # frames: 1.6 s partials every 0.8 s
+LEVEL_DBFS = -30.0
+# resemblyzer 0.1.4's pretrained.pt
+WEIGHTS_SHA256 = "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"
+
+
+def partial_starts(frames: int) -> list[int]:
+    """First frames of the partials of a `frames`-long spectrogram (one, at 0, when it is shorter than a partial)."""
+    return list(range(0, frames - PARTIAL + 1, PARTIAL_HOP)) or [0]
+
+
+class SpeakerEmbedding(nn.Module):
+    """(batch, 2, frames, 257) compressed complex spectrogram -> (batch, 256) unit speaker embedding. Frozen:
+    its weights are resemblyzer's (`load_pretrained`) and never train; the model file stores them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("mel_bands", torch.zeros(MELS, NFFT // 2 + 1))
+        self.lstm = nn.LSTM(MELS, HIDDEN, 3, batch_first=True)
+        self.linear = nn.Linear(HIDDEN, DIM)
+        self.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> SpeakerEmbedding:  # noqa: ARG002 - always inference
+        return super().train(False)
+
+    @torch.no_grad()
+    def load_pretrained(self) -> SpeakerEmbedding:
+        """resemblyzer's weights and librosa's mel bands (what resemblyzer's own front end uses)."""
+        import importlib.util
+
+        import librosa
+
+        spec = importlib.util.find_spec("resemblyzer")  # its file, without importing it (and webrtcvad's warning)
+        path = Path(spec.origin).parent / "pretrained.pt" if spec and spec.origin else Path("resemblyzer/pretrained.pt")
+        if not path.is_file():
+            raise InputError(f"{path}: missing (resemblyzer's speaker encoder weights); reinstall with `make setup`")
+        if sha256_file(path) != WEIGHTS_SHA256:
+            raise InputError(f"{path}: not resemblyzer 0.1.4's speaker encoder weights (sha256 differs); reinstall "
+                             "resemblyzer==0.1.4 with `make setup`")
+        state = torch.load(path, map_location="cpu", weights_only=True)["model_state"]
+        self.lstm.load_state_dict({k[len("lstm."):]: v for k, v in state.items() if k.startswith("lstm.")})
+        self.linear.load_state_dict({k[len("linear."):]: v for k, v in state.items() if k.startswith("linear.")})
+        bands = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=NFFT, n_mels=MELS)
+        self.mel_bands.copy_(torch.from_numpy(bands) * (WIN / NFFT))
+        return self
+
+    def mel(self, spec: torch.Tensor) -> torch.Tensor:
+        """(batch, frames, 40) band powers of the clip at -30 dBFS."""
+        power = spec.float().abs().pow(2 / POWER).sum(1)  # (batch, frames, 257)
+        both_sides = power[..., 0] + 2 * power[..., 1:-1].sum(-1) + power[..., -1]
+        window = float((torch.hann_window(WIN, dtype=torch.float64) ** 2).sum())
+        mean_square = both_sides.mean(-1) / (NFFT * window)  # Parseval: the windowed frames' mean square
+        gain = 10 ** (LEVEL_DBFS / 10) / mean_square.clamp(min=1e-12)
+        return (power * gain[:, None, None]) @ self.mel_bands.T
+
+    def partials(self, spec: torch.Tensor) -> torch.Tensor:
+        """(batch, partials, 256): the unit embedding of each partial (`partial_starts`)."""
+        mel = self.mel(spec)
+        starts = partial_starts(mel.shape[1])
+        pieces = torch.stack([mel[:, s:s + PARTIAL] for s in starts], 1)  # (batch, partials, frames, 40)
+        _, (hidden, _) = self.lstm(pieces.flatten(0, 1))
+        emb = torch.relu(self.linear(hidden[-1]))
+        emb = emb / emb.norm(dim=1, keepdim=True).clamp(min=1e-12)
+        return emb.view(len(spec), len(starts), DIM)
+
+    def forward(self, spec: torch.Tensor) -> torch.Tensor:
+        return mean_of(self.partials(spec))
+
+
+def mean_of(partials: torch.Tensor) -> torch.Tensor:
+    """The clip's embedding: the normalised mean of its partials' (batch, partials, 256)."""
+    mean = partials.mean(1)
+    return mean / mean.norm(dim=1, keepdim=True).clamp(min=1e-12)
+
+
+def projection(views: torch.Tensor, nuisance: int, keep: int) -> torch.Tensor:
+    """(256, 256) the projection the encoder applies to an embedding, from the whole-clip embeddings of each view of
+    train clips (`views`: clips, 1 + copies, 256):
+    - `nuisance` directions removed: the top principal directions of (augmented view - clean view), along which a
+      clip's embedding moves most when only its recording changes (nuisance attribute projection, as in speaker
+      verification);
+    - of what remains, the `keep` directions the train embeddings vary most along (0: all), so that a direction
+      no train clip moves along (a real recording's offset from synthetic speech, say) reaches no weight."""
+    dim = views.shape[-1]
+    eye = torch.eye(dim, dtype=torch.float64)
+    out = eye
+    diffs = (views[:, 1:] - views[:, :1]).reshape(-1, dim).double()
+    if nuisance and len(diffs):
+        _, _, vt = torch.linalg.svd(diffs, full_matrices=False)
+        out = eye - vt[:nuisance].T @ vt[:nuisance]
+    if keep:
+        flat = views.reshape(-1, dim).double() @ out
+        _, _, vt = torch.linalg.svd(flat - flat.mean(0), full_matrices=False)
+        out = vt[:keep].T @ vt[:keep]
+    return out.float()
+
+
+def crop_partials(starts_in_clip: list[int], crop_start: int, crop_frames: int) -> list[int]:
+    """Which of a clip's partials (by index) lie inside the crop [crop_start, crop_start + crop_frames): the partials
+    the crop's own grid would have, up to where the clip's grid falls (at least one)."""
+    inside = [i for i, s in enumerate(starts_in_clip) if s >= crop_start and s + PARTIAL <= crop_start + crop_frames]
+    if inside:
+        return inside
+    nearest = min(range(len(starts_in_clip)), key=lambda i: abs(starts_in_clip[i] - crop_start))
+    return [nearest]
