@@ -159,13 +159,38 @@ def step_gflop(kind: str, params, train_speakers: int = 1) -> float:
         else:
             p = params.voice_model
             cfg = EncoderConfig(**p.architecture(), dropout=p.dropout)
-            pred = VoiceEncoder(cfg)(torch.randn(p.batch_size, 2, cfg.frames, 257))
+            # the frozen speaker embedding of a training crop is read from its cache (views_seconds), not computed
+            known = (torch.nn.functional.normalize(torch.randn(p.batch_size, 256), dim=1)
+                     if cfg.speaker != "none" else None)
+            pred = VoiceEncoder(cfg)(torch.randn(p.batch_size, 2, cfg.frames, 257), known)
             faces = torch.nn.functional.normalize(torch.randn(train_speakers, 128), dim=1)
             targets = VoiceTargets(faces, torch.ones(128), torch.nn.Linear(128, 2048), torch.nn.Linear(128, 560))
             speaker = torch.randint(0, train_speakers, (p.batch_size,))
             weights = p.loss
             voice_loss(pred, faces[speaker], speaker, targets, weights)["loss"].backward()
     return counter.get_total_flops() / 1e9
+
+
+def views_seconds(params, runs: int) -> float:
+    """Seconds to embed one 6 s train clip's views before training (`voice_model.speaker`; 0 without it)."""
+    import numpy as np
+
+    from s2f.models.augment import Augmentation
+    from s2f.models.data import Views
+    from s2f.models.speaker import SpeakerEmbedding
+
+    p = params.voice_model
+    if p.speaker == "none":
+        return 0.0
+    speaker, views = SpeakerEmbedding().load_pretrained(), Views(Augmentation(**p.augment.model_dump()),
+                                                                 p.speaker_views, p.seed)
+    spec = np.random.default_rng(0).normal(0, 1, (2, 598, 257)).astype(np.float16)
+
+    def once() -> float:
+        start = time.perf_counter()
+        views.partials(speaker, "clip", 0, spec)
+        return time.perf_counter() - start
+    return median_of(runs, once)
 
 
 def evaluate_work(params, runs: int) -> dict[str, float]:
@@ -223,7 +248,8 @@ def main() -> None:
     voice_steps = epochs * math.ceil(n_train / params.voice_model.batch_size)
     speakers = clips[clips.split == "train"].speaker_id.nunique()
     voice_gflop = step_gflop("train_voice", params, speakers)
-    floors["train_voice"] = startup + voice_gflop * voice_steps / gflops
+    per_views = views_seconds(params, args.runs)
+    floors["train_voice"] = startup + voice_gflop * voice_steps / gflops + per_views * n_train
 
     work = evaluate_work(params, args.runs)
     n_test = int((clips.split == "test").sum())
@@ -243,7 +269,8 @@ def main() -> None:
             "faces": f"{per_clip['faces']:.3f} s a clip (decode, BlazeFace, dlib)",
             "audio": f"{per_clip['audio']:.3f} s a clip (decode, STFT)",
             "train_face": f"{face_steps} steps at {step_gflop('train_face', params):.1f} GFLOP",
-            "train_voice": f"{voice_steps} steps ({epochs} epochs) at {voice_gflop:.2f} GFLOP",
+            "train_voice": f"{voice_steps} steps ({epochs} epochs) at {voice_gflop:.2f} GFLOP"
+                           + (f", {n_train} clips' speaker views x {per_views:.3f} s" if per_views else ""),
             "evaluate": f"{descriptors} descriptors x {work['descriptor']:.3f} s, {embeddings} embeddings x "
                         f"{work['embedding']:.3f} s"}
     for stage in STAGES:

@@ -112,14 +112,21 @@ class Views:
     augmented: int
     seed: int
 
+    @property
+    def count(self) -> int:
+        return 1 + (self.augmented if self.augmentation.active else 0)
+
     @torch.no_grad()
-    def partials(self, speaker: SpeakerEmbedding, clip: str, index: int, spec: np.ndarray) -> np.ndarray:
-        """(1 + augmented, partials, 256) for one record (the `index`th of its part file in the split)."""
+    def partials(self, speaker: SpeakerEmbedding, clip: str, index: int, spec: np.ndarray,
+                 which: list[int] | None = None) -> np.ndarray:
+        """(views, partials, 256) for one record (the `index`th of its part file in the split): every view, or those
+        in `which` (0 is the clean one), on the speaker network's device."""
         clean = torch.from_numpy(spec.astype(np.float32))[None]
-        copies = [clean] + [augment(clean, self.augmentation, (self.seed * 7919 + zlib.crc32(f"{clip}/{index}".encode())
-                                                               ) * 31 + k) for k in range(1, self.augmented + 1)
-                            if self.augmentation.active]
-        return speaker.partials(torch.cat(copies)).numpy()
+        key = (self.seed * 7919 + zlib.crc32(f"{clip}/{index}".encode())) * 31
+        copies = [clean if k == 0 else augment(clean, self.augmentation, key + k)
+                  for k in (range(self.count) if which is None else which)]
+        device = speaker.mel_bands.device
+        return speaker.partials(torch.cat(copies).to(device)).cpu().numpy()
 
 
 class SplitRecords:
@@ -183,9 +190,10 @@ class SpectrogramStream(IterableDataset):
         crop, start, length = self._crop(spec, rng)
         if self.speaker is None:
             return crop.astype(np.float32), row
-        if partials is None:  # streamed: the record's partials, as SplitRecords.embed computes them
-            partials = self.views.partials(self.speaker, clip, index, spec)
-        view = partials[rng.randrange(len(partials)) if self.train else 0]
+        which = rng.randrange(self.views.count) if self.train else 0
+        # streamed: the one view's partials, as SplitRecords.embed computes every view's
+        view = partials[which] if partials is not None else self.views.partials(self.speaker, clip, index, spec,
+                                                                                  [which])[0]
         chosen = crop_partials(partial_starts(spec.shape[1]), start, length) if length < spec.shape[1] else None
         picked = torch.from_numpy(view if chosen is None else view[chosen])
         return crop.astype(np.float32), row, mean_of(picked[None])[0]

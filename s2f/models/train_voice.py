@@ -122,13 +122,14 @@ class VoiceTrainer:
         self.model = VoiceEncoder(self.cfg)
         self.model.start_at(self.mean_feature, spread)
         speaker, views = None, Views(self.augmentation, p.speaker_views, p.seed)
-        if self.model.speaker is not None:  # frozen: each clip's embeddings are computed once, on the CPU
-            speaker = copy.deepcopy(self.model.speaker.load_pretrained())
+        if self.model.speaker is not None:  # frozen: each clip's embeddings are computed once, on the device
+            speaker = copy.deepcopy(self.model.speaker.load_pretrained()).to(self.device)
             if data.train_records is not None:
                 data.train_records.embed(speaker, views)
             if self.cfg.speaker_nuisance or self.cfg.speaker_keep:
                 self.model.projection.copy_(projection(self.view_embeddings(speaker, views), self.cfg.speaker_nuisance,
                                                        self.cfg.speaker_keep))
+            speaker = speaker.cpu()  # the streams' copy (DataLoader workers run on the CPU)
         self.model.to(self.device)
         self.net = parallel(self.model, self.ranks, self.device)  # what a training step calls
         self.train_set = SpectrogramStream(data.spectrograms, {c: i for i, c in enumerate(train.ids)}, "train",
