@@ -30,8 +30,11 @@ def train(params: Params, log: logging.Logger | logging.LoggerAdapter) -> Path |
     data_version = f"{dataset_version(paths.spectrograms)}-{dataset_version(paths.face_features)}"
     data = load_voice_data(paths.face_features, paths.spectrograms, p.memory_gb)
     arch = p.architecture()
-    log.info("training the %s voice encoder (%s, %d-frame crops) on %s against %s (%s in memory)%s", p.preset,
-             arch["arch"], arch["frames"], paths.spectrograms, paths.face_features,
+    network = {"only": "a head over the frozen speaker embedding",
+               "concat": f"the {p.preset} network ({arch['arch']}) beside the frozen speaker embedding",
+               "none": f"the {p.preset} network ({arch['arch']})"}[p.speaker]
+    log.info("training the voice encoder, %s, on %d-frame crops of %s against %s (%s in memory)%s", network,
+             arch["frames"], paths.spectrograms, paths.face_features,
              "train and val" if data.train_records and data.val_records else "not all",
              f"; process {r.rank} of {r.world}" if r.world > 1 else "")
     live = (Live(dir=paths.train_voice_reports, dvcyaml=None, save_dvc_exp=False, monitor_system=False) if r.main
