@@ -32,15 +32,16 @@ def halves_epoch(t: VoiceTrainer, epoch: int) -> None:
     """VoiceTrainer.train_epoch as two processes run it, in one."""
     t.model.train()
     t.train_set.set_epoch(epoch)
-    for batch, (spec, rows) in enumerate(t.loader(t.train_set)):
+    for batch, (spec, rows, *known) in enumerate(t.loader(t.train_set)):
         if len(rows) < 4:
             continue
         seed = (t.p.seed * 100_003 + epoch) * 10_007 + batch
         losses = []
         for rank in (0, 1):
             mine = list(range(rank, len(rows), 2))
-            x = augment(spec[mine], t.augmentation, seed, mine)
-            losses.append(voice_loss(t.model(x), t.train_faces.features[rows[mine]],
+            x = augment(spec[mine], t.augmentation, seed, mine) if t.model.trunk is not None else spec[mine]
+            speaker = known[0][mine] if known else None  # the crops' cached speaker embeddings
+            losses.append(voice_loss(t.model(x, speaker), t.train_faces.features[rows[mine]],
                                      t.train_faces.speaker[rows[mine]], t.targets["train"], t.weights)["loss"])
         t.opt.zero_grad()
         (sum(losses) / 2).backward()
