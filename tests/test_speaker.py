@@ -98,9 +98,14 @@ def test_cached_views_give_the_same_items_as_streaming(tiny_processed: Path, emb
     for a, b in zip(streamed, held, strict=True):
         assert torch.equal(a[0], b[0]) and a[1] == b[1]
         assert torch.allclose(a[2], b[2], atol=1e-5)  # one record at a time against batches of them
-    # each record has its clean view and two augmented ones, which differ from it
-    first = next(iter(records.partials.values()))[0]
-    assert first.shape[0] == 3 and not np.allclose(first[0], first[1], atol=1e-3)
+    # each record has its clean view and two augmented ones
+    assert all(p.shape[0] == 3 for parts in records.partials.values() for p in parts)
+    # a copy with noise moves the embedding; a copy that only changes the level does not (it is normalised away)
+    spec = next(iter(records.by_file.values()))[0][1]
+    noisy = Views(Augmentation(noise=1.0, level_db=10.0), 2, seed=5).partials(embedder, "c", 0, spec)
+    louder = Views(Augmentation(level_db=10.0), 2, seed=5).partials(embedder, "c", 0, spec)
+    assert not np.allclose(noisy[0], noisy[1], atol=1e-3) and not np.allclose(noisy[0], noisy[2], atol=1e-3)
+    assert np.allclose(louder[0], louder[1], atol=1e-4) and np.allclose(louder[0], louder[2], atol=1e-4)
     plain = SpectrogramStream(tiny_processed / "spectrograms", rows, "train", 50, True, seed=3, buffer=2,
                               records=records)
     plain.set_epoch(1)
