@@ -35,6 +35,12 @@ def tile_to(samples: np.ndarray, length: int) -> np.ndarray:
     return np.tile(samples, reps)[:length]
 
 
+def bin_power(spec: torch.Tensor) -> torch.Tensor:
+    """(batch, 2, frames, 257) stored parts -> (batch, frames, 257) each bin's power re^2 + im^2: the compression
+    undone (|x|^0.3 back to |x|, squared, the two parts summed)."""
+    return spec.abs().pow(2 / POWER).sum(1)
+
+
 def spectrogram(samples: np.ndarray) -> np.ndarray:
     """(2, frames, 257) float32: compressed real and imaginary STFT parts of 16 kHz mono audio."""
     x = torch.from_numpy(np.asarray(samples, np.float32).astype(np.float64))

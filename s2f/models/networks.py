@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from s2f.audio.spectrogram import POWER
+from s2f.audio.spectrogram import bin_power
 from s2f.models.speaker import DIM as SPEAKER_DIM, SpeakerEmbedding
 
 # The encoder's 4x4 kernels with padding="same" make torch warn, on every forward pass of a new shape, that it
@@ -128,15 +128,14 @@ def log_power(spec: torch.Tensor, floor: float = 1e-5) -> torch.Tensor:
     compression gives each bin's power re^2 + im^2. `floor` keeps digital silence finite (log 1e-5 = -11.5, against
     about -7 for the corpus's mean bin).
     """
-    power = spec.abs().pow(2 / POWER).sum(1)
-    return torch.log(power + floor).transpose(1, 2)
+    return torch.log(bin_power(spec) + floor).transpose(1, 2)
 
 
 def level_log_power(spec: torch.Tensor, floor_db: float = -40.0) -> torch.Tensor:
     """`log_power` of a clip at a fixed loudness: each bin's power over the clip's mean bin power, floored `floor_db`
     below that mean. The recording's gain then changes nothing, and digital silence and a quiet room's noise
     floor look alike."""
-    power = spec.abs().pow(2 / POWER).sum(1)
+    power = bin_power(spec)
     power = power / power.mean((1, 2), keepdim=True).clamp(min=1e-12)
     return torch.log(power + 10 ** (floor_db / 10)).transpose(1, 2)
 
@@ -249,7 +248,7 @@ class VoiceEncoder(nn.Module):
         from `spec` otherwise."""
         parts = [self.trunk(spec)] if self.trunk is not None else []
         if self.speaker is not None:
-            emb = (self.speaker(spec) if speaker is None or not speaker.numel() else speaker.to(spec.device)).float()
+            emb = (self.speaker(spec) if speaker is None else speaker.to(spec.device)).float()
             emb = emb @ self.projection
             parts.append(emb * SPEAKER_DIM ** 0.5)  # unit vectors -> about unit variance per dimension
         return self.out_mean + self.out_scale * self.head(torch.cat(parts, 1))

@@ -3,8 +3,8 @@ encoder (Wan et al. 2018; 3 LSTM layers over 40 mel bands, trained by its author
 of LibriSpeech and VoxCeleb 1 and 2), read from the weights bundled in the resemblyzer wheel (checked by hash).
 
 A voice encoder trained on a few hundred synthetic speakers has to learn from them alone what a real recording
-channel does to a voice; this network has heard real rooms, microphones and codecs. The voice encoder feeds its
-embedding to its head beside its own convolutional features (`EncoderConfig.speaker`).
+channel does to a voice; this network has heard real rooms, microphones and codecs. The voice encoder's head reads
+its embedding alone by default, or beside the encoder's own convolutional features (`EncoderConfig.speaker`).
 
 Its input is what resemblyzer computes from a waveform (16 kHz, 25 ms Hann windows every 10 ms, the power in 40
 mel bands, the recording at -30 dBFS), here from the Speech2Face spectrogram the audio stage stores: the
@@ -23,13 +23,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from s2f.audio.spectrogram import NFFT, POWER, SAMPLE_RATE, WIN
+from s2f.audio.spectrogram import NFFT, SAMPLE_RATE, WIN, bin_power
 from s2f.errors import InputError
 from s2f.hashing import sha256_file
 
 MELS, HIDDEN, DIM = 40, 256, 256
 PARTIAL, PARTIAL_HOP = 160, 80  # frames: 1.6 s partials every 0.8 s
 LEVEL_DBFS = -30.0
+WINDOW_ENERGY = float((torch.hann_window(WIN, dtype=torch.float64) ** 2).sum())  # sum of the frames' window squared
 # resemblyzer 0.1.4's pretrained.pt
 WEIGHTS_SHA256 = "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"
 
@@ -76,10 +77,9 @@ class SpeakerEmbedding(nn.Module):
 
     def mel(self, spec: torch.Tensor) -> torch.Tensor:
         """(batch, frames, 40) band powers of the clip at -30 dBFS."""
-        power = spec.float().abs().pow(2 / POWER).sum(1)  # (batch, frames, 257)
+        power = bin_power(spec.float())  # (batch, frames, 257)
         both_sides = power[..., 0] + 2 * power[..., 1:-1].sum(-1) + power[..., -1]
-        window = float((torch.hann_window(WIN, dtype=torch.float64) ** 2).sum())
-        mean_square = both_sides.mean(-1) / (NFFT * window)  # Parseval: the windowed frames' mean square
+        mean_square = both_sides.mean(-1) / (NFFT * WINDOW_ENERGY)  # Parseval: the windowed frames' mean square
         gain = 10 ** (LEVEL_DBFS / 10) / mean_square.clamp(min=1e-12)
         return (power * gain[:, None, None]) @ self.mel_bands.T
 
@@ -89,8 +89,7 @@ class SpeakerEmbedding(nn.Module):
         starts = partial_starts(mel.shape[1])
         pieces = torch.stack([mel[:, s:s + PARTIAL] for s in starts], 1)  # (batch, partials, frames, 40)
         _, (hidden, _) = self.lstm(pieces.flatten(0, 1))
-        emb = torch.relu(self.linear(hidden[-1]))
-        emb = emb / emb.norm(dim=1, keepdim=True).clamp(min=1e-12)
+        emb = nn.functional.normalize(torch.relu(self.linear(hidden[-1])), dim=1)
         return emb.view(len(spec), len(starts), DIM)
 
     def forward(self, spec: torch.Tensor) -> torch.Tensor:
@@ -99,8 +98,7 @@ class SpeakerEmbedding(nn.Module):
 
 def mean_of(partials: torch.Tensor) -> torch.Tensor:
     """The clip's embedding: the normalised mean of its partials' (batch, partials, 256)."""
-    mean = partials.mean(1)
-    return mean / mean.norm(dim=1, keepdim=True).clamp(min=1e-12)
+    return nn.functional.normalize(partials.mean(1), dim=1)
 
 
 def projection(views: torch.Tensor, nuisance: int, keep: int) -> torch.Tensor:

@@ -177,7 +177,7 @@ class VoiceTrainer:
         for batch, (spec, rows, *known) in enumerate(self.loader(self.train_set)):
             if len(rows) < 2 * self.ranks.world:  # under 2 clips a process cannot batch-normalise; reshuffled next epoch
                 continue
-            speaker = known[0] if known else None  # the clean crops' speaker embeddings (cfg.speaker)
+            speaker = known[0] if known else None  # the crops' cached speaker embeddings, each of one view
             mine = None
             if self.ranks.world > 1:  # this process's share of the batch, each with the effects it gets in one
                 mine = self.ranks.share(len(rows))
