@@ -10,7 +10,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.common import with_runner
 from flows.sharded import run_sharded
 from s2f.config import FacesParams, Params
-from s2f.faces.stage import FacesOutputs, run_shard
+from s2f.faces.stage import SCHEMA_VERSION, FacesOutputs, run_shard
 from s2f.shards import Shard
 
 
@@ -23,12 +23,12 @@ def faces_shard(shard: Shard, p: FacesParams, out: FacesOutputs, meta: dict[str,
 def faces_flow(params: Params) -> dict[str, Any]:
     paths = params.paths
     out = FacesOutputs(faces=paths.faces, features=paths.face_features, rejects=paths.faces_rejects)
-    totals = run_sharded(faces_shard, params.faces, "faces", paths.clips, out, label="faces")
+    totals = run_sharded(faces_shard, params.faces, "faces", paths.clips, out, label="faces", version=SCHEMA_VERSION)
     drops = {k.removeprefix("drop "): v for k, v in totals.items() if k.startswith("drop ")}
     get_run_logger().info("%d clips with a face feature, %d rejects; frames: %d decoded, %d kept, dropped %s; "
-                          "seconds detect %.1f, align %.1f, descriptor %.1f", totals["features"],
+                          "seconds detect %.1f, align %.1f, measure %.1f, descriptor %.1f", totals["features"],
                           totals["rejects"], totals["frames"], totals["kept"], drops, totals["s_detect"],
-                          totals["s_align"], totals["s_descriptor"])
+                          totals["s_align"], totals["s_measure"], totals["s_descriptor"])
     return dict(totals)
 
 

@@ -61,9 +61,10 @@ CLIPS_REJECTS = Columns((
 
 FACES = Columns((*_IDS,
     ("time", pa.float64(), "the frame's time in the clip (s)"),
-    ("box", _LIST_F32, "the face's box: x, y, w, h in the video's pixels"),
-    ("score", pa.float32(), "BlazeFace's score"),
-    ("keypoints", _LIST_F32, "BlazeFace's 6 keypoints, x/y pairs in the video's pixels"),
+    ("box", _LIST_F32, "the face's box: x, y, w, h in the video's pixels (BlazeFace's reference kernels, on a "
+                       "square about twice the face: the same floats on any CPU)"),
+    ("score", pa.float32(), "BlazeFace's score there"),
+    ("keypoints", _LIST_F32, "BlazeFace's 6 keypoints there, x/y pairs in the video's pixels"),
     ("landmarks", _LIST_F32, "dlib's 68 landmarks in the aligned crop, x/y pairs"),
     ("frontality", pa.float32(), "1 = frontal: the nose tip balanced between the jaw ends"),
     ("crop", pa.binary(), "the aligned crop, PNG bytes (`faces.crop_size` px)"),

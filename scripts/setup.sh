@@ -12,7 +12,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 step() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
 # 1. Debian packages: ffmpeg (ffprobe) for media, espeak-ng and festival with two of its English voices (all in
-#    Debian main) for the synthetic voices, chromium and its driver for the browser test of `s2f app`.
+#    Debian main) for the synthetic voices, chromium and its driver for the browser test of `s2f app`, qemu-user
+#    for the test that runs the faces stage on an emulated older CPU.
 missing=()
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing+=(ffmpeg)
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
@@ -21,6 +22,7 @@ command -v festival >/dev/null || missing+=(festival)
 [ -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts ] || missing+=(festvox-us-slt-hts)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
+command -v qemu-x86_64 >/dev/null || missing+=(qemu-user)
 if [ ${#missing[@]} -gt 0 ]; then
   step "installing Debian packages: ${missing[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else

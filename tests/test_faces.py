@@ -210,3 +210,58 @@ def test_descriptors_in_worker_processes_equal_one_by_one():
     alone = np.stack([serial.descriptor(c) for c in chips])
     assert together.shape == (20, 128) and np.array_equal(together, alone)
     assert not np.allclose(alone[0], alone[1])  # different faces
+
+
+_FACES_STAGE = """import hashlib, sys
+import numpy as np
+from s2f.config import FacesParams
+from s2f.faces import stage
+from s2f.faces.detect import FaceDetector
+from s2f.media import decode_frames
+from s2f.tables import read_dataset
+from tests.stages import run_stage
+clips, out = sys.argv[1], sys.argv[2]
+run_stage(stage.run_shard, FacesParams(fps=1.0, per_clip=2, min_frames=2), clips, stage.FacesOutputs.under(out))
+floats = []  # what the search (XNNPACK) gives on the same frames, to show that this CPU runs other kernels
+with FaceDetector() as detector:
+    for path in read_dataset(clips).path:
+        for frame in decode_frames(path, 256, 256, 1.0, 0.0, 2.0):
+            floats += [v for d in detector.detect(frame) for v in (d.score, *d.keypoints.ravel())]
+print("search", hashlib.sha256(np.array(floats, np.float64).tobytes()).hexdigest())
+"""
+
+
+@pytest.mark.slow
+def test_the_faces_stage_writes_the_same_bytes_on_an_older_cpu(tiny_processed: Path, tmp_path: Path):
+    """Another machine, emulated: under qemu's SandyBridge CPU (AVX, no AVX2 or FMA) XNNPACK picks other kernels
+    and the face search's floats change, but the faces parts (scores, boxes and keypoints measured by the
+    reference kernels, landmarks, crops, descriptors) are the same bytes as on this CPU."""
+    import os
+    import shutil
+    import sys
+
+    import pyarrow as pa
+
+    from s2f.hashing import sha256_file
+    from s2f.tables import write_dataset
+
+    qemu = shutil.which("qemu-x86_64")
+    if qemu is None:
+        pytest.fail("qemu-x86_64 is missing: `make setup` installs it (Debian's qemu-user)")
+    clips = read_dataset(tiny_processed / "clips").head(2)
+    write_dataset([pa.Table.from_pandas(clips, preserve_index=False)], tmp_path / "clips", dataset="clips",
+                  schema_version=1, params={})
+    hashes, search = {}, {}
+    for cpu in ("native", "SandyBridge"):
+        out = tmp_path / "out"  # one output path: it is among the params recorded in the parts
+        shutil.rmtree(out, ignore_errors=True)
+        prefix = [] if cpu == "native" else [qemu, "-cpu", cpu]
+        run = subprocess.run([*prefix, sys.executable, "-c", _FACES_STAGE, str(tmp_path / "clips"), str(out)],
+                             check=True, capture_output=True, text=True, cwd=Path(__file__).parents[1],
+                             env={**os.environ, "GLOG_minloglevel": "2"})
+        search[cpu] = [line for line in run.stdout.splitlines() if line.startswith("search ")]
+        hashes[cpu] = {p.relative_to(out).as_posix(): sha256_file(p) for p in sorted(out.rglob("*.parquet"))}
+    assert search["native"] != search["SandyBridge"]  # the emulated CPU does run other kernels
+    assert len(hashes["native"]) == 3 and hashes["native"] == hashes["SandyBridge"]
+    faces = read_dataset(out / "faces")
+    assert len(faces) == 4 and (faces.score > 0.5).all()

@@ -7,6 +7,7 @@ length. Descriptors (the slow part) are computed for the kept frames only.
 from __future__ import annotations
 
 import heapq
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ class ClipFaces:
     reject: dict[str, Any] | None = None
     drops: Counter = field(default_factory=Counter)
     decoded: int = 0
-    seconds: Counter = field(default_factory=Counter)  # time spent in detect / align / descriptor
+    seconds: Counter = field(default_factory=Counter)  # time spent in detect / align / measure / descriptor
 
 
 def process_clip(clip: dict[str, Any], p: FacesParams, detector: FaceDetector, aligner: Aligner) -> ClipFaces:
@@ -53,7 +54,7 @@ def process_clip(clip: dict[str, Any], p: FacesParams, detector: FaceDetector, a
     hint = clip.get("face_x"), clip.get("face_y")
     reference = np.array([hint[0] * width, hint[1] * height]) if None not in hint else None
     hinted = reference is not None
-    kept: list[tuple[float, float, int, Detection, AlignedFace]] = []  # min-heap on (frontality, score)
+    kept: list[tuple[float, float, int, Detection, AlignedFace, np.ndarray]] = []  # min-heap on (frontality, score)
     small_misses = 0  # frames in a row where the small-face search found nothing
     try:
         for i, frame in enumerate(decode_frames(clip["path"], width, height, p.fps, start, duration)):
@@ -75,33 +76,54 @@ def process_clip(clip: dict[str, Any], p: FacesParams, detector: FaceDetector, a
             tick = time.perf_counter()
             aligned = aligner.align(frame, face, p.crop_size)
             out.seconds["align"] += time.perf_counter() - tick
-            item = (aligned.frontality, face.score, -i, face, aligned)
+            item = (aligned.frontality, face.score, -i, face, aligned, frame)
             (heapq.heappush if len(kept) < p.per_clip else heapq.heappushpop)(kept, item)
     except ffmpeg.Error as err:
         out.reject = {"reason": "undecodable", "detail": ffmpeg_message(err)}
         return out
+    # The kept faces measured by the reference kernels (what the table stores: the same floats on any CPU); a face
+    # they do not find again is dropped ("unconfirmed": none of the real or drawn faces tried so far).
+    confirmed = []
+    for front, _, neg_i, face, aligned, frame in sorted(kept, key=lambda k: -k[2]):
+        tick = time.perf_counter()
+        measured = detector.measure(frame, face)
+        out.seconds["measure"] += time.perf_counter() - tick
+        if measured is None:
+            out.drops["unconfirmed"] += 1
+        else:
+            confirmed.append((front, neg_i, measured, aligned))
     if out.decoded == 0:
         out.reject = {"reason": "undecodable", "detail": "no video frames decoded"}
-    elif len(kept) < p.min_frames:
+    elif len(confirmed) < p.min_frames:
         commonest = out.drops.most_common(1)[0][0] if out.drops else "no face"
         reason = CLIP_REASON.get(commonest, "too few good frames") if not kept else "too few good frames"
-        out.reject = {"reason": reason, "detail": f"{len(kept)} good of {out.decoded} frames "
+        out.reject = {"reason": reason, "detail": f"{len(confirmed)} good of {out.decoded} frames "
                                                   f"(need {p.min_frames}); dropped: {dict(out.drops)}"}
     if out.reject:
         return out
 
     offset = start or 0.0
     descriptors = []
-    for front, score, neg_i, face, aligned in sorted(kept, key=lambda k: -k[2]):
+    for front, neg_i, measured, aligned in confirmed:
         tick = time.perf_counter()
         descriptor = aligner.descriptor(aligned.chip)
         out.seconds["descriptor"] += time.perf_counter() - tick
         descriptors.append(descriptor)
         out.frames.append({
-            "time": offset + (-neg_i) / p.fps, "box": np.array(face.box, np.float32) / scale, "score": score,
-            "keypoints": face.keypoints / scale, "landmarks": aligned.landmarks, "frontality": front,
-            "crop": png_bytes(aligned.crop), "descriptor": descriptor,
+            "time": offset + (-neg_i) / p.fps, "box": np.array(measured.box, np.float32) / scale,
+            "score": measured.score, "keypoints": measured.keypoints / scale, "landmarks": aligned.landmarks,
+            "frontality": front, "crop": png_bytes(aligned.crop), "descriptor": descriptor,
         })
-    mean = np.mean(descriptors, axis=0)
-    out.feature = {"feature": (mean / np.linalg.norm(mean)).astype(np.float32), "n_frames": len(descriptors)}
+    out.feature = {"feature": unit_mean(descriptors), "n_frames": len(descriptors)}
     return out
+
+
+def unit_mean(vectors: list[np.ndarray]) -> np.ndarray:
+    """The mean of `vectors` scaled to length 1, float32, the same bits on every CPU: float64 element-wise sums
+    and `math.fsum` (exactly rounded), where np.mean and np.linalg.norm sum in an order that SIMD and BLAS kernels,
+    picked by the CPU, decide."""
+    total = np.zeros(len(vectors[0]), np.float64)
+    for v in vectors:
+        total = total + v.astype(np.float64)
+    mean = total / len(vectors)
+    return (mean / math.sqrt(math.fsum(float(x) * float(x) for x in mean))).astype(np.float32)

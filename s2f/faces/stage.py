@@ -16,7 +16,8 @@ from s2f.schemas import FACE_FEATURES, FACES
 from s2f.shards import Shard, is_done, rejects_table, write_parts
 from s2f.tables import rows_table
 
-SCHEMA_VERSION = 1
+# 2: score, box and keypoints measured by BlazeFace's reference kernels; features summed in a fixed order.
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
