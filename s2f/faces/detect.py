@@ -60,6 +60,8 @@ class FaceDetector:
         self._reference = Interpreter(model_path=str(model), num_threads=1,
                                       experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
         self._reference.allocate_tensors()
+        self._reference_input = self._reference.get_input_details()[0]["index"]
+        self._reference_outputs = {d["name"]: d["index"] for d in self._reference.get_output_details()}
 
     def __enter__(self) -> FaceDetector:
         return self
@@ -117,10 +119,9 @@ class FaceDetector:
         x0 = min(max(x + bw // 2 - side // 2, 0), w - side)
         y0 = min(max(y + bh // 2 - side // 2, 0), h - side)
         picture = resize_bilinear(frame[y0:y0 + side, x0:x0 + side], MODEL_SIDE)
-        it = self._reference
-        it.set_tensor(it.get_input_details()[0]["index"], (picture / 127.5 - 1.0).astype(np.float32)[None])
-        it.invoke()
-        raw = {d["name"]: it.get_tensor(d["index"])[0] for d in it.get_output_details()}
+        self._reference.set_tensor(self._reference_input, (picture / 127.5 - 1.0).astype(np.float32)[None])
+        self._reference.invoke()
+        raw = {name: self._reference.get_tensor(index)[0] for name, index in self._reference_outputs.items()}
         target = ((x - x0) / side, (y - y0) / side, (x + bw - x0) / side, (y + bh - y0) / side)
         found = decode_near(raw["regressors"], raw["classificators"][:, 0], target)
         if found is None:
