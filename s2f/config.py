@@ -155,9 +155,9 @@ class AudioParams(_Section):
 class FaceModelParams(_Section):
     """The face decoder (feature -> canonical face) and its GAN."""
 
-    size: int = Field(64, ge=16, le=512)
+    size: int = Field(128, ge=16, le=512)
     """Decoder output side (px), at most `faces.crop_size`."""
-    channels: list[int] = Field([128, 64, 32, 16], min_length=1, max_length=7)
+    channels: list[int] = Field([128, 64, 32, 16, 8], min_length=1, max_length=7)
     """One x2 upsampling block per entry, from a (size / 2^len) square map."""
     epochs: int = Field(12, ge=1)
     """Decoder training epochs (chosen on val; docs/benchmarks.md)."""
@@ -167,6 +167,11 @@ class FaceModelParams(_Section):
     """Adam learning rate (beta1 0.5)."""
     gan_weight: float = Field(0.005, ge=0.0)
     """Patch-discriminator loss weight; 0 turns the GAN off."""
+    critic_channels: list[int] = Field([16, 32, 64], min_length=1, max_length=5)
+    """The patch discriminator's channels: one stride-2 4x4 convolution each (its cost grows with the image's area)."""
+    identity_weight: float = Field(0.1, ge=0.0)
+    """Weight of the identity term: 1 - cosine between a stand-in descriptor network's reading of the decoded face
+    and the input feature (both around the train mean); the stand-in is fitted on the real train crops alongside."""
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     """Training steps in bf16 autocast (`bf16`), in fp32, or `auto`: bf16 on a GPU that has it, fp32 on the CPU."""
     seed: int = Field(0, ge=0)

@@ -142,7 +142,7 @@ def real_face(path: str | Path, aligner: Aligner, video: dict[str, Any] | None =
     return decode_png(best["crop"]), faces.feature["feature"]
 
 
-SHOWN_PX = 256  # the side of a face as written and shown (the decoder draws 64 px by default)
+SHOWN_PX = 256  # the side of a face as written and shown (the decoder draws 128 px by default)
 
 
 @dataclass

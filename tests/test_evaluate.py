@@ -385,6 +385,19 @@ def test_a_face_reader_reads_each_distinct_decoded_face_once_with_the_numbers_of
     assert not np.array_equal(fresh.descriptors[0], fresh.descriptors[1])
 
 
+def test_sharpness_is_one_for_the_real_crops_and_lower_for_blurred_or_upscaled_faces(tiny_processed: Path):
+    import cv2
+
+    from s2f.images import decode_png, sharpness
+    from s2f.tables import read_dataset
+
+    crops = [decode_png(c) for c in read_dataset(tiny_processed / "faces", columns=["crop"]).crop]
+    assert np.median(sharpness(crops, crops, 128)) == pytest.approx(1.0)
+    blurred = [cv2.GaussianBlur(c, (5, 5), 1.5) for c in crops]
+    small = [cv2.resize(c, (64, 64), interpolation=cv2.INTER_AREA) for c in crops]  # shown at 128 px: upscaled
+    assert np.median(sharpness(blurred, crops, 128)) < 0.5 and np.median(sharpness(small, crops, 128)) < 0.8
+
+
 def test_the_evaluation_runs_on_in_memory_tables_and_models(monkeypatch: pytest.MonkeyPatch):
     """`evaluate` takes loaded tables and models (the flow reads them with `load_inputs`): here they are made in
     memory, and every dataset reader is made to fail, so nothing can come from disk."""
@@ -441,8 +454,13 @@ def test_the_evaluation_runs_on_in_memory_tables_and_models(monkeypatch: pytest.
     assert set(results.comparisons["2s"]) == {"voice - chance", "voice - mean"}
     assert set(result.classifiers) == {"gender"} and result.grid.shape[2] == 3
     table = result.per_query  # what make reproduce reads back from each run: a row per length, method and clip
-    assert len(table) == 2 * 3 * 6 and set(table.columns) == {"length", "method", "clip_id", "speaker_id", "R@1",
-                                                               "R@10", "1:2", "gender"}
+    assert len(table) == 2 * 3 * 6 + 6 and set(table.columns) == {"length", "method", "clip_id", "speaker_id",
+                                                                   "R@1", "R@10", "1:2", "gender", "sharpness"}
+    # and the decoder's own rows: F2F scored like a method, and its faces' sharpness beside the (noise) crops'
+    f2f = table[table.length == "f2f"]
+    assert set(f2f.method) == {"decoder"} and f2f.sharpness.notna().all() and table.sharpness.notna().sum() == 6
+    assert f2f["R@1"].mean() == pytest.approx(results.f2f.retrieval["cosine"]["R@1"], abs=0.2)
+    assert results.f2f.sharpness == pytest.approx(f2f.sharpness.mean()) and 0 < results.f2f.sharpness < 1
     assert EvaluationResults.from_dict(json.loads(results.to_json())) == results  # the file's layout round-trips
 
     # the encoder's spread widens the faces it draws, not the features retrieval ranks
@@ -495,6 +513,14 @@ def test_intervals_over_seeds_and_speakers_carry_the_seed_spread():
 
     text = seeds_markdown(steady)
     assert "Over 3 trainings" in text and "| 6s | s2f voice encoder | " in text
+    # the decoder's rows (F2F and sharpness) get intervals over seeds too, and no comparison
+    decoder = [t[t.method == "voice"].assign(length="f2f", method="decoder", sharpness=0.5 + 0.1 * k)
+               for k, t in enumerate(_runs(rng, [0.3, 0.3, 0.3]))]
+    with_f2f = seed_results([pd.concat([a, d]) for a, d in zip(_runs(rng, [0.5, 0.5, 0.5]), decoder, strict=True)],
+                            seeds)
+    sharp = with_f2f.lengths["f2f"]["decoder"]["sharpness"]
+    assert sharp.mean == pytest.approx(0.6) and sharp.lo < 0.6 < sharp.hi and "f2f" not in with_f2f.comparisons
+    assert "| f2f | F2F (decoded true face) | " in seeds_markdown(with_f2f)
 
 
 def test_the_readme_says_whether_make_runs_models_land_inside_the_seed_intervals():

@@ -32,6 +32,7 @@ from s2f.models.networks import (
     DecoderConfig,
     EncoderConfig,
     FaceDecoder,
+    IdentityNet,
     PatchDiscriminator,
     VoiceEncoder,
     bf16_on,
@@ -143,6 +144,10 @@ def test_decoder_and_discriminator_shapes():
     assert PatchDiscriminator()(faces).shape == (5, 1, 8, 8)
     big = FaceDecoder(DecoderConfig(size=128, channels=(64, 32, 16, 8, 8)))
     assert big(torch.randn(1, 128)).shape == (1, 3, 128, 128)
+    assert PatchDiscriminator((16, 32, 64))(big(torch.randn(2, 128))).shape == (2, 1, 16, 16)
+    stand_in = IdentityNet().eval()
+    read = stand_in(big(torch.randn(3, 128)))  # read at its own 64 px, whatever the face's size
+    assert read.shape == (3, 128) and torch.allclose(read.norm(dim=1), torch.ones(3))
     with pytest.raises(ValueError, match="not 2\\^4 x an integer"):
         FaceDecoder(DecoderConfig(size=72))
 
@@ -401,12 +406,27 @@ def test_one_train_clip_is_a_clear_error_not_a_silent_untrained_model(tiny_proce
 def test_face_decoder_trains_on_the_tiny_corpus(tiny_processed: Path):
     p = FaceModelParams(epochs=2, batch_size=8)
     data = load_face_data(tiny_processed / "faces", p.size)
-    assert data["train"].images.shape[1:] == (3, 64, 64) and data["train"].images.dtype == torch.uint8
+    assert data["train"].images.shape[1:] == (3, p.size, p.size) and data["train"].images.dtype == torch.uint8
     logged: list[dict] = []
     decoder, metrics = train_face_decoder(p, data, lambda e, m: logged.append(m))
     assert len(logged) == 2 and logged[1]["train_l1"] < logged[0]["train_l1"]
     assert {"val_l1", "val_descriptor_cos", "val_identity_top1"} <= set(metrics)
     assert -1 <= metrics["val_descriptor_cos"] <= 1 and np.isfinite(metrics["val_l1"])
+
+
+def test_the_identity_term_fits_its_stand_in_and_steers_the_decoder(tiny_processed: Path):
+    data = load_face_data(tiny_processed / "faces", 64)
+    logged: list[dict] = []
+    p = FaceModelParams(epochs=3, batch_size=8, size=64, channels=[64, 32, 16, 8], identity_weight=0.3,
+                        critic_channels=[16, 32])
+    train_face_decoder(p, data, lambda e, m: logged.append(m))
+    # the stand-in learns to read the real crops' descriptors (1 - cosine falls from about 1, chance), and the
+    # decoded faces are read as their own inputs more closely as the decoder trains
+    assert logged[-1]["stand_in"] < logged[0]["stand_in"] and logged[-1]["train_id"] < logged[0]["train_id"]
+    assert all(0 <= m["train_id"] <= 2 for m in logged)
+    _, plain = train_face_decoder(FaceModelParams(epochs=1, batch_size=8, size=64, channels=[64, 32, 16, 8],
+                                                  identity_weight=0), data)
+    assert "train_id" not in plain and "stand_in" not in plain  # weight 0: no stand-in is fitted
 
 
 def test_train_clips_without_spectrograms_stop_training_with_one_line(tiny_processed: Path, tmp_path: Path):
@@ -440,11 +460,13 @@ def test_bf16_trains_both_models_and_auto_on_the_cpu_is_fp32(tiny_processed: Pat
         assert np.isfinite(metrics["val_loss"])
         voice[precision] = encoder(spec)
     assert torch.equal(voice["auto"], voice["fp32"]) and not torch.equal(voice["bf16"], voice["fp32"])
-    train = {"train": load_face_data(tiny_processed / "faces", 64)["train"]}  # no val: no dlib scoring
+    face_params = FaceModelParams()
+    train = {"train": load_face_data(tiny_processed / "faces", face_params.size)["train"]}  # no val: no dlib scoring
     face = {}
     for precision in ("fp32", "auto", "bf16"):
         logged: list[dict] = []
-        decoder, _ = train_face_decoder(FaceModelParams(epochs=2, batch_size=8, precision=precision), train,
+        decoder, _ = train_face_decoder(face_params.model_copy(update={"epochs": 2, "batch_size": 8,
+                                                                       "precision": precision}), train,
                                         lambda e, m, seen=logged: seen.append(m))
         assert logged[1]["train_l1"] < logged[0]["train_l1"] and decoder.fc.weight.dtype == torch.float32
         face[precision] = decoder(train["train"].features[:2])

@@ -30,7 +30,7 @@ from s2f.images import png_bytes  # noqa: E402
 from s2f.metrics import KS, METRICS  # noqa: E402
 
 METHOD_NAMES = {"voice": "s2f voice encoder", "resemblyzer": "resemblyzer + ridge", "mean": "train-mean face",
-                "chance": "random train face"}
+                "chance": "random train face", "decoder": "F2F (decoded true face)"}
 
 
 def similarity_table(results: EvaluationResults) -> pd.DataFrame:
@@ -100,7 +100,8 @@ def comparison_table(results: EvaluationResults, method: str = "voice") -> pd.Da
 
 def seeds_table(seeds: SeedResults) -> pd.DataFrame:
     """Every method's headline metrics over the runs: mean [95% interval over seeds and test speakers], in %."""
-    names = {"R@1": "R@1", "R@10": "R@10", "1:2": "1:2 matching", "gender": "gender agreement"}
+    names = {"R@1": "R@1", "R@10": "R@10", "1:2": "1:2 matching", "gender": "gender agreement",
+             "sharpness": "sharpness vs real crops"}
     return pd.DataFrame([{"audio": length, "method": METHOD_NAMES.get(method, method),
                           **{names.get(k, k): f"{100 * e.mean:.1f} [{100 * e.lo:.1f}, {100 * e.hi:.1f}]"
                              for k, e in by_metric.items()}}

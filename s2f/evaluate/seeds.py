@@ -12,7 +12,8 @@ import pandas as pd
 from s2f import metrics as m
 from s2f.evaluate.results import Estimate, SeedResults
 
-METRICS = ("R@1", "R@10", "1:2", "gender")  # the headline metrics, as per_query.csv names its columns
+METRICS = ("R@1", "R@10", "1:2", "gender", "sharpness")  # the headline metrics, as per_query.csv names its columns
+F2F_LENGTH = "f2f"  # per_query.csv's `length` for the decoder's own rows (method "decoder": F2F, sharpness)
 
 
 def per_query_table(per_query: dict[str, dict[str, dict[str, object]]], clip_ids: list[str],

@@ -22,9 +22,9 @@ from s2f.evaluate import baselines as base
 from s2f.evaluate.attributes import fit_classifiers, speaker_labels
 from s2f.evaluate.evaluation import FaceReader, Reconstructions, Scorer, TestClips, predict_voice
 from s2f.evaluate.results import EvaluationResults
-from s2f.evaluate.seeds import per_query_table
+from s2f.evaluate.seeds import F2F_LENGTH, per_query_table
 from s2f.faces.align import Aligner
-from s2f.images import decode_png, tile, upscale
+from s2f.images import decode_png, sharpness, tile, upscale
 from s2f.models.data import load_features, read_spectrograms, spectrogram_ids
 from s2f.models.networks import FaceDecoder, VoiceEncoder
 from s2f.models.store import ModelCard
@@ -144,11 +144,16 @@ def method_features(p: EvaluateParams, audio: AudioParams, inputs: EvaluationInp
     return out, {**out, "voice": {s: drawn for s, (_, drawn) in voice.items()}}
 
 
+def frontal_crops(test: TestClips, faces: pd.DataFrame) -> pd.Series:
+    """Each test clip's most frontal real crop (PNG bytes), by clip id."""
+    faces = faces[faces.clip_id.isin(test.clip_ids)].sort_values("frontality", ascending=False)
+    return faces.drop_duplicates("clip_id").set_index("clip_id").crop
+
+
 def faces_grid(p: EvaluateParams, test: TestClips, faces: pd.DataFrame, f2f: Reconstructions, s2f: Reconstructions,
                side: int = 128) -> np.ndarray:
     """For up to `grid_speakers` test speakers: the most frontal real crop, F2F and S2F of one clip."""
-    faces = faces[faces.clip_id.isin(test.clip_ids)].sort_values("frontality", ascending=False)
-    best = faces.drop_duplicates("clip_id").set_index("clip_id").crop
+    best = frontal_crops(test, faces)
     first: dict[str, int] = {}
     for i, (clip, spk) in enumerate(zip(test.clip_ids, test.speakers, strict=True)):
         if clip in best.index:
@@ -211,6 +216,10 @@ def evaluate(inputs: EvaluationInputs, p: EvaluateParams, audio: AudioParams, cr
                 confusions = {a: {"classes": classifiers[a].classes_.tolist(), "counts": c.tolist()}
                               for a, c in conf.items()}
     results["comparisons"] = {key: scorer.compare(by_method) for key, by_method in per_query.items()}
+    # the decoder alone: F2F's scores per query, and how sharp its faces are beside the real crops
+    sharp = sharpness(f2f.images, [decode_png(c) for c in frontal_crops(test, inputs.faces)], crop_size)
+    results["f2f"]["sharpness"] = float(sharp.mean())
+    per_query[F2F_LENGTH] = {"decoder": {**scorer.per_query(f2f.descriptors, f2f), "sharpness": sharp}}
     aligner.close()
     log(f"dlib read {read.faces_read} distinct decoded faces")
     grid = faces_grid(p, test, inputs.faces, f2f, s2f_voice)

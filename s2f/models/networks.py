@@ -82,6 +82,27 @@ class PatchDiscriminator(nn.Module):
         return self.net(image)
 
 
+class IdentityNet(nn.Module):
+    """A small differentiable stand-in for dlib's face descriptor: face image -> 128-D direction of the descriptor
+    around the train faces' mean. Fitted alongside the decoder on the real train crops (at `size` px), it gives the
+    decoder an identity term that dlib's own network, not differentiable from here, cannot."""
+
+    def __init__(self, size: int = 64, channels: tuple[int, ...] = (32, 64, 128, 128), dim: int = 128):
+        super().__init__()
+        self.size = size
+        layers: list[nn.Module] = []
+        prev = 3
+        for ch in channels:
+            layers += [nn.Conv2d(prev, ch, 3, stride=2, padding=1), nn.BatchNorm2d(ch), nn.LeakyReLU(0.2)]
+            prev = ch
+        self.net = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(prev, dim))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        if image.shape[-1] != self.size:
+            image = nn.functional.interpolate(image, size=(self.size, self.size), mode="area")
+        return nn.functional.normalize(self.net(image), dim=1)
+
+
 # Speech2Face Table 1: (output channels, time max-pool after the block, stride).
 PAPER_BLOCKS = ((64, False, 1), (64, False, 1), (128, True, 1), (128, True, 1), (128, True, 1), (256, True, 1),
                 (512, False, 1), (512, False, 2), (512, False, 2))

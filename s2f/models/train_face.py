@@ -1,4 +1,5 @@
-"""Train the face decoder: each kept frame's own descriptor -> its aligned crop; L1 plus a patch GAN.
+"""Train the face decoder: each kept frame's own descriptor -> its aligned crop; L1, a patch GAN and, where
+`identity_weight` is above 0, an identity term through a stand-in for dlib's descriptor fitted alongside.
 
 Validated on val speakers by reconstruction L1 and by how close dlib's descriptor of the decoded face is to the
 descriptor that produced it.
@@ -20,7 +21,8 @@ from s2f.faces.align import Aligner
 from s2f.images import decode_png, tile
 from s2f.models.inference import decode, descriptors_of, to_float, to_uint8
 from s2f.models.losses import adversarial
-from s2f.models.networks import DecoderConfig, FaceDecoder, PatchDiscriminator, mixed_precision, pick_device
+from s2f.models.networks import (DecoderConfig, FaceDecoder, IdentityNet, PatchDiscriminator, mixed_precision,
+                                 pick_device)
 from s2f.tables import read_dataset, stack_column
 
 EpochLog = Callable[[int, dict[str, float]], None]
@@ -73,9 +75,14 @@ def train_face_decoder(p: FaceModelParams, data: dict[str, FaceData],
     fast = torch.channels_last  # ~1.3x faster convs on the CPU, the same arithmetic
     decoder = FaceDecoder(DecoderConfig(feature_dim=train.features.shape[1], size=p.size,
                                         channels=tuple(p.channels))).to(device, memory_format=fast)
-    critic = PatchDiscriminator().to(device, memory_format=fast) if p.gan_weight > 0 else None
+    critic = PatchDiscriminator(tuple(p.critic_channels)).to(device, memory_format=fast) if p.gan_weight > 0 else None
     opt_g = torch.optim.Adam(decoder.parameters(), lr=p.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(critic.parameters(), lr=p.lr, betas=(0.5, 0.999)) if critic else None
+    # The identity term: a stand-in for dlib's descriptor, fitted on the real crops as the decoder trains, reads the
+    # decoded face; 1 - its cosine to the input feature (both around the train faces' mean) is the decoder's loss.
+    ident = IdentityNet().to(device, memory_format=fast) if p.identity_weight > 0 else None
+    opt_i = torch.optim.Adam(ident.parameters(), lr=p.lr) if ident else None
+    centre = train.features.mean(0).to(device)
     metrics: dict[str, float] = {}
     n = len(train.features)
     bf16 = mixed_precision(device, p.precision)  # reentrant: a null context, or autocast
@@ -86,16 +93,31 @@ def train_face_decoder(p: FaceModelParams, data: dict[str, FaceData],
             score = critic(images)
         return adversarial(score.float(), real)
 
+    def misread(images: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """1 - the stand-in's mean cosine between its reading of `images` and their features' offsets."""
+        with bf16:
+            read = ident(images)
+        return 1 - (read.float() * F.normalize(features - centre, dim=1)).sum(1).mean()
+
     for epoch in range(p.epochs):
         decoder.train()
         sums = {"train_l1": 0.0, "train_adv": 0.0, "critic": 0.0}
+        sums.update({"train_id": 0.0, "stand_in": 0.0} if ident else {})
         for idx in torch.randperm(n, generator=gen).split(p.batch_size):
             real = to_float(train.images[idx])
             flip = torch.rand(len(idx), generator=gen) < 0.5  # a mirrored face keeps its identity
             real[flip] = real[flip].flip(-1)
             real = real.to(device, memory_format=fast)
+            feats = train.features[idx].to(device)
             with bf16:  # the networks' passes; the losses in fp32
-                fake = decoder(train.features[idx].to(device))
+                fake = decoder(feats)
+            if ident is not None:  # the stand-in learns dlib's reading of the real crops
+                ident.train()
+                opt_i.zero_grad()
+                fit = misread(real, feats)
+                fit.backward()
+                opt_i.step()
+                sums["stand_in"] += fit.item() * len(idx)
             if critic is not None:
                 opt_d.zero_grad()
                 d_loss = judged(real, True) + judged(fake.detach(), False)
@@ -104,8 +126,14 @@ def train_face_decoder(p: FaceModelParams, data: dict[str, FaceData],
                 sums["critic"] += d_loss.item() * len(idx)
             l1 = (fake.float() - real).abs().mean()
             adv = judged(fake, True) if critic is not None else torch.zeros(())
+            loss = l1 + p.gan_weight * adv
+            if ident is not None:
+                ident.eval()  # its batch norms keep the real crops' statistics
+                idl = misread(fake, feats)
+                loss = loss + p.identity_weight * idl
+                sums["train_id"] += idl.item() * len(idx)
             opt_g.zero_grad()
-            (l1 + p.gan_weight * adv).backward()
+            loss.backward()
             opt_g.step()
             sums["train_l1"] += l1.item() * len(idx)
             sums["train_adv"] += adv.item() * len(idx)
