@@ -1,4 +1,4 @@
-"""Image helpers, in one place: RGB uint8 arrays to and from PNG, square upscaling, tiling into a grid, sharpness."""
+"""Image helpers, in one place: RGB uint8 arrays to and from PNG, square upscaling, tiling into a grid."""
 
 from __future__ import annotations
 
@@ -31,20 +31,6 @@ def write_png(rgb: np.ndarray, path: str | Path) -> Path:
 def upscale(image: np.ndarray, size: int) -> np.ndarray:
     """A square image resized to `size` px (bicubic), as faces are shown."""
     return cv2.resize(image, (size, size), interpolation=cv2.INTER_CUBIC)
-
-
-def laplacian_variance(image: np.ndarray) -> float:
-    """Variance of the Laplacian of an RGB image's grey levels: a common focus measure (blur lowers it)."""
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float64)
-    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
-
-
-def sharpness(faces: Sequence[np.ndarray], real: Sequence[np.ndarray], side: int) -> np.ndarray:
-    """Each face's sharpness relative to real crops: its Laplacian variance when shown at `side` px (upscaled
-    bicubically, as the app shows a face) over the median of the real crops' at `side` px. 1 is as sharp as the
-    median real crop; a blurred upscale scores well below."""
-    reference = float(np.median([laplacian_variance(upscale(r, side)) for r in real]))
-    return np.array([laplacian_variance(upscale(f, side)) for f in faces]) / max(reference, 1e-12)
 
 
 def tile(images: Sequence[np.ndarray], per_row: int) -> np.ndarray:

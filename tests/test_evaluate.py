@@ -388,7 +388,8 @@ def test_a_face_reader_reads_each_distinct_decoded_face_once_with_the_numbers_of
 def test_sharpness_is_one_for_the_real_crops_and_lower_for_blurred_or_upscaled_faces(tiny_processed: Path):
     import cv2
 
-    from s2f.images import decode_png, sharpness
+    from s2f.evaluate.sharpness import sharpness
+    from s2f.images import decode_png
     from s2f.tables import read_dataset
 
     crops = [decode_png(c) for c in read_dataset(tiny_processed / "faces", columns=["crop"]).crop]

@@ -23,8 +23,9 @@ from s2f.evaluate.attributes import fit_classifiers, speaker_labels
 from s2f.evaluate.evaluation import FaceReader, Reconstructions, Scorer, TestClips, predict_voice
 from s2f.evaluate.results import EvaluationResults
 from s2f.evaluate.seeds import F2F_LENGTH, per_query_table
+from s2f.evaluate.sharpness import sharpness
 from s2f.faces.align import Aligner
-from s2f.images import decode_png, sharpness, tile, upscale
+from s2f.images import decode_png, tile, upscale
 from s2f.models.data import load_features, read_spectrograms, spectrogram_ids
 from s2f.models.networks import FaceDecoder, VoiceEncoder
 from s2f.models.store import ModelCard

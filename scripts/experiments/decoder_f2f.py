@@ -16,9 +16,10 @@ import numpy as np
 from s2f import metrics as m
 from s2f.config import load_params
 from s2f.evaluate.evaluation import FaceReader, Scorer
+from s2f.evaluate.sharpness import sharpness
 from s2f.evaluate.stage import fit_attribute_classifiers, frontal_crops, load_inputs
 from s2f.faces.align import Aligner
-from s2f.images import decode_png, sharpness
+from s2f.images import decode_png
 from s2f.models.zoo import load_decoder
 
 params = load_params("params.yaml")
