@@ -46,9 +46,12 @@ def child(kind: str, steps: int, batch: int, precision: str) -> None:
 
     torch.manual_seed(0)
     device = pick_device()
-    if kind == "decoder":
-        model = FaceDecoder(DecoderConfig())
-        x, target = torch.randn(batch, 128), torch.rand(batch, 3, 64, 64)
+    if kind.startswith("decoder"):
+        from s2f.config import FaceModelParams
+
+        face = FaceModelParams() if kind == "decoder" else FaceModelParams(size=64, channels=[128, 64, 32, 16])
+        model = FaceDecoder(DecoderConfig(size=face.size, channels=tuple(face.channels)))
+        x, target = torch.randn(batch, 128), torch.rand(batch, 3, face.size, face.size)
         gflops = gflops_own = forward_gflops(model, x[:1])
         x, target = x.to(device), target.to(device)
 
@@ -97,7 +100,8 @@ def child(kind: str, steps: int, batch: int, precision: str) -> None:
 
 
 KINDS = {"cpu": "voice encoder, cpu preset", "cpu+augment": "voice encoder, cpu preset, default augmentation",
-         "paper": "voice encoder, paper preset", "decoder": "face decoder (64 px)"}
+         "paper": "voice encoder, paper preset", "decoder": "face decoder (the default, 128 px; L1 only)",
+         "decoder64": "face decoder (64 px, the default until 43a4dbe; L1 only)"}
 
 
 def torch_threads() -> int:
@@ -129,7 +133,7 @@ def main() -> None:
                                       capture_output=True, text=True, check=True)
                 runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
             med = {k: statistics.median(r[k] for r in runs) for k in runs[0] if k != "device"}
-            six = "-" if kind == "decoder" else f"{med['gflops_6s']:.2f}"
+            six = "-" if kind.startswith("decoder") else f"{med['gflops_6s']:.2f}"
             print(f"| {KINDS[kind]} | {precision} | {runs[0]['device']} | {med['params_m']:.2f} | {six} | "
                   f"{med['gflops_input']:.2f} | {med['samples_per_s']:.2f} | {med['peak_mb']:.0f} |")
 
