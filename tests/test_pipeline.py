@@ -151,10 +151,11 @@ def test_pipeline_flow_runs_what_changed_once_pushes_and_pulls(prefect_api, proj
     assert json.loads((project / "runs/run1/voice_encoder/config.json").read_text())["params"]["seed"] == 1
     assert (project / "runs/run1/face_decoder/model.safetensors").read_bytes() != decoder
     assert (project / "models/face_decoder/model.safetensors").read_bytes() == decoder
-    assert seeds.queries == 2 and set(seeds.lengths) == {"1s", "2s"}
-    for by_method in seeds.lengths.values():
-        assert set(by_method) == {"voice", "chance", "mean", "resemblyzer"}
+    assert seeds.queries == 2 and set(seeds.lengths) == {"1s", "2s", "f2f"}
+    for length, by_method in seeds.lengths.items():  # the voice methods per audio length, and the decoder's F2F
+        assert set(by_method) == ({"decoder"} if length == "f2f" else {"voice", "chance", "mean", "resemblyzer"})
         assert all(e.lo <= e.mean <= e.hi for by_metric in by_method.values() for e in by_metric.values())
+    assert set(seeds.lengths["f2f"]["decoder"]) == set(seeds.lengths["2s"]["voice"]) | {"sharpness"}
     assert set(seeds.comparisons["2s"]) == {"voice - chance", "voice - mean", "voice - resemblyzer"}
     html = (project / "reports/report.html").read_text()  # rendered again with the seeds section
     assert "2 trainings of both models" in html and "land inside the interval in" in html
