@@ -44,7 +44,7 @@ class Scores(_Schema):
     agreement: dict[str, float]  # attribute -> how often the decoded face's class is the true face's
     accuracy: dict[str, float]  # attribute -> how often the decoded face's class is the speaker's label
     craniofacial: dict[str, dict[str, float]] | None = None  # "r" and "p" per facial measurement
-    sharpness: float | None = None  # F2F only: decoded faces' sharpness relative to the real crops' (metrics.sharpness)
+    sharpness: float | None = None  # F2F only: mean of each decoded face's sharpness (s2f/evaluate/sharpness.py)
 
 
 class Interval(_Schema):
