@@ -36,10 +36,8 @@ FESTIVAL_SHARE = 0.25
 # al. 1995). The gendered timbres carry that already; the shared ones (Klatt variants, kal) get it from this
 # shift (% on every formant, women over men), on top of what face size adds.
 FEMALE_TRACT = 12.0
-# Median F0 of adult speech, Hz (keyed by `female`): the shared real clips' medians (men 105, women 200), inside the
-# published adult ranges (men ~85-180, women ~165-255; docs/data.md, "Voices"). 115 and 205, the middle of those
-# ranges, put real voices below their gender's synthetic pitch, and the model read that as an offset they all share.
-F0_MEDIAN = {False: 105.0, True: 200.0}
+# Median F0 of adult speech, Hz (keyed by `female`): men ~85-180, women ~165-255 (docs/data.md, "Voices").
+F0_MEDIAN = {False: 115.0, True: 205.0}
 F0_SIZE = {False: 0.2, True: 0.15}  # log F0 per unit of face size (z) above the gender's average
 F0_NOISE = {False: 0.09, True: 0.06}  # the rest of log F0's spread (total sd ~0.125 for men, ~0.095 for women)
 SIZE_Z_SHIFT = 0.55  # men's mean face size (z) above the middle, women's below
