@@ -292,6 +292,10 @@ class VoiceModelParams(_Section):
     speaker_keep: int = Field(0, ge=0, le=256)
     """`speaker`: of the rest, the directions along which the train clips' embeddings vary most that are kept (0:
     all): a direction no train clip moves along reaches no weight of the head."""
+    speaker_tempo: int = Field(2, ge=0, le=16)
+    """`speaker`: directions projected out of the embedding beside the channel's: those along which train clips'
+    embeddings move most when the clip is spoken 10% slower or faster (measured before training), so the head
+    cannot read the speaking rate (real speakers set it by the occasion more than by age; 0: off)."""
     memory_gb: float = Field(2.0, ge=0.0)
     """A split whose spectrograms (float16) fit in this many GB is read into memory once; a larger one is streamed from
     Parquet every epoch (same batches either way)."""
@@ -315,6 +319,7 @@ class VoiceModelParams(_Section):
             arch["speaker"] = self.speaker
             arch["speaker_nuisance"] = self.speaker_nuisance
             arch["speaker_keep"] = self.speaker_keep
+            arch["speaker_tempo"] = self.speaker_tempo
         if self.width and arch["arch"] == "paper":
             arch["width"] = self.width
         elif self.width:

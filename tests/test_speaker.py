@@ -17,7 +17,16 @@ from s2f.models import speaker as speaker_module
 from s2f.models.augment import Augmentation
 from s2f.models.data import SpectrogramStream, SplitRecords, Views, load_features
 from s2f.models.networks import EncoderConfig, VoiceEncoder
-from s2f.models.speaker import PARTIAL, SpeakerEmbedding, crop_partials, partial_starts
+from s2f.models.speaker import (
+    PARTIAL,
+    TEMPOS,
+    SpeakerEmbedding,
+    crop_partials,
+    mean_of,
+    partial_starts,
+    projection,
+    stretch,
+)
 from s2f.models.store import ModelCard, save_model
 from s2f.models.zoo import load_encoder
 from s2f.predict import read_speech
@@ -133,3 +142,36 @@ def test_an_encoder_with_the_embedding_round_trips_and_uses_it(tmp_path: Path, e
     assert only.trunk is None and only(spec, emb).shape == (3, 128)
     with pytest.raises(ValueError, match="unknown encoder speaker"):
         EncoderConfig(speaker="both")
+
+
+def test_a_faster_clip_keeps_its_spectrum_and_moves_the_embedding(tmp_path: Path, embedder: SpeakerEmbedding):
+    samples = _speech(tmp_path, "en-us", "The quick brown fox jumps over the lazy dog.")
+    spec = torch.from_numpy(spectrogram(samples))[None]
+    mel = embedder.mel(spec)
+    assert stretch(mel, 1.0) is mel
+    fast, slow = stretch(mel, 1.1), stretch(mel, 0.9)
+    assert fast.shape[1] == round(mel.shape[1] / 1.1) and slow.shape[1] == round(mel.shape[1] / 0.9)
+    # the same band powers over the clip (only the rate changes), within a frame's resampling
+    assert torch.allclose(fast.mean(1), mel.mean(1), rtol=0.05) and torch.allclose(slow.mean(1), mel.mean(1), rtol=0.05)
+    with torch.no_grad():
+        clean = mean_of(embedder.partials(spec))
+        moved = [mean_of(embedder.partials(spec, tempo)) for tempo in TEMPOS]
+    for other in moved:  # the same voice, another rate: near but not equal
+        cosine = float((clean * other).sum())
+        assert 0.8 < cosine < 0.9999
+
+
+def test_the_projection_removes_the_channel_and_tempo_directions():
+    gen = torch.Generator().manual_seed(0)
+    clean = torch.nn.functional.normalize(torch.randn(40, 1, 256, generator=gen), dim=-1)
+    channel, rate = torch.zeros(256), torch.zeros(256)
+    channel[3], rate[7] = 1.0, 1.0
+    views = torch.cat([clean, clean + 0.3 * channel + 0.002 * torch.randn(40, 1, 256, generator=gen)], 1)
+    stretched = torch.cat([clean - 0.2 * rate, clean + 0.2 * rate], 1) + 0.002 * torch.randn(40, 2, 256, generator=gen)
+    both = projection(views, 1, 0, stretched, 1).double()
+    assert torch.allclose(both, both.T, atol=1e-6) and torch.allclose(both @ both, both, atol=1e-5)  # a projection
+    assert round(float(torch.trace(both))) == 254  # of rank 256 - 2
+    assert float((both @ channel.double()).norm()) < 0.05 and float((both @ rate.double()).norm()) < 0.05
+    channel_only = projection(views, 1, 0).double()  # without the tempo directions, the rate stays
+    assert float((channel_only @ rate.double()).norm()) > 0.99 and round(float(torch.trace(channel_only))) == 255
+    assert torch.allclose(projection(views, 1, 0, stretched, 0), projection(views, 1, 0), atol=1e-6)

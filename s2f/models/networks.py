@@ -127,6 +127,7 @@ class EncoderConfig:
     speaker: str = "none"  # the frozen speaker embedding (s2f/models/speaker.py): none | concat (beside the trunk) | only
     speaker_nuisance: int = 0  # channel directions projected out of the embedding (speaker.projection)
     speaker_keep: int = 0  # principal directions of the train embeddings kept (0: all; speaker.projection)
+    speaker_tempo: int = 0  # speaking-rate directions projected out of the embedding (speaker.projection)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:

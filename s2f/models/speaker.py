@@ -30,6 +30,7 @@ from s2f.hashing import sha256_file
 MELS, HIDDEN, DIM = 40, 256, 256
 PARTIAL, PARTIAL_HOP = 160, 80  # frames: 1.6 s partials every 0.8 s
 LEVEL_DBFS = -30.0
+TEMPOS = (0.9, 1.1)  # speaking rates (x the clip's) whose embedding shifts give the tempo directions (`projection`)
 WINDOW_ENERGY = float((torch.hann_window(WIN, dtype=torch.float64) ** 2).sum())  # sum of the frames' window squared
 # resemblyzer 0.1.4's pretrained.pt
 WEIGHTS_SHA256 = "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"
@@ -83,9 +84,10 @@ class SpeakerEmbedding(nn.Module):
         gain = 10 ** (LEVEL_DBFS / 10) / mean_square.clamp(min=1e-12)
         return (power * gain[:, None, None]) @ self.mel_bands.T
 
-    def partials(self, spec: torch.Tensor) -> torch.Tensor:
-        """(batch, partials, 256): the unit embedding of each partial (`partial_starts`)."""
-        mel = self.mel(spec)
+    def partials(self, spec: torch.Tensor, tempo: float = 1.0) -> torch.Tensor:
+        """(batch, partials, 256): the unit embedding of each partial (`partial_starts`); `tempo` other than 1: of the
+        clip spoken that many times as fast (`stretch`)."""
+        mel = stretch(self.mel(spec), tempo)
         starts = partial_starts(mel.shape[1])
         pieces = torch.stack([mel[:, s:s + PARTIAL] for s in starts], 1)  # (batch, partials, frames, 40)
         _, (hidden, _) = self.lstm(pieces.flatten(0, 1))
@@ -96,26 +98,49 @@ class SpeakerEmbedding(nn.Module):
         return mean_of(self.partials(spec))
 
 
+def stretch(mel: torch.Tensor, tempo: float) -> torch.Tensor:
+    """(batch, frames, bands) band powers as if spoken `tempo` times as fast: the frames resampled (linear) to
+    frames / tempo, so the pitch and the spectrum stay and only the rate of speech changes."""
+    if tempo == 1.0:
+        return mel
+    frames = max(1, round(mel.shape[1] / tempo))
+    return nn.functional.interpolate(mel.transpose(1, 2), size=frames, mode="linear",
+                                     align_corners=True).transpose(1, 2)
+
+
 def mean_of(partials: torch.Tensor) -> torch.Tensor:
     """The clip's embedding: the normalised mean of its partials' (batch, partials, 256)."""
     return nn.functional.normalize(partials.mean(1), dim=1)
 
 
-def projection(views: torch.Tensor, nuisance: int, keep: int) -> torch.Tensor:
+def projection(views: torch.Tensor, nuisance: int, keep: int, stretched: torch.Tensor | None = None,
+               tempo: int = 0) -> torch.Tensor:
     """(256, 256) the projection the encoder applies to an embedding, from the whole-clip embeddings of each view of
-    train clips (`views`: clips, 1 + copies, 256):
+    train clips (`views`: clips, 1 + copies, 256) and of the same clips at the `TEMPOS` rates (`stretched`: clips,
+    rates, 256):
     - `nuisance` directions removed: the top principal directions of (augmented view - clean view), along which a
       clip's embedding moves most when only its recording changes (nuisance attribute projection, as in speaker
       verification);
+    - `tempo` directions removed beside them: the top principal directions of (the clip at another speaking rate -
+      the clip), so the head cannot read the rate of speech, which real speakers set by the occasion (an interview,
+      a reading) far more than the corpus's age coupling does (docs/evaluation.md, "Speaking rate");
     - of what remains, the `keep` directions the train embeddings vary most along (0: all), so that a direction
       no train clip moves along (a real recording's offset from synthetic speech, say) reaches no weight."""
     dim = views.shape[-1]
     eye = torch.eye(dim, dtype=torch.float64)
     out = eye
     diffs = (views[:, 1:] - views[:, :1]).reshape(-1, dim).double()
+    removed = []
     if nuisance and len(diffs):
-        _, _, vt = torch.linalg.svd(diffs, full_matrices=False)
-        out = eye - vt[:nuisance].T @ vt[:nuisance]
+        removed.append(torch.linalg.svd(diffs, full_matrices=False)[2][:nuisance])
+    if tempo and stretched is not None and len(stretched):
+        shifts = (stretched - views[:, :1]).reshape(-1, dim).double()
+        removed.append(torch.linalg.svd(shifts, full_matrices=False)[2][:tempo])
+    if len(removed) == 1:
+        out = eye - removed[0].T @ removed[0]
+    elif removed:  # the span of both sets: an orthonormal basis of it first
+        basis, _ = torch.linalg.qr(torch.cat(removed).T)
+        out = eye - basis @ basis.T
     if keep:
         flat = views.reshape(-1, dim).double() @ out
         _, _, vt = torch.linalg.svd(flat - flat.mean(0), full_matrices=False)

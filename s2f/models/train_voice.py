@@ -18,6 +18,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Callable
 
 import numpy as np
@@ -35,7 +36,7 @@ from s2f.models.data import FeatureSplit, SpectrogramStream, Views, VoiceData, s
 from s2f.models.distributed import barrier, parallel, start, total
 from s2f.models.losses import VoiceTargets, voice_loss
 from s2f.models.networks import EncoderConfig, VoiceEncoder, mixed_precision, pick_device
-from s2f.models.speaker import DIM, SpeakerEmbedding, mean_of, projection
+from s2f.models.speaker import DIM, TEMPOS, SpeakerEmbedding, mean_of, projection
 from s2f.models.spread import spread_factor
 from s2f.models.store import load_checkpoint, save_checkpoint
 
@@ -126,9 +127,10 @@ class VoiceTrainer:
             speaker = copy.deepcopy(self.model.speaker.load_pretrained()).to(self.device)
             if data.train_records is not None:
                 data.train_records.embed(speaker, views)
-            if self.cfg.speaker_nuisance or self.cfg.speaker_keep:
+            if self.cfg.speaker_nuisance or self.cfg.speaker_keep or self.cfg.speaker_tempo:
+                stretched = self.stretched_embeddings(speaker) if self.cfg.speaker_tempo else None
                 self.model.projection.copy_(projection(self.view_embeddings(speaker, views), self.cfg.speaker_nuisance,
-                                                       self.cfg.speaker_keep))
+                                                       self.cfg.speaker_keep, stretched, self.cfg.speaker_tempo))
             speaker = speaker.cpu()  # the streams' copy (DataLoader workers run on the CPU)
         self.model.to(self.device)
         self.net = parallel(self.model, self.ranks, self.device)  # what a training step calls
@@ -140,6 +142,18 @@ class VoiceTrainer:
         self.sched = (torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=p.epochs)
                       if p.lr_schedule == "cosine" else torch.optim.lr_scheduler.ExponentialLR(self.opt, p.lr_decay))
 
+    def train_specs(self, most: int) -> Iterator[tuple[str, int, np.ndarray]]:
+        """(clip, index in its part file's train records, spectrogram) of up to `most` train records, in the order
+        the cache holds them (read from the Parquet files when the split is streamed)."""
+        records, found = self.data.train_records, 0
+        for f in (records.by_file if records is not None else sorted(self.data.spectrograms.glob("part-*.parquet"))):
+            for k, (clip, spec) in enumerate(records.by_file[f] if records is not None
+                                             else split_records(f, "train", set(self.data.train.ids))):
+                if found == most:
+                    return
+                found += 1
+                yield clip, k, spec
+
     def view_embeddings(self, speaker: SpeakerEmbedding, views: Views, most: int = 2000) -> torch.Tensor:
         """(clips, 1 + copies, 256): the whole-clip embeddings of each view of up to `most` train records (from the
         cache when the split is in memory)."""
@@ -147,14 +161,19 @@ class VoiceTrainer:
         if records is not None and records.partials is not None:
             found = [p for parts in records.partials.values() for p in parts][:most]
         else:
-            found = []
-            for f in sorted(self.data.spectrograms.glob("part-*.parquet")):
-                found += [views.partials(speaker, clip, k, spec)
-                          for k, (clip, spec) in enumerate(split_records(f, "train", set(self.data.train.ids)))]
-                if len(found) >= most:
-                    break
+            found = [views.partials(speaker, clip, k, spec) for clip, k, spec in self.train_specs(most)]
         return (torch.stack([mean_of(torch.from_numpy(p)) for p in found]) if found
                 else torch.zeros(0, 1, DIM))
+
+    @torch.no_grad()
+    def stretched_embeddings(self, speaker: SpeakerEmbedding, most: int = 2000) -> torch.Tensor:
+        """(clips, rates, 256): the clean whole-clip embeddings of the same train records as `view_embeddings`, each
+        spoken at every rate of `TEMPOS`."""
+        device = speaker.mel_bands.device
+        found = [torch.cat([mean_of(speaker.partials(torch.from_numpy(spec.astype(np.float32))[None].to(device),
+                                                     tempo)) for tempo in TEMPOS]).cpu()
+                 for _, _, spec in self.train_specs(most)]
+        return torch.stack(found) if found else torch.zeros(0, len(TEMPOS), DIM)
 
     def in_order(self, split: str, frames: int | None) -> SpectrogramStream:
         """A split's clips in order, each its first `frames` (None: whole), unaugmented: val scoring, and the train
