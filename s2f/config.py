@@ -292,7 +292,7 @@ class VoiceModelParams(_Section):
     speaker_keep: int = Field(0, ge=0, le=256)
     """`speaker`: of the rest, the directions along which the train clips' embeddings vary most that are kept (0:
     all): a direction no train clip moves along reaches no weight of the head."""
-    speaker_tempo: int = Field(2, ge=0, le=16)
+    speaker_tempo: int = Field(0, ge=0, le=16)
     """`speaker`: directions projected out of the embedding beside the channel's: those along which train clips'
     embeddings move most when the clip is spoken 10% slower or faster (measured before training), so the head
     cannot read the speaking rate (real speakers set it by the occasion more than by age; 0: off)."""
