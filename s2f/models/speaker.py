@@ -136,7 +136,7 @@ def projection(views: torch.Tensor, nuisance: int, keep: int, stretched: torch.T
     if tempo and stretched is not None and len(stretched):
         shifts = (stretched - views[:, :1]).reshape(-1, dim).double()
         removed.append(torch.linalg.svd(shifts, full_matrices=False)[2][:tempo])
-    if len(removed) == 1:
+    if len(removed) == 1:  # one set (the default): its rows are orthonormal already, and the figures stay as before
         out = eye - removed[0].T @ removed[0]
     elif removed:  # the span of both sets: an orthonormal basis of it first
         basis, _ = torch.linalg.qr(torch.cat(removed).T)
