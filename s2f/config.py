@@ -216,8 +216,8 @@ class VoiceLossParams(_Section):
 
 # Voice encoder presets: the EncoderConfig fields each one sets (s2f/models/networks.py).
 VOICE_PRESETS: dict[str, dict[str, Any]] = {
-    "cpu": {"arch": "conv1d", "frames": 298, "channels": 128, "layers": 4, "kernel": 3, "hidden": 256, "heads": 5},
-    "paper": {"arch": "paper", "frames": 598, "width": 1.0, "heads": 1},
+    "cpu": {"arch": "conv1d", "frames": 298, "channels": 128, "layers": 4, "kernel": 3, "hidden": 256},
+    "paper": {"arch": "paper", "frames": 598, "width": 1.0},
 }
 
 
@@ -251,9 +251,6 @@ class VoiceModelParams(_Section):
     """Multiplies the preset's channels and hidden units."""
     frames: int | None = Field(None, ge=40, le=6000)
     """Overrides the preset's training crop, in STFT frames (100 a second)."""
-    heads: int | None = Field(None, ge=1, le=16)
-    """Overrides the preset's number of heads (`cpu` 5, `paper` 1: its head alone has 134 M parameters): each is
-    trained from its own initial weights on its own loss, and the prediction is their mean."""
     epochs: int = Field(30, ge=1)
     """Most training epochs (early stopping may end sooner)."""
     batch_size: int = Field(32, ge=2)
@@ -316,8 +313,6 @@ class VoiceModelParams(_Section):
         arch = dict(VOICE_PRESETS[self.preset])
         if self.frames:
             arch["frames"] = self.frames
-        if self.heads:
-            arch["heads"] = self.heads
         if arch["arch"] == "conv1d":
             arch["input_norm"] = self.input_norm
         if self.speaker != "none":

@@ -92,10 +92,9 @@ def test_voice_encoder_hidden_units_cannot_all_go_silent(preset: str):
     every unit of a plain ReLU layer, about half the clips still activate each unit."""
     torch.manual_seed(0)
     model = _encoder(preset, frames=100, width=0.0625).train()
-    head = model.heads()[0]
     with torch.no_grad():
-        head[0].bias.fill_(-100.0)
-        hidden = head[:3](model.trunk(torch.randn(8, 2, 100, 257)))
+        model.head[0].bias.fill_(-100.0)
+        hidden = model.head[:3](model.trunk(torch.randn(8, 2, 100, 257)))
     active = (hidden > 0).float().mean(0)
     assert active.min() > 0 and 0.3 < active.mean() < 0.7
 
@@ -110,24 +109,6 @@ def test_voice_encoder_predicts_in_units_of_the_target_spread():
     assert 0 < z.abs().mean() < 1  # starts near the mean, within the spread
     model.out_scale.mul_(2)
     assert torch.allclose((model(spec) - mean) / spread, 2 * z, atol=1e-4)
-
-
-def test_several_heads_start_apart_and_predict_their_mean():
-    torch.manual_seed(0)
-    model = _encoder(frames=100, heads=3).eval()
-    mean = torch.linspace(-0.1, 0.1, 128)
-    model.start_at(mean, torch.full((128,), 0.02))
-    spec = torch.randn(4, 2, 100, 257)
-    each = model(spec, every_head=True)
-    assert each.shape == (3, 4, 128) and torch.allclose(model(spec), each.mean(0))
-    assert (each[0] - each[1]).abs().min() > 0 and (each[1] - each[2]).abs().min() > 0  # their own initial weights
-    shift = torch.full((128,), 0.01)
-    model.recentre(mean + shift)  # a mean train prediction off by `shift`: every head is moved back by it
-    assert torch.allclose(model(spec, every_head=True), each - shift, atol=1e-6)
-    # one head keeps the weight names of the models saved before there could be several
-    assert "head.4.weight" in _encoder(frames=100, heads=1).state_dict() and "head.2.4.weight" in model.state_dict()
-    with pytest.raises(ValueError, match="heads must be at least 1"):
-        EncoderConfig(heads=0)
 
 
 def test_the_drawn_feature_is_widened_around_the_train_mean_and_the_ranked_one_is_not():

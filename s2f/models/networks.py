@@ -128,15 +128,12 @@ class EncoderConfig:
     speaker_nuisance: int = 0  # channel directions projected out of the embedding (speaker.projection)
     speaker_keep: int = 0  # principal directions of the train embeddings kept (0: all; speaker.projection)
     speaker_tempo: int = 0  # speaking-rate directions projected out of the embedding (speaker.projection)
-    heads: int = 1  # heads trained side by side from different initial weights; the prediction is their mean
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
             raise ValueError(f"unknown encoder arch {self.arch!r}; allowed: {', '.join(ARCHS)}")
         if self.speaker not in SPEAKER:
             raise ValueError(f"unknown encoder speaker {self.speaker!r}; allowed: {', '.join(SPEAKER)}")
-        if self.heads < 1:
-            raise ValueError(f"encoder heads must be at least 1, not {self.heads}")
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -224,10 +221,7 @@ class VoiceEncoder(nn.Module):
     A trunk (`cfg.arch`: LogPowerConvs or the paper's PaperConvs) pools the clip over time; a head (FC, batch norm,
     ReLU, dropout, FC) maps that to the face feature, in units of the train faces' spread around their mean
     (`start_at`). The batch norm before the hidden ReLU keeps every unit alive: without it, training on a few hundred
-    speakers silenced ~95% of the paper network's hidden units within two epochs. With `cfg.heads` above 1 there are
-    that many heads, each started from its own weights and trained on its own loss (`forward(..., every_head=True)`),
-    and the prediction is their mean: one head's fit moves with its initial weights and dropout, and the mean of
-    several moves less.
+    speakers silenced ~95% of the paper network's hidden units within two epochs.
 
     `spread` is for drawing only: `for_decoder` moves a prediction that many times as far from the train-mean face
     (s2f/models/spread.py), so the decoded face is as distinct as real faces are; retrieval ranks the prediction
@@ -245,12 +239,8 @@ class VoiceEncoder(nn.Module):
         inputs = (self.trunk.out_features if self.trunk else 0) + (SPEAKER_DIM if self.speaker else 0)
         # No dropout before the batch norm: its running variance would be the noisier training one, and at eval
         # the hidden layer would come out at ~0.7x its training spread (measured).
-        def head() -> nn.Sequential:
-            return nn.Sequential(nn.Linear(inputs, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
-                                 nn.Dropout(cfg.dropout), nn.Linear(hidden, cfg.feature_dim))
-
-        # One head keeps the names of the models saved before there could be more (head.0.weight, ...).
-        self.head = head() if cfg.heads == 1 else nn.ModuleList(head() for _ in range(cfg.heads))
+        self.head = nn.Sequential(nn.Linear(inputs, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+                                  nn.Dropout(cfg.dropout), nn.Linear(hidden, cfg.feature_dim))
         self.register_buffer("out_mean", torch.zeros(cfg.feature_dim))
         self.register_buffer("out_scale", torch.ones(cfg.feature_dim))
         self.register_buffer("spread", torch.ones(()))
@@ -265,37 +255,25 @@ class VoiceEncoder(nn.Module):
         """
         self.out_mean.copy_(mean)
         self.out_scale.copy_(spread)
-        for last in self.last_layers():
-            last.weight.mul_(scale)
-            last.bias.zero_()
-
-    def heads(self) -> list[nn.Sequential]:
-        return [self.head] if isinstance(self.head, nn.Sequential) else list(self.head)
-
-    def last_layers(self) -> list[nn.Linear]:
-        return [h[-1] for h in self.heads()]
+        self.head[-1].weight.mul_(scale)
+        self.head[-1].bias.zero_()
 
     @torch.no_grad()
     def recentre(self, mean_prediction: torch.Tensor) -> None:
         """Move every prediction by the same vector so that `mean_prediction` (the mean over the train clips) lands
         on the train-mean face. InfoNCE ranks cosines to faces that share a large common part, so it leaves the
         predictions' common offset free, and training ends with every voice's face moved one way from the mean."""
-        for last in self.last_layers():  # every head moved alike moves their mean by the same
-            last.bias.sub_((mean_prediction - self.out_mean) / self.out_scale)
+        self.head[-1].bias.sub_((mean_prediction - self.out_mean) / self.out_scale)
 
-    def forward(self, spec: torch.Tensor, speaker: torch.Tensor | None = None, every_head: bool = False
-                ) -> torch.Tensor:
+    def forward(self, spec: torch.Tensor, speaker: torch.Tensor | None = None) -> torch.Tensor:
         """`speaker`: the clip's speaker embedding when already known (training reads it from a cache); computed
-        from `spec` otherwise. The prediction, (batch, feature_dim): the heads' mean; `every_head`: each head's,
-        (heads, batch, feature_dim), as training scores them."""
+        from `spec` otherwise."""
         parts = [self.trunk(spec)] if self.trunk is not None else []
         if self.speaker is not None:
             emb = (self.speaker(spec) if speaker is None else speaker.to(spec.device)).float()
             emb = emb @ self.projection
             parts.append(emb * SPEAKER_DIM ** 0.5)  # unit vectors -> about unit variance per dimension
-        x = torch.cat(parts, 1)
-        out = self.out_mean + self.out_scale * torch.stack([h(x) for h in self.heads()])
-        return out if every_head else out.mean(0)
+        return self.out_mean + self.out_scale * self.head(torch.cat(parts, 1))
 
     def for_decoder(self, feature: torch.Tensor) -> torch.Tensor:
         """A prediction moved `spread` times as far from the train-mean face, along its direction: what is drawn."""

@@ -208,15 +208,15 @@ class VoiceTrainer:
             if speaker is not None:
                 speaker = speaker.to(self.device, non_blocking=True)
             with mixed_precision(self.device, self.p.precision):  # the network; its loss in fp32 (below)
-                preds = self.net(spec.to(self.device, non_blocking=True), speaker, every_head=True)
+                pred = self.net(spec.to(self.device, non_blocking=True), speaker)
             # fp32: faces of different people have cosines of 0.8-0.95, which bf16 (8 bits) cannot tell apart
-            # at InfoNCE's temperature. Each head is scored on its own prediction (their sum trains each as if alone).
-            loss = torch.stack([voice_loss(pred.float(), faces.features[rows], faces.speaker[rows],
-                                           self.targets["train"], self.weights)["loss"] for pred in preds]).sum()
+            # at InfoNCE's temperature
+            terms = voice_loss(pred.float(), faces.features[rows], faces.speaker[rows], self.targets["train"],
+                               self.weights)
             self.opt.zero_grad()
-            loss.backward()
+            terms["loss"].backward()
             self.opt.step()
-            loss_sum += loss.item() / len(preds) * len(rows)
+            loss_sum += terms["loss"].item() * len(rows)
             count += len(rows)
         loss_sum, count = total(loss_sum, self.ranks), total(count, self.ranks)
         if count == 0:
