@@ -1,7 +1,7 @@
 """Benchmark of `s2f predict`: model loading once, then seconds per clip (decode, speech window, spectrogram,
 voice encoder, decoder, attribute probabilities), median over clips and runs.
 
-    python bench/predict.py [--runs 3] [--clips 20]
+    python bench/predict.py [--runs 3] [--clips 20] [--tempo T]
 
 Uses the trained models in models/ and test clips of data/processed/clips (after `make run`).
 """
@@ -23,13 +23,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--clips", type=int, default=20)
+    parser.add_argument("--tempo", type=float, help="predict.tempo (default: params.yaml's)")
     args = parser.parse_args()
 
     from s2f.config import load_params
     from s2f.predict import Predictor, read_speech, speech_window
     from s2f.tables import read_dataset
 
-    p = load_params(ROOT / "params.yaml").paths
+    params = load_params(ROOT / "params.yaml", None if args.tempo is None else [f"predict.tempo={args.tempo}"])
+    p, pp = params.paths, params.predict
     clips = read_dataset(ROOT / p.clips)
     paths = sorted(clips[clips.split == "test"].path)[: args.clips]
     start = time.perf_counter()
@@ -39,16 +41,17 @@ def main() -> None:
     for _ in range(args.runs):
         for path in paths:
             t0 = time.perf_counter()
-            speech = speech_window(read_speech(ROOT / path), p.seconds, p.min_seconds, p.silence_db)
+            speech = speech_window(read_speech(ROOT / path), pp.seconds, pp.min_seconds, pp.silence_db)
             t1 = time.perf_counter()
-            face = predictor.draw(predictor.feature(speech.samples))
+            face = predictor.draw(predictor.feature(speech.samples, tempo=pp.tempo))
             t2 = time.perf_counter()
             predictor.attributes(face)
             t3 = time.perf_counter()
             per_clip.append(t3 - t0)
             for key, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2), strict=True):
                 stages[key].append(value)
-    print(json.dumps({"clips": len(paths), "runs": args.runs, "load_models_s": round(load_s, 3),
+    print(json.dumps({"clips": len(paths), "runs": args.runs, "tempo": predictor.tempo(pp.tempo),
+                      "load_models_s": round(load_s, 3),
                       "per_clip_s_median": round(statistics.median(per_clip), 4),
                       **{f"{k}_s_median": round(statistics.median(v), 4) for k, v in stages.items()}}, indent=2))
 

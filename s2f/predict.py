@@ -26,6 +26,7 @@ from s2f.faces.align import Aligner
 from s2f.images import upscale
 from s2f.media import decode_audio, displayed_size, ffmpeg_message, probe, video_stream
 from s2f.models.inference import decode, descriptors_of, to_uint8
+from s2f.models.speaker import mean_of
 from s2f.models.zoo import load_decoder, load_encoder
 
 
@@ -88,16 +89,25 @@ class Predictor:
         self.aligner = Aligner()
         self.dlib = threading.Lock()  # dlib's networks keep state while they run: one thread at a time uses them
 
-    @torch.no_grad()
-    def prediction(self, samples: np.ndarray) -> torch.Tensor:
-        """The encoder's (1, dim) prediction for a recording, as retrieval ranks it."""
-        return self.encoder(torch.from_numpy(spectrogram(samples))[None])
+    def tempo(self, tempo: float) -> float:
+        """The rate a recording is read at for `PredictParams.tempo`: that, or 1 where the encoder has no speaker
+        embedding (its own convolutions read the spectrogram as it is)."""
+        return tempo if self.encoder.speaker is not None else 1.0
 
     @torch.no_grad()
-    def feature(self, samples: np.ndarray, prediction: torch.Tensor | None = None) -> np.ndarray:
+    def prediction(self, samples: np.ndarray, tempo: float = 1.0) -> torch.Tensor:
+        """The encoder's (1, dim) prediction for a recording, as retrieval ranks it; its speaker embedding read as
+        if the speech were `tempo` times as fast (`PredictParams.tempo`)."""
+        spec = torch.from_numpy(spectrogram(samples))[None]
+        if self.tempo(tempo) == 1.0:
+            return self.encoder(spec)
+        return self.encoder(spec, speaker=mean_of(self.encoder.speaker.partials(spec, tempo)))
+
+    @torch.no_grad()
+    def feature(self, samples: np.ndarray, prediction: torch.Tensor | None = None, tempo: float = 1.0) -> np.ndarray:
         """The face feature to draw for a recording (or for its `prediction`, already made): the encoder's
         prediction, widened by its spread."""
-        feat = self.encoder.for_decoder(self.prediction(samples) if prediction is None else prediction)[0]
+        feat = self.encoder.for_decoder(self.prediction(samples, tempo) if prediction is None else prediction)[0]
         return (feat / feat.norm()).numpy()
 
     def draw(self, feature: np.ndarray) -> np.ndarray:
@@ -155,6 +165,7 @@ class Prediction:
     window_s: float
     speech_s: float  # speech found in the whole recording
     tiled: bool  # the speech was shorter than the window and was repeated
+    tempo: float  # the speaker embedding read the speech as if this many times as fast (PredictParams.tempo)
     duration_s: float  # the recording's length
     attributes: dict[str, dict[str, float]]  # per attribute, class -> probability (most likely first)
     seconds: float  # time taken: speech window, encoder, decoder and attributes
@@ -167,8 +178,9 @@ class Prediction:
         """The JSON result, with `face` (and `compare`) given as where the pictures were put (a path or a URL)."""
         result = {"input": self.input, "face": face, "trained_on": self.trained_on,
                   "window_start_s": round(self.window_start_s, 3), "window_s": self.window_s,
-                  "speech_s": round(self.speech_s, 2), "tiled": self.tiled, "duration_s": round(self.duration_s, 3),
-                  "attributes": self.attributes, "seconds": round(self.seconds, 3)}
+                  "speech_s": round(self.speech_s, 2), "tiled": self.tiled, "tempo": self.tempo,
+                  "duration_s": round(self.duration_s, 3), "attributes": self.attributes,
+                  "seconds": round(self.seconds, 3)}
         if self.compared:  # null: asked for, but the recording has no usable face
             result["compare"] = compare
         return result
@@ -200,10 +212,10 @@ def predict_file(predictor: Predictor, path: str | Path, p: PredictParams, compa
     tick = time.perf_counter()
     samples = read_speech(path, max_seconds)
     speech = speech_window(samples, p.seconds, p.min_seconds, p.silence_db)
-    face = predictor.draw(predictor.feature(speech.samples))
+    face = predictor.draw(predictor.feature(speech.samples, tempo=p.tempo))
     attributes = predictor.attributes(face)
     elapsed = time.perf_counter() - tick
     row = comparison(predictor, path, face) if compare else None
     return Prediction(name or str(path), predictor.trained_on, speech.start, p.seconds, speech.speech_seconds,
-                      speech.tiled, len(samples) / SAMPLE_RATE, attributes, elapsed, upscale(face, SHOWN_PX), compare,
-                      row, envelope(samples))
+                      speech.tiled, predictor.tempo(p.tempo), len(samples) / SAMPLE_RATE, attributes, elapsed,
+                      upscale(face, SHOWN_PX), compare, row, envelope(samples))

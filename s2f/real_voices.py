@@ -34,14 +34,14 @@ def real_voice_gender(predictor: Predictor, clips: Sequence[tuple[str | Path, st
         except InputError as err:
             skipped.append({"clip": Path(path).name, "reason": str(err)})
             continue
-        raw = predictor.prediction(speech.samples)
+        raw = predictor.prediction(speech.samples, p.tempo)
         offsets.append((raw[0] - predictor.encoder.out_mean).numpy())
         attributes = predictor.attributes(predictor.draw(predictor.feature(speech.samples, raw)))
         rows.append({"clip": Path(path).name, "gender": truth, "predicted": next(iter(attributes["gender"])),
                      "age": next(iter(attributes["age"])) if "age" in attributes else ""})
     hits = sum(r["gender"] == r["predicted"] for r in rows)
     interval = binomtest(hits, len(rows)).proportion_ci(0.95) if rows else None
-    return RealVoices(trained_on=predictor.trained_on, clips=len(rows), agree=hits,
+    return RealVoices(trained_on=predictor.trained_on, tempo=predictor.tempo(p.tempo), clips=len(rows), agree=hits,
                       agreement=hits / len(rows) if rows else float("nan"),
                       interval=[interval.low, interval.high] if interval else None,
                       predicted_m=sum(r["predicted"] == "m" for r in rows),

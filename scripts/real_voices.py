@@ -3,7 +3,7 @@ annotated one, for women and for men; how distinct are the voices' faces; what a
 run's models and, where `make reproduce` ran for them, its other trainings (runs/run<k>); writes
 reports/real_voices.json (the README's results block reads it) and renders reports/report.html again with it.
 
-    python scripts/real_voices.py [--models models] [--runs runs] [--realdata ../shared/realdata]
+    python scripts/real_voices.py [--models models] [--runs runs] [--realdata ../shared/realdata] [--tempo T]
 
 Run after `make run`. The clips are not part of the project (their licenses keep them out), so this is a
 script and not a DVC stage; say which models and clips when quoting its numbers.
@@ -29,19 +29,29 @@ def main() -> int:
     parser.add_argument("--if-present", action="store_true",
                         help="without the clips, say so and exit 0 (make run and make reproduce use this)")
     parser.add_argument("-o", "--out", default=str(ROOT / "reports" / REAL_VOICES_JSON))
+    parser.add_argument("--tempo", type=float, help="the rate the speaker embedding reads the clips at (default: "
+                        "params.yaml's predict.tempo, as s2f predict uses it)")
     args = parser.parse_args()
 
     import pandas as pd
 
     from s2f.catalog import METRICS_JSON, REPORT_DATA, SEEDS
+    from s2f.config import ParamsError, load_params
     from s2f.evaluate.report import render_report
     from s2f.evaluate.results import EvaluationResults, SeedResults
     from s2f.predict import Predictor
     from s2f.real_voices import real_voice_gender, run_summary
 
+    try:  # s2f predict's settings, the rate given with --tempo checked as params.yaml's would be
+        predict = load_params(ROOT / "params.yaml",
+                              None if args.tempo is None else [f"predict.tempo={args.tempo}"]).predict
+    except ParamsError as err:
+        print(f"real_voices: {err}", file=sys.stderr)
+        return 2
+
     def score(models: Path):
         return real_voice_gender(Predictor(models / "voice_encoder", models / "face_decoder",
-                                           models / "attributes.json"), clips)
+                                           models / "attributes.json"), clips, predict)
 
     manifest = Path(args.realdata) / "manifest.csv"
     if not manifest.is_file():

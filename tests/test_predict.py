@@ -37,6 +37,44 @@ def test_predict_a_generated_wav_writes_a_face_and_attributes(tiny_models: Path,
     assert sum(result["attributes"]["gender"].values()) == pytest.approx(1.0, abs=1e-3)
 
 
+def test_predict_tempo_reads_the_speaker_embedding_as_if_faster(tiny_models: Path, tmp_path: Path, capsys):
+    """predict.tempo: the speaker embedding reads the recording as if spoken that many times as fast (real speech is
+    slower than the corpus's); 1 reads it as it is, and an encoder without a speaker embedding always does."""
+    import torch
+
+    from s2f.audio.spectrogram import spectrogram
+    from s2f.models.networks import EncoderConfig, VoiceEncoder
+    from s2f.models.speaker import mean_of
+    from s2f.predict import Predictor, read_speech, speech_window
+
+    wav = espeak_wav(tmp_path / "hello.wav", "The quick brown fox jumps over the lazy dog, twice over.")
+    speech = speech_window(read_speech(wav), 6.0, 1.5, -40.0).samples
+    predictor = Predictor(tiny_models / "voice_encoder", tiny_models / "face_decoder", tiny_models / "attributes.json")
+    spec = torch.from_numpy(spectrogram(speech))[None]
+    as_is, faster = predictor.prediction(speech), predictor.prediction(speech, 1.2)
+    with torch.no_grad():
+        torch.testing.assert_close(as_is, predictor.encoder(spec))
+        stretched = mean_of(predictor.encoder.speaker.partials(spec, 1.2))
+        torch.testing.assert_close(faster, predictor.encoder(spec, speaker=stretched))
+        assert (stretched - predictor.encoder.speaker(spec)).norm() > 0.01  # a different embedding, not a no-op
+    assert not torch.allclose(faster, as_is)
+    # the JSON says which rate was used: params.yaml's predict.tempo, or --set's
+    from s2f.config import load_params
+
+    default = load_params(PROJECT / "params.yaml").predict.tempo
+    assert default != 1.0
+    for setting, tempo in (([], default), (["--set", "predict.tempo=1.0"], 1.0)):
+        code, stdout, err = _predict(capsys, str(wav), "-o", str(tmp_path / "f.png"), "--models", str(tiny_models),
+                                     "--json", *setting)
+        assert code == 0, err
+        assert json.loads(stdout)["tempo"] == tempo
+    code, _, err = _predict(capsys, str(wav), "--models", str(tiny_models), "--set", "predict.tempo=0")
+    assert code != 0 and "predict.tempo" in err and not (tmp_path / "hello.face.png").exists()
+    predictor.encoder = VoiceEncoder(EncoderConfig(speaker="none")).eval()  # its own convolutions only
+    assert predictor.tempo(1.2) == 1.0
+    torch.testing.assert_close(predictor.prediction(speech, 1.2), predictor.prediction(speech))
+
+
 def test_predict_an_mp4_with_a_face_compares_it(tiny_models: Path, tiny_clips: list[Path], tmp_path: Path, capsys):
     out = tmp_path / "clip.png"
     code, stdout, err = _predict(capsys, str(tiny_clips[0]), "-o", str(out), "--models", str(tiny_models),
@@ -169,6 +207,7 @@ def test_a_stage_stops_on_a_damaged_model_before_prefect_starts(tiny_models: Pat
 
 
 def test_real_voices_are_scored_against_the_annotated_gender(realdata: Path, tiny_models: Path, tmp_path: Path):
+    from s2f.config import PredictParams
     from s2f.evaluate.results import RealVoices
     from s2f.predict import Predictor
     from s2f.readme import real_voices_markdown
@@ -179,6 +218,7 @@ def test_real_voices_are_scored_against_the_annotated_gender(realdata: Path, tin
     clips = [(realdata / f, g) for f, g in zip(manifest.file, manifest.gender, strict=True)] + [(short, "m")]
     predictor = Predictor(tiny_models / "voice_encoder", tiny_models / "face_decoder", tiny_models / "attributes.json")
     result = real_voice_gender(predictor, clips)
+    assert result.tempo == PredictParams().tempo  # the rate s2f predict reads real speech at
     assert result.clips == 4 and [s["clip"] for s in result.skipped] == ["hi.wav"]
     assert result.agree == sum(r["gender"] == r["predicted"] for r in result.rows)
     assert 0 <= result.interval[0] <= result.agreement <= result.interval[1] <= 1
@@ -190,6 +230,7 @@ def test_real_voices_are_scored_against_the_annotated_gender(realdata: Path, tin
     result.source = "test"
     text = real_voices_markdown(result)
     assert f"; {result.agree} of 4 in all" in text and "trained on the synthetic corpus" in text
+    assert f"read at {result.tempo:g} times their rate (predict.tempo)" in text
     women = [r for r in result.rows if r["gender"] == "f"]  # the first 4 clips: 2 men, 2 women
     assert f"{sum(r['predicted'] == 'f' for r in women)} of {len(women)} clips of women" in text
     # written beside an evaluation and read back through its schema, byte for byte

@@ -167,7 +167,9 @@ def real_voices_text(real: RealVoices) -> str:
         if rows:
             agree = sum(r["predicted"] == gender for r in rows)
             parts.append(f"{agree} of {len(rows)} clips of {name} ({100 * agree / len(rows):.0f}%)")
-    text = (f"On real voices ({real.source}; {real.clips} with enough speech), the face the model draws "
+    rate = f", their speaker embedding read at {real.tempo:g} times their rate (predict.tempo)" \
+        if real.tempo != 1.0 else ""
+    text = (f"On real voices ({real.source}; {real.clips} with enough speech{rate}), the face the model draws "
             f"from each voice has the annotated gender in {' and '.join(parts)}; {real.agree} of {real.clips} in all "
             f"({100 * real.agreement:.0f}%, exact 95% interval {100 * lo:.0f}-{100 * hi:.0f}%; it drew a man's "
             f"face for {real.predicted_m} clips).")

@@ -180,6 +180,7 @@ class RealVoices(BaseModel):
     rows: list[dict[str, str]]  # clip, gender, predicted
     skipped: list[dict[str, str]]  # clip, reason
     source: str = ""  # which clips: "<folder>/manifest.csv: N clips of M people"
+    tempo: float = 1.0  # the rate the speaker embedding read them at (PredictParams.tempo; 1 before it existed)
     distinct: float | None = None  # make run's models: as RealVoicesRun.distinct
     ages: dict[str, int] = {}  # make run's models: as RealVoicesRun.ages
     runs: list[RealVoicesRun] = []  # make run's models first, then make reproduce's runs where they exist
