@@ -375,9 +375,10 @@ class PredictParams(_Section):
     silence_db: float = Field(-40.0, ge=-100.0, le=-1.0)
     """Frames this far below the recording's peak are not speech."""
     tempo: float = Field(1.2, ge=0.5, le=2.0)
-    """The speaker embedding reads a recording as if spoken this many times as fast: real speech is slower than the
-    synthetic corpus's, whose rate falls with age, so at 1 real voices get old faces (chosen on the dev clips:
-    docs/evaluation.md); 1 where the encoder has no speaker embedding."""
+    """A model trained on the synthetic corpus reads a recording's speaker embedding as if spoken this many times as
+    fast: real speech is slower than the corpus's, whose rate falls with age, so at 1 real voices get old faces
+    (chosen on the dev clips: docs/evaluation.md). Models trained on real videos, or without a speaker embedding,
+    read it as it is."""
 
     @model_validator(mode="after")
     def _enough(self) -> PredictParams:

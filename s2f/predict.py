@@ -90,9 +90,10 @@ class Predictor:
         self.dlib = threading.Lock()  # dlib's networks keep state while they run: one thread at a time uses them
 
     def tempo(self, tempo: float) -> float:
-        """The rate a recording is read at for `PredictParams.tempo`: that, or 1 where the encoder has no speaker
-        embedding (its own convolutions read the spectrogram as it is)."""
-        return tempo if self.encoder.speaker is not None else 1.0
+        """The rate a recording is read at for `PredictParams.tempo`: that for an encoder trained on the synthetic
+        corpus (whose speaking rate it calibrates real speech to), else 1: an encoder trained on real videos, or
+        one without a speaker embedding (its own convolutions read the spectrogram as it is)."""
+        return tempo if self.encoder.speaker is not None and self.trained_on == "synth" else 1.0
 
     @torch.no_grad()
     def prediction(self, samples: np.ndarray, tempo: float = 1.0) -> torch.Tensor:

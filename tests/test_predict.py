@@ -39,7 +39,8 @@ def test_predict_a_generated_wav_writes_a_face_and_attributes(tiny_models: Path,
 
 def test_predict_tempo_reads_the_speaker_embedding_as_if_faster(tiny_models: Path, tmp_path: Path, capsys):
     """predict.tempo: the speaker embedding reads the recording as if spoken that many times as fast (real speech is
-    slower than the corpus's); 1 reads it as it is, and an encoder without a speaker embedding always does."""
+    slower than the corpus's); 1 reads it as it is, and so does an encoder trained on real speech or one without a
+    speaker embedding."""
     import torch
 
     from s2f.audio.spectrogram import spectrogram
@@ -70,6 +71,10 @@ def test_predict_tempo_reads_the_speaker_embedding_as_if_faster(tiny_models: Pat
         assert json.loads(stdout)["tempo"] == tempo
     code, _, err = _predict(capsys, str(wav), "--models", str(tiny_models), "--set", "predict.tempo=0")
     assert code != 0 and "predict.tempo" in err and not (tmp_path / "hello.face.png").exists()
+    predictor.trained_on = "voxceleb2"  # trained on real speech: the corpus's rate is nothing to calibrate to
+    assert predictor.tempo(1.2) == 1.0
+    torch.testing.assert_close(predictor.prediction(speech, 1.2), as_is)
+    predictor.trained_on = "synth"
     predictor.encoder = VoiceEncoder(EncoderConfig(speaker="none")).eval()  # its own convolutions only
     assert predictor.tempo(1.2) == 1.0
     torch.testing.assert_close(predictor.prediction(speech, 1.2), predictor.prediction(speech))
@@ -230,7 +235,7 @@ def test_real_voices_are_scored_against_the_annotated_gender(realdata: Path, tin
     result.source = "test"
     text = real_voices_markdown(result)
     assert f"; {result.agree} of 4 in all" in text and "trained on the synthetic corpus" in text
-    assert f"read at {result.tempo:g} times their rate (predict.tempo)" in text
+    assert f"; speaker embeddings read at {result.tempo:g} times the clips' rate, predict.tempo)" in text
     women = [r for r in result.rows if r["gender"] == "f"]  # the first 4 clips: 2 men, 2 women
     assert f"{sum(r['predicted'] == 'f' for r in women)} of {len(women)} clips of women" in text
     # written beside an evaluation and read back through its schema, byte for byte

@@ -167,7 +167,7 @@ def real_voices_text(real: RealVoices) -> str:
         if rows:
             agree = sum(r["predicted"] == gender for r in rows)
             parts.append(f"{agree} of {len(rows)} clips of {name} ({100 * agree / len(rows):.0f}%)")
-    rate = f", their speaker embedding read at {real.tempo:g} times their rate (predict.tempo)" \
+    rate = f"; speaker embeddings read at {real.tempo:g} times the clips' rate, predict.tempo" \
         if real.tempo != 1.0 else ""
     text = (f"On real voices ({real.source}; {real.clips} with enough speech{rate}), the face the model draws "
             f"from each voice has the annotated gender in {' and '.join(parts)}; {real.agree} of {real.clips} in all "
